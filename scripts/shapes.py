@@ -1,0 +1,375 @@
+"""Synthetic "shapes" detection data: coloured circles, squares and triangles.
+
+Pure numpy + OpenCV so the serving side and its tests can draw fresh, labelled images without
+torch or any download. Every image is a deterministic function of ``(seed, index)``.
+
+Library use::
+
+    import shapes
+    samples = shapes.generate(seed=0, count=10, size_wh=(640, 480))
+
+CLI::
+
+    python scripts/shapes.py yolo-dataset /tmp/shapes-ds --train 300 --val 60 --seed 0
+    python scripts/shapes.py preview /tmp/shapes-preview.png --seed 0 --count 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle")
+
+# Fixed-point bits for cv2 drawing, so vertices keep sub-pixel precision and the float
+# polygons/boxes we report match what is actually drawn.
+_SHIFT = 4
+_SCALE = float(1 << _SHIFT)
+
+_CIRCLE_POINTS = 32
+_MAX_IOU = 0.1
+_PLACEMENT_TRIES = 60
+# Shape size (circumscribed diameter) as a fraction of the image's shorter side.
+_MIN_REL_SIZE = 0.09
+_MAX_REL_SIZE = 0.36
+# Minimum BGR distance between a shape and the background under it, so every object is visible.
+_MIN_CONTRAST = 70.0
+# Index offset of the validation split in the CLI, far from any train index.
+_VAL_INDEX_OFFSET = 1_000_000
+# Image sizes the CLI mixes in besides the square default, so that letterboxed non-square
+# inputs (as a server sees them) are in distribution.
+_EXTRA_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (480, 640), (480, 360), (416, 320))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One rendered image with its ground truth.
+
+    Attributes:
+        image_bgr: ``(H, W, 3)`` uint8 BGR image.
+        xyxy: ``(N, 4)`` float32 boxes ``x1, y1, x2, y2`` in pixels, tight around each visible
+            shape (outline included).
+        class_id: ``(N,)`` int64 indices into :data:`CLASS_NAMES`.
+        polygons: ``N`` float32 arrays of shape ``(K, 2)`` with the ``x, y`` outline of each shape
+            in pixels (K = 32 for circles, 4 for squares, 3 for triangles).
+    """
+
+    image_bgr: np.ndarray
+    xyxy: np.ndarray
+    class_id: np.ndarray
+    polygons: list[np.ndarray]
+
+
+def _random_colour(rng: np.random.Generator) -> np.ndarray:
+    """Return a ``(3,)`` float32 BGR colour, biased towards saturated hues."""
+    hsv = np.array(
+        [[[rng.integers(0, 180), rng.integers(60, 256), rng.integers(40, 256)]]], dtype=np.uint8
+    )
+    if rng.random() < 0.15:
+        # Greys too, so colour alone never identifies "shape vs background".
+        hsv[0, 0, 1] = rng.integers(0, 40)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+
+
+def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """Return an ``(h, w, 3)`` float32 background: flat, linear gradient or smooth noise."""
+    kind = rng.choice(3)
+    if kind == 0:
+        return np.broadcast_to(_random_colour(rng), (h, w, 3)).astype(np.float32)
+    if kind == 1:
+        c0, c1 = _random_colour(rng), _random_colour(rng)
+        angle = rng.uniform(0.0, 2.0 * math.pi)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        proj = xs * math.cos(angle) + ys * math.sin(angle)
+        t = (proj - proj.min()) / max(float(np.ptp(proj)), 1e-6)
+        return c0 * (1.0 - t[..., None]) + c1 * t[..., None]
+    # Low-frequency colour noise upsampled to full size: blotchy, texture-like backgrounds.
+    cells = int(rng.integers(3, 12))
+    small = rng.uniform(0, 255, size=(cells, cells, 3)).astype(np.float32)
+    big = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    # Pull towards a random base colour so some noise backgrounds are subtle, not all rainbow.
+    mix = rng.uniform(0.3, 1.0)
+    return np.clip(big * mix + _random_colour(rng) * (1.0 - mix), 0, 255)
+
+
+def _shape_polygon(
+    rng: np.random.Generator, cls: int, cx: float, cy: float, size: float
+) -> np.ndarray:
+    """Return the ``(K, 2)`` float32 outline of a shape whose circumscribed diameter is ``size``."""
+    r = size / 2.0
+    if cls == 0:
+        angles = np.arange(_CIRCLE_POINTS) * (2.0 * math.pi / _CIRCLE_POINTS)
+    elif cls == 1:
+        angles = rng.uniform(0.0, math.pi / 2) + np.arange(4) * (math.pi / 2)
+    else:
+        # Near-equilateral: small vertex jitter adds variety without drifting towards
+        # degenerate slivers that would be ambiguous.
+        jitter = rng.uniform(-0.12, 0.12, size=3)
+        angles = rng.uniform(0.0, 2.0 * math.pi / 3) + np.arange(3) * (2.0 * math.pi / 3) + jitter
+    pts = np.stack([cx + r * np.cos(angles), cy + r * np.sin(angles)], axis=1)
+    return pts.astype(np.float32)
+
+
+def _fixed(points: np.ndarray) -> np.ndarray:
+    return np.round(points * _SCALE).astype(np.int32).reshape(-1, 1, 2)
+
+
+def _draw_shape(
+    canvas: np.ndarray,
+    cls: int,
+    polygon: np.ndarray,
+    centre: tuple[float, float],
+    radius: float,
+    colour: tuple[float, ...],
+    outline: tuple[tuple[float, ...], int] | None,
+    line_type: int,
+) -> None:
+    """Fill (and optionally outline) one shape on ``canvas`` in place."""
+    if cls == 0:
+        # cv2.circle gives a smoother rim than the 32-gon we report.
+        c = (round(centre[0] * _SCALE), round(centre[1] * _SCALE))
+        cv2.circle(canvas, c, round(radius * _SCALE), colour, -1, line_type, _SHIFT)
+        if outline is not None:
+            cv2.circle(canvas, c, round(radius * _SCALE), outline[0], outline[1], line_type, _SHIFT)
+    else:
+        pts = _fixed(polygon)
+        cv2.fillPoly(canvas, [pts], colour, line_type, _SHIFT)
+        if outline is not None:
+            cv2.polylines(canvas, [pts], True, outline[0], outline[1], line_type, _SHIFT)
+
+
+def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one ``(4,)`` xyxy box against ``(M, 4)`` boxes; returns ``(M,)`` floats."""
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.float32)
+    ix1 = np.maximum(box[0], boxes[:, 0])
+    iy1 = np.maximum(box[1], boxes[:, 1])
+    ix2 = np.minimum(box[2], boxes[:, 2])
+    iy2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area + areas - inter, 1e-6)
+
+
+def render_sample(rng: np.random.Generator, size_wh: tuple[int, int] = (320, 320)) -> Sample:
+    """Render one image with 1-5 non-overlapping shapes, drawing all randomness from ``rng``.
+
+    Args:
+        rng: source of randomness; the result is a pure function of its state.
+        size_wh: ``(width, height)`` of the image in pixels.
+
+    Returns:
+        A :class:`Sample`; ``xyxy`` is ``(N, 4)`` float32, ``class_id`` ``(N,)`` int64,
+        ``image_bgr`` ``(H, W, 3)`` uint8, with ``1 <= N <= 5``.
+    """
+    w, h = int(size_wh[0]), int(size_wh[1])
+    if w < 32 or h < 32:
+        raise ValueError(f"size_wh too small: {size_wh}")
+    # Arithmetic on broadcast arrays can yield non C-ordered results, which cv2 drawing rejects.
+    img = np.ascontiguousarray(_background(rng, w, h), dtype=np.float32)
+    short = min(w, h)
+    # Pixels already claimed by a shape (dilated by its outline), so shapes never touch and
+    # every box is exactly the visible extent of its object.
+    occupied = np.zeros((h, w), dtype=np.uint8)
+    boxes: list[np.ndarray] = []
+    classes: list[int] = []
+    polygons: list[np.ndarray] = []
+    n_wanted = int(rng.integers(1, 6))
+    for _ in range(n_wanted):
+        for _attempt in range(_PLACEMENT_TRIES):
+            cls = int(rng.integers(0, len(CLASS_NAMES)))
+            size = float(rng.uniform(_MIN_REL_SIZE, _MAX_REL_SIZE)) * short
+            thickness = int(rng.integers(1, 4)) if rng.random() < 0.35 else 0
+            margin = size / 2.0 + thickness + 1.0
+            cx = float(rng.uniform(margin, w - margin))
+            cy = float(rng.uniform(margin, h - margin))
+            poly = _shape_polygon(rng, cls, cx, cy, size)
+            pad = thickness / 2.0
+            box = np.array(
+                [
+                    poly[:, 0].min() - pad,
+                    poly[:, 1].min() - pad,
+                    poly[:, 0].max() + pad,
+                    poly[:, 1].max() + pad,
+                ],
+                dtype=np.float32,
+            )
+            np.clip(box, 0, [w, h, w, h], out=box)
+            if boxes and _box_iou(box, np.stack(boxes)).max() > _MAX_IOU:
+                continue
+            mask = np.zeros_like(occupied)
+            _draw_shape(mask, cls, poly, (cx, cy), size / 2.0, (255,), None, cv2.LINE_8)
+            if thickness:
+                mask = cv2.dilate(mask, np.ones((2 * thickness + 1,) * 2, np.uint8))
+            if np.any(mask & occupied):
+                continue
+            under = img[mask > 0].mean(axis=0)
+            fill = _random_colour(rng)
+            for _c in range(20):
+                if np.linalg.norm(fill - under) >= _MIN_CONTRAST:
+                    break
+                fill = _random_colour(rng)
+            outline = None
+            if thickness:
+                # Outline contrasting with the fill, darker or lighter.
+                edge = np.clip(fill + rng.choice([-1.0, 1.0]) * rng.uniform(80, 200), 0, 255)
+                outline = (tuple(float(v) for v in edge), thickness)
+            _draw_shape(
+                img,
+                cls,
+                poly,
+                (cx, cy),
+                size / 2.0,
+                tuple(float(v) for v in fill),
+                outline,
+                cv2.LINE_AA,
+            )
+            occupied |= mask
+            boxes.append(box)
+            classes.append(cls)
+            polygons.append(poly)
+            break
+    if rng.random() < 0.35:
+        k = int(rng.choice([3, 5]))
+        img = cv2.GaussianBlur(img, (k, k), 0)
+    if rng.random() < 0.8:
+        img = img + rng.normal(0.0, rng.uniform(2.0, 12.0), size=img.shape).astype(np.float32)
+    image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+    return Sample(
+        image_bgr=image,
+        xyxy=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        class_id=np.asarray(classes, dtype=np.int64),
+        polygons=polygons,
+    )
+
+
+def generate(
+    seed: int, count: int, size_wh: tuple[int, int] = (320, 320), start: int = 0
+) -> list[Sample]:
+    """Render ``count`` samples deterministically.
+
+    Sample ``i`` depends only on ``(seed, start + i)``, so any prefix or slice of a run is
+    reproducible on its own.
+
+    Args:
+        seed: base seed.
+        count: number of samples.
+        size_wh: ``(width, height)`` of every image.
+        start: index of the first sample in the ``seed`` stream.
+
+    Returns:
+        ``count`` :class:`Sample` objects.
+    """
+    return [render_sample(np.random.default_rng([seed, start + i]), size_wh) for i in range(count)]
+
+
+def _split_size(seed: int, index: int, mixed: bool) -> tuple[int, int]:
+    if not mixed:
+        return (320, 320)
+    rng = np.random.default_rng([seed, index, 7])
+    # Three quarters at the training resolution, the rest at other shapes/resolutions.
+    if rng.random() < 0.75:
+        return (320, 320)
+    return _EXTRA_SIZES[int(rng.integers(0, len(_EXTRA_SIZES)))]
+
+
+def write_yolo_dataset(
+    out_dir: Path, n_train: int, n_val: int, seed: int, mixed_sizes: bool = True
+) -> Path:
+    """Write an Ultralytics YOLO detection dataset and return the path of its ``data.yaml``."""
+    out_dir = out_dir.resolve()
+    for split, count, offset in (("train", n_train, 0), ("val", n_val, _VAL_INDEX_OFFSET)):
+        img_dir = out_dir / "images" / split
+        lbl_dir = out_dir / "labels" / split
+        img_dir.mkdir(parents=True, exist_ok=True)
+        lbl_dir.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            index = offset + i
+            size = _split_size(seed, index, mixed_sizes)
+            s = render_sample(np.random.default_rng([seed, index]), size)
+            name = f"{split}_{i:05d}"
+            cv2.imwrite(str(img_dir / f"{name}.jpg"), s.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            w, h = size
+            lines = []
+            for (x1, y1, x2, y2), c in zip(s.xyxy.tolist(), s.class_id.tolist(), strict=True):
+                cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
+                lines.append(f"{c} {cx:.6f} {cy:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+            (lbl_dir / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
+    data_yaml = out_dir / "data.yaml"
+    data_yaml.write_text(
+        f"path: {out_dir}\ntrain: images/train\nval: images/val\nnames:\n{names}\n"
+    )
+    return data_yaml
+
+
+def draw_preview(samples: list[Sample], columns: int = 4) -> np.ndarray:
+    """Tile samples with their boxes drawn; returns an ``(H, W, 3)`` uint8 BGR image."""
+    tiles = []
+    cell = 320
+    for s in samples:
+        img = s.image_bgr.copy()
+        for (x1, y1, x2, y2), c in zip(s.xyxy.tolist(), s.class_id.tolist(), strict=True):
+            cv2.rectangle(img, (round(x1), round(y1)), (round(x2), round(y2)), (0, 255, 0), 1)
+            cv2.putText(
+                img,
+                CLASS_NAMES[c],
+                (round(x1), max(10, round(y1) - 3)),
+                cv2.FONT_HERSHEY_SIMPLEX,
+                0.4,
+                (0, 255, 0),
+                1,
+                cv2.LINE_AA,
+            )
+        scale = cell / max(img.shape[:2])
+        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        tile = np.zeros((cell, cell, 3), np.uint8)
+        tile[: img.shape[0], : img.shape[1]] = img
+        tiles.append(tile)
+    while len(tiles) % columns:
+        tiles.append(np.zeros((cell, cell, 3), np.uint8))
+    rows = [np.hstack(tiles[i : i + columns]) for i in range(0, len(tiles), columns)]
+    return np.vstack(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ds = sub.add_parser("yolo-dataset", help="write an Ultralytics YOLO detection dataset")
+    ds.add_argument("out_dir", type=Path)
+    ds.add_argument("--train", type=int, default=300)
+    ds.add_argument("--val", type=int, default=60)
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument(
+        "--square-only", action="store_true", help="all images 320x320 (default mixes sizes)"
+    )
+    pv = sub.add_parser("preview", help="write a tiled image of samples with their boxes")
+    pv.add_argument("out_file", type=Path)
+    pv.add_argument("--seed", type=int, default=0)
+    pv.add_argument("--count", type=int, default=8)
+    pv.add_argument("--width", type=int, default=320)
+    pv.add_argument("--height", type=int, default=320)
+    args = parser.parse_args(argv)
+    if args.command == "yolo-dataset":
+        data_yaml = write_yolo_dataset(
+            args.out_dir, args.train, args.val, args.seed, mixed_sizes=not args.square_only
+        )
+        print(data_yaml)
+    else:
+        samples = generate(args.seed, args.count, (args.width, args.height))
+        if not cv2.imwrite(str(args.out_file), draw_preview(samples)):
+            print(f"could not write {args.out_file}", file=sys.stderr)
+            return 1
+        print(args.out_file)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

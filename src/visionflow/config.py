@@ -1,0 +1,146 @@
+"""Settings, read once from the environment into a typed, frozen object.
+
+No other module reads environment variables: the server, CLI and tests build a ``Settings`` (tests
+construct it directly) and pass it down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _bool(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name} must be a boolean (true/false), got {raw!r}")
+
+
+def _int(raw: str, name: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(raw: str, name: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def is_loopback_host(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the server. Build with ``Settings.from_env()`` or directly in tests."""
+
+    home: Path = field(default_factory=lambda: Path(".visionflow"))
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 9001
+    # API keys are required when the server listens beyond loopback; ``None`` means "decide by host".
+    require_api_key: bool | None = None
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+    allow_url_input: bool = True
+    allow_private_urls: bool = False
+    url_fetch_timeout_s: float = 10.0
+    url_max_redirects: int = 3
+    max_loaded_models: int = 8
+    onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    onnx_intra_op_threads: int = 0
+    demo_workspace: str = "demo"
+    register_demo_models: bool = True
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'registry.db').resolve()}"
+
+    @property
+    def api_key_required(self) -> bool:
+        if self.require_api_key is not None:
+            return self.require_api_key
+        return not is_loopback_host(self.host)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def get(name: str) -> str | None:
+            value = env.get(f"VISIONFLOW_{name}")
+            return value if value not in (None, "") else None
+
+        def pick_int(name: str, default: int) -> int:
+            raw = get(name)
+            return default if raw is None else _int(raw, f"VISIONFLOW_{name}")
+
+        def pick_bool(name: str, default: bool) -> bool:
+            raw = get(name)
+            return default if raw is None else _bool(raw, f"VISIONFLOW_{name}")
+
+        require_raw = get("REQUIRE_API_KEY")
+        providers_raw = get("ONNX_PROVIDERS")
+        body_mb = get("MAX_BODY_MB")
+        timeout_raw = get("URL_FETCH_TIMEOUT_S")
+        return cls(
+            home=Path(get("HOME") or defaults.home),
+            database_url=get("DATABASE_URL"),
+            host=get("HOST") or defaults.host,
+            port=pick_int("PORT", defaults.port),
+            require_api_key=(
+                None if require_raw is None else _bool(require_raw, "VISIONFLOW_REQUIRE_API_KEY")
+            ),
+            max_body_bytes=(
+                defaults.max_body_bytes
+                if body_mb is None
+                else int(_float(body_mb, "VISIONFLOW_MAX_BODY_MB") * 1024 * 1024)
+            ),
+            max_image_pixels=pick_int("MAX_IMAGE_PIXELS", defaults.max_image_pixels),
+            allow_url_input=pick_bool("ALLOW_URL_INPUT", defaults.allow_url_input),
+            allow_private_urls=pick_bool("ALLOW_PRIVATE_URLS", defaults.allow_private_urls),
+            url_fetch_timeout_s=(
+                defaults.url_fetch_timeout_s
+                if timeout_raw is None
+                else _float(timeout_raw, "VISIONFLOW_URL_FETCH_TIMEOUT_S")
+            ),
+            url_max_redirects=pick_int("URL_MAX_REDIRECTS", defaults.url_max_redirects),
+            max_loaded_models=pick_int("MAX_LOADED_MODELS", defaults.max_loaded_models),
+            onnx_providers=(
+                tuple(p.strip() for p in providers_raw.split(",") if p.strip())
+                if providers_raw
+                else defaults.onnx_providers
+            ),
+            onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
+            demo_workspace=get("DEMO_WORKSPACE") or defaults.demo_workspace,
+            register_demo_models=pick_bool("REGISTER_DEMO_MODELS", defaults.register_demo_models),
+        )

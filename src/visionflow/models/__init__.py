@@ -1,0 +1,1 @@
+"""Model packages, importers, task implementations and the ModelManager."""

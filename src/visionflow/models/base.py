@@ -1,0 +1,56 @@
+"""The contract every model implements, and the shared image → tensor step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.core.letterbox import ResizeMeta, resize_to_input
+from visionflow.models.manifest import InputSpec, ModelManifest
+from visionflow.runtime import OnnxSession
+
+__all__ = ["Model", "SessionFactory", "images_to_tensor"]
+
+SessionFactory = Callable[[Path], OnnxSession]
+
+
+class Model(Protocol):
+    """A loaded model: ``infer`` takes BGR images and returns one result per image.
+
+    Implementations keep no per-request state on ``self``; what a call needs (letterbox scale and
+    padding, original sizes) travels in the values ``preprocess`` returns.
+    """
+
+    manifest: ModelManifest
+
+    @property
+    def task(self) -> str: ...
+
+    def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: Any) -> list[Any]: ...
+
+
+def images_to_tensor(
+    images_bgr: Sequence[npt.NDArray[np.uint8]], spec: InputSpec
+) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
+    """Resize, reorder colours, scale and normalize: ``(B, 3, H, W) float32`` plus mappings."""
+    batch = np.empty((len(images_bgr), 3, spec.height, spec.width), dtype=np.float32)
+    metas: list[ResizeMeta] = []
+    for index, image in enumerate(images_bgr):
+        resized, meta = resize_to_input(
+            image, (spec.width, spec.height), spec.resize_mode, spec.padding_value
+        )
+        if spec.color_mode == "rgb":
+            resized = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+        pixels = resized.astype(np.float32) / np.float32(spec.scaling_factor)
+        if spec.normalization is not None:
+            mean = np.asarray(spec.normalization.mean, dtype=np.float32)
+            std = np.asarray(spec.normalization.std, dtype=np.float32)
+            pixels = (pixels - mean) / std
+        batch[index] = pixels.transpose(2, 0, 1)
+        metas.append(meta)
+    return batch, metas

@@ -1,0 +1,270 @@
+"""Importers: turn what users bring into a ``ModelPackage``.
+
+Formats (``detect_format`` tells them apart):
+- ``visionflow``: a folder with ``model.json`` (our own package format);
+- ``ultralytics-onnx``: an ONNX file exported by Ultralytics (metadata inside the file: ``names``,
+  ``imgsz``, ``task``, ``stride``, ``batch``);
+- ``roboflow``: a folder with ``weights.onnx``, ``environment.json`` (``PREPROCESSING``,
+  ``CLASS_MAP``), ``class_names.txt`` and ``model_type.json`` (wire reference §7.3).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from visionflow.errors import InvalidModelPackageError
+from visionflow.models.manifest import (
+    MANIFEST_FILE,
+    InputSpec,
+    ModelManifest,
+    WeightFile,
+)
+from visionflow.models.package import ModelPackage, sha256_file
+from visionflow.runtime import TensorSpec, read_onnx_info
+
+__all__ = [
+    "PackageFormat",
+    "detect_format",
+    "import_model",
+    "import_roboflow_folder",
+    "import_ultralytics_onnx",
+]
+
+PackageFormat = Literal["visionflow", "ultralytics-onnx", "roboflow"]
+
+_ULTRALYTICS_TASKS = {
+    "detect": "object-detection",
+    "segment": "instance-segmentation",
+    "pose": "keypoint-detection",
+    "classify": "classification",
+}
+_ROBOFLOW_FILES = ("weights.onnx", "environment.json", "model_type.json")
+
+
+def detect_format(path: Path) -> PackageFormat:
+    """Which importer a file or folder needs; raises with what was expected if none fits."""
+    if path.is_file():
+        if path.suffix.lower() == ".onnx":
+            return "ultralytics-onnx"
+        raise InvalidModelPackageError(
+            f"{path} is a file but not an .onnx model; expected an Ultralytics ONNX export, "
+            f"a folder with {MANIFEST_FILE}, or a Roboflow-style folder"
+        )
+    if not path.is_dir():
+        raise InvalidModelPackageError(f"{path} does not exist")
+    if (path / MANIFEST_FILE).is_file():
+        return "visionflow"
+    if all((path / name).is_file() for name in _ROBOFLOW_FILES):
+        return "roboflow"
+    onnx_files = sorted(path.glob("*.onnx"))
+    missing = [name for name in _ROBOFLOW_FILES if not (path / name).is_file()]
+    raise InvalidModelPackageError(
+        f"{path} is not a model package: no {MANIFEST_FILE}, and as a Roboflow-style folder it "
+        f"lacks {', '.join(missing)}"
+        + (f" (found {', '.join(p.name for p in onnx_files)})" if onnx_files else "")
+    )
+
+
+def import_model(path: Path) -> ModelPackage:
+    """Import any supported format (see module docstring)."""
+    fmt = detect_format(path)
+    if fmt == "visionflow":
+        return ModelPackage.from_folder(path)
+    if fmt == "ultralytics-onnx":
+        return import_ultralytics_onnx(path)
+    return import_roboflow_folder(path)
+
+
+def _literal(raw: str | None, key: str, origin: str) -> Any:
+    if raw is None:
+        raise InvalidModelPackageError(f"{origin}: ONNX metadata has no {key!r}")
+    try:
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        raise InvalidModelPackageError(f"{origin}: ONNX metadata {key!r} is unreadable") from None
+
+
+def _names_from_mapping(mapping: Mapping[Any, Any], origin: str) -> tuple[str, ...]:
+    try:
+        indexed = sorted((int(k), str(v)) for k, v in mapping.items())
+    except (TypeError, ValueError):
+        raise InvalidModelPackageError(f"{origin}: class ids must be integers") from None
+    if [i for i, _ in indexed] != list(range(len(indexed))):
+        raise InvalidModelPackageError(f"{origin}: class ids must be 0..N-1 without gaps")
+    return tuple(name for _, name in indexed)
+
+
+def _input_of(inputs: tuple[TensorSpec, ...], origin: str) -> TensorSpec:
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        raise InvalidModelPackageError(
+            f"{origin}: expected one image input of shape (B, 3, H, W), got "
+            + ", ".join(f"{s.name}{list(s.shape)}" for s in inputs)
+        )
+    return inputs[0]
+
+
+def _detection_architecture(
+    output: TensorSpec, num_classes: int, hint: str, origin: str
+) -> str:
+    """``yolov8`` for ``(B, 4+C, N)``, ``yolov5`` for ``(B, N, 5+C)``, checked against C."""
+    shape = output.shape
+    if len(shape) != 3:
+        raise InvalidModelPackageError(
+            f"{origin}: detection output must be 3-D, got {output.name}{list(shape)}"
+        )
+    if shape[1] == 4 + num_classes and not hint.startswith("yolov5"):
+        return "yolov8"
+    if shape[2] == 5 + num_classes:
+        return "yolov5"
+    if shape[1] == 4 + num_classes:
+        return "yolov8"
+    raise InvalidModelPackageError(
+        f"{origin}: output {output.name}{list(shape)} fits neither (B, 4+C, N) nor (B, N, 5+C) "
+        f"for C={num_classes} classes"
+    )
+
+
+def import_ultralytics_onnx(path: Path) -> ModelPackage:
+    origin = path.name
+    info = read_onnx_info(path)
+    meta = info.metadata
+    task_raw = meta.get("task", "detect")
+    task = _ULTRALYTICS_TASKS.get(task_raw)
+    if task is None:
+        raise InvalidModelPackageError(f"{origin}: Ultralytics task {task_raw!r} is not supported")
+    if str(meta.get("end2end", "False")).lower() == "true":
+        raise InvalidModelPackageError(
+            f"{origin}: end-to-end (NMS-free) exports are not supported yet; export with "
+            "end2end=False"
+        )
+    names_raw = _literal(meta.get("names"), "names", origin)
+    if not isinstance(names_raw, dict):
+        raise InvalidModelPackageError(f"{origin}: ONNX metadata 'names' must be a dict")
+    class_names = _names_from_mapping(names_raw, origin)
+    image_input = _input_of(info.inputs, origin)
+    imgsz = _literal(meta.get("imgsz"), "imgsz", origin) if "imgsz" in meta else None
+    height, width = image_input.shape[2], image_input.shape[3]
+    if (height is None or width is None) and isinstance(imgsz, list | tuple) and len(imgsz) == 2:
+        height, width = int(imgsz[0]), int(imgsz[1])
+    if height is None or width is None:
+        raise InvalidModelPackageError(f"{origin}: cannot tell the input size (no imgsz)")
+    architecture = "yolov8"
+    if task == "object-detection":
+        architecture = _detection_architecture(info.outputs[0], len(class_names), "", origin)
+    manifest = ModelManifest(
+        task=task,
+        architecture=architecture,
+        class_names=class_names,
+        input=InputSpec(
+            width=width,
+            height=height,
+            resize_mode="letterbox",
+            padding_value=114,
+            color_mode="rgb",
+            scaling_factor=255.0,
+            batch_size=image_input.shape[0],
+        ),
+        weights={"model": WeightFile(file="weights.onnx", sha256=sha256_file(path))},
+        source={
+            "format": "ultralytics-onnx",
+            "file": path.name,
+            "metadata": {k: v for k, v in meta.items() if k != "args"},
+        },
+    )
+    return ModelPackage(manifest=manifest, files={"model": path})
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidModelPackageError(f"{path.name} is not valid JSON: {exc}") from None
+
+
+_LETTERBOX_PADDING = {
+    "Fit (black edges) in": 0,
+    "Fit (white edges) in": 255,
+    "Fit (grey edges) in": 114,
+}
+
+
+def _roboflow_resize(preprocessing: Mapping[str, Any]) -> tuple[str, int, int | None, int | None]:
+    resize = preprocessing.get("resize") or {}
+    if not isinstance(resize, Mapping):
+        resize = {}
+    fmt = str(resize.get("format", "Stretch to"))
+    width = int(resize["width"]) if resize.get("width") else None
+    height = int(resize["height"]) if resize.get("height") else None
+    if fmt == "Stretch to" or not fmt.startswith(("Fit", "Fill")):
+        return "stretch", 0, width, height
+    # The reference maps the remaining "Fit"/"Fill" variants to black-edge letterbox.
+    return "letterbox", _LETTERBOX_PADDING.get(fmt, 0), width, height
+
+
+def import_roboflow_folder(folder: Path) -> ModelPackage:
+    origin = folder.name
+    environment = _read_json(folder / "environment.json")
+    model_type = _read_json(folder / "model_type.json")
+    if not isinstance(environment, dict) or not isinstance(model_type, dict):
+        raise InvalidModelPackageError(f"{origin}: environment.json/model_type.json must be objects")
+    task = str(model_type.get("project_task_type", ""))
+    arch_hint = str(model_type.get("model_type", "")).lower()
+    if task not in _ULTRALYTICS_TASKS.values():
+        raise InvalidModelPackageError(
+            f"{origin}: model_type.json project_task_type {task!r} is not one of "
+            + ", ".join(sorted(_ULTRALYTICS_TASKS.values()))
+        )
+    names_file = folder / "class_names.txt"
+    if names_file.is_file():
+        class_names = tuple(
+            line.strip() for line in names_file.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        )
+    elif isinstance(environment.get("CLASS_MAP"), dict):
+        class_names = _names_from_mapping(environment["CLASS_MAP"], origin)
+    else:
+        raise InvalidModelPackageError(f"{origin}: no class_names.txt and no CLASS_MAP")
+    preprocessing = environment.get("PREPROCESSING") or {}
+    if isinstance(preprocessing, str):
+        preprocessing = json.loads(preprocessing) if preprocessing.strip() else {}
+    resize_mode, padding, resize_w, resize_h = _roboflow_resize(preprocessing)
+    weights = folder / "weights.onnx"
+    info = read_onnx_info(weights)
+    image_input = _input_of(info.inputs, origin)
+    height = image_input.shape[2] or resize_h or 640
+    width = image_input.shape[3] or resize_w or 640
+    architecture = arch_hint or "yolov8"
+    if task == "object-detection":
+        architecture = _detection_architecture(info.outputs[0], len(class_names), arch_hint, origin)
+    extra: dict[str, Any] = {}
+    if environment.get("MULTICLASS"):
+        extra["multilabel"] = True
+    unsupported = [
+        step
+        for step in ("static-crop", "contrast", "grayscale")
+        if isinstance(preprocessing.get(step), Mapping) and preprocessing[step].get("enabled")
+    ]
+    if unsupported:
+        extra["roboflow_preprocessing_ignored"] = unsupported
+    manifest = ModelManifest(
+        task=task,
+        architecture=architecture,
+        class_names=class_names,
+        input=InputSpec(
+            width=width,
+            height=height,
+            resize_mode=resize_mode,  # type: ignore[arg-type]
+            padding_value=padding,
+            color_mode="rgb",
+            scaling_factor=255.0,
+            batch_size=image_input.shape[0],
+        ),
+        weights={"model": WeightFile(file="weights.onnx", sha256=sha256_file(weights))},
+        extra=extra,
+        source={"format": "roboflow", "model_type": model_type, "preprocessing": preprocessing},
+    )
+    return ModelPackage(manifest=manifest, files={"model": weights})

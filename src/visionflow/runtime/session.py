@@ -1,0 +1,91 @@
+"""ONNX Runtime sessions behind a small, typed surface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from visionflow.errors import InvalidModelPackageError, ModelLoadError
+
+__all__ = ["OnnxInfo", "OnnxSession", "TensorSpec", "read_onnx_info"]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A graph input or output: name, element type and shape (``None`` for symbolic dims)."""
+
+    name: str
+    element_type: str
+    shape: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    metadata: dict[str, str]
+
+
+def _spec(arg: ort.NodeArg) -> TensorSpec:
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in (arg.shape or ()))
+    return TensorSpec(name=arg.name, element_type=str(arg.type), shape=shape)
+
+
+def _session_options(intra_op_threads: int) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if intra_op_threads > 0:
+        options.intra_op_num_threads = intra_op_threads
+    return options
+
+
+def read_onnx_info(path: Path) -> OnnxInfo:
+    """Inputs, outputs and ``metadata_props`` of an ONNX file (an importer's first look at it)."""
+    try:
+        session = ort.InferenceSession(
+            str(path), sess_options=_session_options(1), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # onnxruntime raises several unrelated types for bad files
+        raise InvalidModelPackageError(f"{path.name} is not a loadable ONNX model: {exc}") from None
+    meta = session.get_modelmeta()
+    return OnnxInfo(
+        inputs=tuple(_spec(a) for a in session.get_inputs()),
+        outputs=tuple(_spec(a) for a in session.get_outputs()),
+        metadata=dict(meta.custom_metadata_map),
+    )
+
+
+class OnnxSession:
+    """A loaded ONNX model. ``run`` is safe to call from several threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        providers: tuple[str, ...] = ("CPUExecutionProvider",),
+        intra_op_threads: int = 0,
+    ) -> None:
+        available = set(ort.get_available_providers())
+        chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=_session_options(intra_op_threads), providers=chosen
+            )
+        except Exception as exc:
+            raise ModelLoadError(f"could not load ONNX weights {path.name}: {exc}") from None
+        self.inputs = tuple(_spec(a) for a in self._session.get_inputs())
+        self.outputs = tuple(_spec(a) for a in self._session.get_outputs())
+        self.providers = tuple(self._session.get_providers())
+
+    @property
+    def input(self) -> TensorSpec:
+        return self.inputs[0]
+
+    def run(self, feeds: dict[str, npt.NDArray[np.generic]]) -> list[npt.NDArray[np.generic]]:
+        """Run the graph; returns the outputs in declaration order."""
+        outputs = self._session.run(None, feeds)
+        return [np.asarray(o) for o in outputs]

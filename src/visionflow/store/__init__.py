@@ -1,0 +1,14 @@
+"""The registry: workspaces, API keys, model versions, stored workflows, and artifact storage."""
+
+from visionflow.store.artifacts import ArtifactStore
+from visionflow.store.database import Database
+from visionflow.store.registry import ApiKeyRecord, ModelVersionRecord, Registry, WorkspaceRecord
+
+__all__ = [
+    "ApiKeyRecord",
+    "ArtifactStore",
+    "Database",
+    "ModelVersionRecord",
+    "Registry",
+    "WorkspaceRecord",
+]

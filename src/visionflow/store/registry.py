@@ -1,0 +1,265 @@
+"""Registry operations on workspaces, API keys and model versions (HTTP-agnostic, typed records)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from visionflow.errors import ConflictError, InvalidInputError, NotFoundError, WorkspaceNotFoundError
+from visionflow.store.database import Database
+from visionflow.store.schema import ApiKey, ModelVersion, Workspace, utcnow
+
+__all__ = ["ApiKeyRecord", "ModelVersionRecord", "Registry", "WorkspaceRecord", "hash_api_key"]
+
+_WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+KEY_PREFIX = "vf_"
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class WorkspaceRecord:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: int
+    workspace: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    workspace: str
+    project: str
+    version: int
+    task: str
+    architecture: str
+    package_sha256: str
+    created_at: datetime
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.project}/{self.version}"
+
+
+def _workspace_record(row: Workspace) -> WorkspaceRecord:
+    return WorkspaceRecord(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _model_record(row: ModelVersion, workspace: str) -> ModelVersionRecord:
+    return ModelVersionRecord(
+        workspace=workspace,
+        project=row.project,
+        version=row.version,
+        task=row.task,
+        architecture=row.architecture,
+        package_sha256=row.package_sha256,
+        created_at=row.created_at,
+    )
+
+
+def validate_workspace_name(name: str) -> str:
+    if not _WORKSPACE_NAME.match(name):
+        raise InvalidInputError(
+            f"invalid workspace name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def validate_project_name(name: str) -> str:
+    if not _PROJECT_NAME.match(name):
+        raise InvalidInputError(
+            f"invalid project name {name!r}: use 1-128 letters, digits, '.', '-' or '_'"
+        )
+    return name
+
+
+class Registry:
+    """Reads and writes the registry tables; every method runs in its own transaction."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- workspaces -------------------------------------------------------------------------
+    def create_workspace(self, name: str) -> WorkspaceRecord:
+        validate_workspace_name(name)
+        try:
+            with self.database.session() as session:
+                row = Workspace(name=name, created_at=utcnow())
+                session.add(row)
+                session.flush()
+                return _workspace_record(row)
+        except IntegrityError:
+            raise ConflictError(f"workspace {name!r} already exists") from None
+
+    def ensure_workspace(self, name: str) -> WorkspaceRecord:
+        found = self.find_workspace(name)
+        if found is not None:
+            return found
+        try:
+            return self.create_workspace(name)
+        except ConflictError:  # created concurrently by another process
+            return self.get_workspace(name)
+
+    def find_workspace(self, name: str) -> WorkspaceRecord | None:
+        with self.database.session() as session:
+            row = session.scalar(select(Workspace).where(Workspace.name == name))
+            return _workspace_record(row) if row else None
+
+    def get_workspace(self, name: str) -> WorkspaceRecord:
+        found = self.find_workspace(name)
+        if found is None:
+            raise WorkspaceNotFoundError(f"workspace {name!r} does not exist")
+        return found
+
+    def list_workspaces(self) -> list[WorkspaceRecord]:
+        with self.database.session() as session:
+            rows = session.scalars(select(Workspace).order_by(Workspace.name))
+            return [_workspace_record(r) for r in rows]
+
+    # -- API keys ---------------------------------------------------------------------------
+    def create_api_key(self, workspace: str, name: str = "") -> tuple[ApiKeyRecord, str]:
+        """A new key for ``workspace``; the plaintext is returned once and never stored."""
+        ws = self.get_workspace(workspace)
+        plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
+        with self.database.session() as session:
+            row = ApiKey(
+                workspace_id=ws.id,
+                name=name,
+                prefix=plaintext[:10],
+                key_hash=hash_api_key(plaintext),
+                created_at=utcnow(),
+            )
+            session.add(row)
+            session.flush()
+            record = ApiKeyRecord(row.id, ws.name, row.name, row.prefix, row.created_at, None)
+        return record, plaintext
+
+    def list_api_keys(self, workspace: str | None = None) -> list[ApiKeyRecord]:
+        with self.database.session() as session:
+            query = select(ApiKey, Workspace.name).join(Workspace).order_by(ApiKey.id)
+            if workspace is not None:
+                query = query.where(Workspace.name == workspace)
+            return [
+                ApiKeyRecord(k.id, ws, k.name, k.prefix, k.created_at, k.revoked_at)
+                for k, ws in session.execute(query)
+            ]
+
+    def revoke_api_key(self, key_id: int) -> ApiKeyRecord:
+        with self.database.session() as session:
+            row = session.get(ApiKey, key_id)
+            if row is None:
+                raise NotFoundError(f"API key #{key_id} does not exist")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            ws = session.get(Workspace, row.workspace_id)
+            assert ws is not None
+            return ApiKeyRecord(row.id, ws.name, row.name, row.prefix, row.created_at, row.revoked_at)
+
+    def workspace_for_key(self, plaintext: str) -> WorkspaceRecord | None:
+        """The workspace an active key belongs to, or ``None`` for unknown/revoked keys."""
+        with self.database.session() as session:
+            row = session.execute(
+                select(Workspace)
+                .join(ApiKey)
+                .where(ApiKey.key_hash == hash_api_key(plaintext), ApiKey.revoked_at.is_(None))
+            ).scalar_one_or_none()
+            return _workspace_record(row) if row else None
+
+    # -- model versions ---------------------------------------------------------------------
+    def add_model_version(
+        self,
+        workspace: str,
+        project: str,
+        version: int,
+        *,
+        task: str,
+        architecture: str,
+        package_sha256: str,
+    ) -> ModelVersionRecord:
+        validate_project_name(project)
+        if version < 1:
+            raise InvalidInputError(f"model version must be a positive integer, got {version}")
+        ws = self.get_workspace(workspace)
+        try:
+            with self.database.session() as session:
+                row = ModelVersion(
+                    workspace_id=ws.id,
+                    project=project,
+                    version=version,
+                    task=task,
+                    architecture=architecture,
+                    package_sha256=package_sha256,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+                session.flush()
+                return _model_record(row, ws.name)
+        except IntegrityError:
+            raise ConflictError(
+                f"model {project}/{version} already exists in workspace {workspace!r}; "
+                "register a new version number"
+            ) from None
+
+    def find_model_version(
+        self, workspace: str, project: str, version: int
+    ) -> ModelVersionRecord | None:
+        with self.database.session() as session:
+            row = session.scalar(
+                select(ModelVersion)
+                .join(Workspace)
+                .where(
+                    Workspace.name == workspace,
+                    ModelVersion.project == project,
+                    ModelVersion.version == version,
+                )
+            )
+            return _model_record(row, workspace) if row else None
+
+    def list_model_versions(self, workspace: str | None = None) -> list[ModelVersionRecord]:
+        with self.database.session() as session:
+            query = (
+                select(ModelVersion, Workspace.name)
+                .join(Workspace)
+                .order_by(Workspace.name, ModelVersion.project, ModelVersion.version)
+            )
+            if workspace is not None:
+                query = query.where(Workspace.name == workspace)
+            return [_model_record(row, ws) for row, ws in session.execute(query)]
+
+    def delete_model_version(self, workspace: str, project: str, version: int) -> bool:
+        with self.database.session() as session:
+            row = session.scalar(
+                select(ModelVersion)
+                .join(Workspace)
+                .where(
+                    Workspace.name == workspace,
+                    ModelVersion.project == project,
+                    ModelVersion.version == version,
+                )
+            )
+            if row is None:
+                return False
+            session.delete(row)
+            return True
