@@ -64,6 +64,8 @@ class Settings:
     max_image_pixels: int = 64_000_000
     allow_url_input: bool = True
     allow_private_urls: bool = False
+    # CIDR networks image URLs may reach even though they are not public (e.g. "10.1.2.0/24").
+    url_allow_networks: tuple[str, ...] = ()
     url_fetch_timeout_s: float = 10.0
     url_max_redirects: int = 3
     max_loaded_models: int = 8
@@ -128,6 +130,9 @@ class Settings:
             max_image_pixels=pick_int("MAX_IMAGE_PIXELS", defaults.max_image_pixels),
             allow_url_input=pick_bool("ALLOW_URL_INPUT", defaults.allow_url_input),
             allow_private_urls=pick_bool("ALLOW_PRIVATE_URLS", defaults.allow_private_urls),
+            url_allow_networks=tuple(
+                n.strip() for n in (get("URL_ALLOW_NETWORKS") or "").split(",") if n.strip()
+            ),
             url_fetch_timeout_s=(
                 defaults.url_fetch_timeout_s
                 if timeout_raw is None

@@ -36,11 +36,14 @@ class ArtifactStore:
             self._write_atomic(target, lambda handle: handle.write(data))
         return digest
 
-    def add_file(self, source: Path) -> str:
+    def add_file(self, source: Path, progress: Callable[[int], object] | None = None) -> str:
+        """Store a file's content; ``progress`` is called with byte counts as it is hashed."""
         digest = hashlib.sha256()
         with source.open("rb") as handle:
             for chunk in iter(lambda: handle.read(_CHUNK), b""):
                 digest.update(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         hexdigest = digest.hexdigest()
         target = self.path_for(hexdigest)
         if not target.is_file():

@@ -1,0 +1,261 @@
+"""``visionflow serve | workspaces | keys | models | infer`` — works on the same data directory
+(``$VISIONFLOW_HOME``) as a running server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from visionflow.config import Settings
+from visionflow.errors import VisionflowError
+
+app = typer.Typer(
+    name="visionflow",
+    help="Self-hosted computer-vision inference server (Roboflow-compatible API).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+workspaces_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+models_app = typer.Typer(help="Register and list model versions.", no_args_is_help=True)
+app.add_typer(workspaces_app, name="workspaces")
+app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
+
+console = Console()
+errors = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Data directory (default: $VISIONFLOW_HOME or ./.visionflow)."),
+]
+
+
+def _settings(home: Path | None, **overrides: object) -> Settings:
+    settings = Settings.from_env()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if home is not None:
+        changes["home"] = home
+    return settings.with_overrides(**changes) if changes else settings
+
+
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    # Imported here so that `visionflow --help` stays fast.
+    from visionflow.service.services import Services
+
+    return Services.build(settings)
+
+
+def _fail(exc: VisionflowError) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {exc.message}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    home: HomeOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 9001).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Prepare the registry, register the demo models, and serve the HTTP API."""
+    import uvicorn
+
+    from visionflow.http.app import create_app
+    from visionflow.service.demo import ensure_demo
+
+    settings = _settings(home, host=host, port=port)
+    try:
+        services = _services(settings)
+        demo = ensure_demo(settings, services.registry, services.models)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"[bold]visionflow[/bold] data directory: {settings.home.resolve()}")
+    if demo.registered:
+        console.print(f"registered demo models: {', '.join(demo.registered)}")
+    console.print(
+        f"demo workspace [bold]{settings.demo_workspace}[/bold] API key: [green]{demo.api_key}[/green]"
+        f"  (also in {demo.key_file})"
+    )
+    if settings.api_key_required:
+        console.print("listening beyond loopback: every request needs a valid API key")
+    console.print(f"serving on {base}  (API docs: {base}/docs)")
+    logging.basicConfig(level=logging.INFO)
+    uvicorn.run(
+        create_app(services), host=settings.host, port=settings.port, log_level=log_level
+    )
+
+
+@workspaces_app.command("create")
+def workspaces_create(name: str, home: HomeOption = None) -> None:
+    """Create a workspace."""
+    try:
+        record = _services(_settings(home)).registry.create_workspace(name)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    console.print(f"created workspace {record.name}")
+
+
+@workspaces_app.command("list")
+def workspaces_list(home: HomeOption = None) -> None:
+    """List workspaces."""
+    table = Table("name", "created")
+    for ws in _services(_settings(home)).registry.list_workspaces():
+        table.add_row(ws.name, ws.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@keys_app.command("create")
+def keys_create(
+    workspace: str,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Create an API key for WORKSPACE; the key is shown once."""
+    try:
+        record, key = _services(_settings(home)).registry.create_api_key(workspace, name)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    errors.print(f"API key #{record.id} for workspace {record.workspace} (shown only once):")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """List API keys (prefixes only; keys themselves are not stored)."""
+    table = Table("id", "workspace", "name", "prefix", "created", "status")
+    for key in _services(_settings(home)).registry.list_api_keys(workspace):
+        table.add_row(
+            str(key.id),
+            key.workspace,
+            key.name,
+            key.prefix + "…",
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            "active" if key.active else "revoked",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int, home: HomeOption = None) -> None:
+    """Revoke the API key with id KEY_ID (see `keys list`)."""
+    try:
+        record = _services(_settings(home)).registry.revoke_api_key(key_id)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    console.print(f"revoked API key #{record.id} ({record.prefix}…) of {record.workspace}")
+
+
+@models_app.command("add")
+def models_add(
+    model_id: Annotated[str, typer.Argument(help="project/version, e.g. my-model/1")],
+    path: Annotated[Path, typer.Argument(help="ONNX file, package folder or Roboflow folder")],
+    workspace: Annotated[str, typer.Option(help="Workspace to register in.")] = "demo",
+    home: HomeOption = None,
+) -> None:
+    """Import a model (format detected) and register it as MODEL_ID."""
+    settings = _settings(home)
+    services = _services(settings)
+    if workspace == settings.demo_workspace:
+        services.registry.ensure_workspace(workspace)
+    total = services.models.package_size(path) if path.exists() else 0
+    columns = (
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=errors, transient=True) as progress:
+            task = progress.add_task(path.name, total=total or None)
+            record = services.models.add_from_path(
+                workspace, model_id, path, progress=lambda n: progress.advance(task, n)
+            )
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"registered {record.model_id} in {record.workspace}: {record.task}, "
+        f"{record.architecture}, package {record.package_sha256[:12]}"
+    )
+
+
+@models_app.command("list")
+def models_list(
+    workspace: Annotated[str | None, typer.Option(help="Only this workspace.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """List registered model versions."""
+    table = Table("workspace", "model id", "task", "architecture", "package", "created")
+    for record in _services(_settings(home)).registry.list_model_versions(workspace):
+        table.add_row(
+            record.workspace,
+            record.model_id,
+            record.task,
+            record.architecture,
+            record.package_sha256[:12],
+            record.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@app.command()
+def infer(
+    image: Annotated[Path, typer.Argument(help="Image file.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="project/version")],
+    workspace: Annotated[str, typer.Option(help="Workspace to look the model up in.")] = "demo",
+    confidence: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.4,
+    iou_threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.3,
+    out: Annotated[Path | None, typer.Option(help="Write an annotated image here.")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Run a registered model on IMAGE in-process and print the JSON result."""
+    from visionflow.core.visualization import encode_jpeg
+    from visionflow.core.wire import object_detection_response
+    from visionflow.service.auth import Principal
+    from visionflow.service.images import ImageRef
+    from visionflow.service.predict import VisualizeOptions, detection_params, predict_detections
+
+    settings = _settings(home)
+    services = _services(settings)
+    principal = Principal(workspace, tuple(dict.fromkeys((workspace, settings.demo_workspace))))
+    try:
+        data = image.read_bytes()
+    except OSError as exc:
+        errors.print(f"[red]error:[/red] cannot read {image}: {exc.strerror}")
+        raise typer.Exit(code=1) from None
+    try:
+        _view, predictions = predict_detections(
+            services,
+            principal,
+            model,
+            [ImageRef("bytes", data)],
+            detection_params(confidence=confidence, iou_threshold=iou_threshold),
+            VisualizeOptions(labels=True, stroke_width=2) if out is not None else None,
+        )
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    result = predictions[0]
+    body = object_detection_response(
+        result.detections, image_wh=result.image_wh, inference_id=None, time_s=None
+    )
+    json.dump(body, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    if out is not None and result.visualization_bgr is not None:
+        out.write_bytes(encode_jpeg(result.visualization_bgr))
+        errors.print(f"annotated image written to {out}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""HTTP transport: parse requests, call services, serialize. No model logic here."""

@@ -1,0 +1,85 @@
+"""Model management: ``/model/registry``, ``/model/add``, ``/model/remove``, ``/model/clear``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from visionflow.http.deps import services
+from visionflow.http.keys import api_key_from
+from visionflow.http.responses import JSONBody
+from visionflow.http.schemas import AddModelRequest, ClearModelRequest
+from visionflow.service.auth import Principal
+from visionflow.service.inference import LoadedModelView
+from visionflow.service.services import Services
+
+router = APIRouter(tags=["models"])
+
+TASK_ROUTES = {
+    "object-detection": "/infer/object_detection",
+    "instance-segmentation": "/infer/instance_segmentation",
+    "keypoint-detection": "/infer/keypoints_detection",
+    "classification": "/infer/classification",
+    "semantic-segmentation": "/infer/semantic_segmentation",
+}
+
+
+def _description(view: LoadedModelView) -> dict[str, Any]:
+    spec = view.model.manifest.input
+    return {
+        "model_id": view.record.model_id,
+        "task_type": view.record.task,
+        "batch_size": spec.batch_size,
+        "input_height": spec.height,
+        "input_width": spec.width,
+        "vram_bytes": None,
+        "request_aliases": [],
+        "request_paths": [TASK_ROUTES.get(view.record.task, "")],
+    }
+
+
+def registry_body(svc: Services, principal: Principal) -> dict[str, Any]:
+    """``ModelsDescriptions`` with the reference's null GPU fields present."""
+    return {
+        "models": [_description(v) for v in svc.inference.loaded(principal)],
+        "total_vram_bytes": None,
+        "gpu_memory_used": None,
+        "gpu_memory_total": None,
+        "torch_cuda_allocated": None,
+        "torch_cuda_reserved": None,
+        "torch_cuda_allocator_cache": None,
+        "non_torch_gpu_memory": None,
+    }
+
+
+@router.get("/model/registry")
+def model_registry(request: Request) -> Response:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request))
+    return JSONBody(registry_body(svc, principal))
+
+
+@router.post("/model/add")
+def model_add(body: AddModelRequest, request: Request) -> Response:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
+    svc.inference.acquire(principal, body.model_id)
+    return JSONBody(registry_body(svc, principal))
+
+
+@router.post("/model/remove")
+def model_remove(body: ClearModelRequest, request: Request) -> Response:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
+    svc.inference.unload(principal, body.model_id)
+    return JSONBody(registry_body(svc, principal))
+
+
+@router.post("/model/clear")
+def model_clear(request: Request) -> Response:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request))
+    svc.inference.unload_all(principal)
+    return JSONBody(registry_body(svc, principal))

@@ -1,0 +1,61 @@
+"""Request bodies of the v1 routes (wire reference §3). Unknown fields are ignored, as the
+reference does, because SDK versions add fields over time."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AddModelRequest",
+    "ClearModelRequest",
+    "ImageObject",
+    "ObjectDetectionRequest",
+]
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class ImageObject(_Lenient):
+    """``{"type": "base64" | "url", "value": ...}``."""
+
+    type: str
+    value: Any = None
+
+
+class InferenceRequestBase(_Lenient):
+    id: str | None = None
+    api_key: str | None = None
+    model_id: str
+    image: ImageObject | list[ImageObject]
+    disable_preproc_auto_orient: bool = False
+    disable_preproc_contrast: bool = False
+    disable_preproc_grayscale: bool = False
+    disable_preproc_static_crop: bool = False
+    visualize_predictions: bool = False
+    visualization_stroke_width: int = Field(default=1, ge=0, le=50)
+
+
+class ObjectDetectionRequest(InferenceRequestBase):
+    confidence: float | Literal["best", "default"] = 0.4
+    iou_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    class_agnostic_nms: bool | None = False
+    class_filter: list[str] | None = None
+    max_detections: int = Field(default=300, ge=0)
+    max_candidates: int = Field(default=3000, ge=0)
+    fix_batch_size: bool = False
+    visualization_labels: bool | None = False
+
+
+class AddModelRequest(_Lenient):
+    model_id: str
+    model_type: str | None = None
+    api_key: str | None = None
+
+
+class ClearModelRequest(_Lenient):
+    model_id: str
+    api_key: str | None = None

@@ -1,0 +1,1 @@
+"""Use cases, HTTP-agnostic: authorize, load images, infer, manage models and keys."""

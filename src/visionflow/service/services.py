@@ -1,0 +1,57 @@
+"""Wiring: build every service from one ``Settings``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from visionflow.config import Settings
+from visionflow.models.architectures import ArchitectureRegistry
+from visionflow.models.manager import ModelManager
+from visionflow.service.auth import Authorizer
+from visionflow.service.images import ImageLoader
+from visionflow.service.inference import InferenceService
+from visionflow.service.models import ModelAdmin
+from visionflow.service.urls import UrlFetcher
+from visionflow.store import ArtifactStore, Database, Registry
+
+__all__ = ["Services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    registry: Registry
+    artifacts: ArtifactStore
+    architectures: ArchitectureRegistry
+    manager: ModelManager
+    authorizer: Authorizer
+    images: ImageLoader
+    inference: InferenceService
+    models: ModelAdmin
+
+    @classmethod
+    def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        database = Database(settings.resolved_database_url)
+        if migrate:
+            database.migrate()
+        registry = Registry(database)
+        artifacts = ArtifactStore(settings.artifacts_dir)
+        architectures = ArchitectureRegistry()
+        manager = ModelManager(settings.max_loaded_models)
+        return cls(
+            settings=settings,
+            database=database,
+            registry=registry,
+            artifacts=artifacts,
+            architectures=architectures,
+            manager=manager,
+            authorizer=Authorizer(registry, settings),
+            images=ImageLoader(settings, UrlFetcher(settings)),
+            inference=InferenceService(settings, registry, artifacts, manager, architectures),
+            models=ModelAdmin(registry, artifacts, architectures),
+        )
+
+    def close(self) -> None:
+        self.manager.clear()
+        self.database.dispose()

@@ -1,0 +1,125 @@
+"""Fetching images from URLs without letting callers reach private networks (SSRF guard).
+
+Every hop (the first request and each redirect) is resolved with DNS first; the request is then
+sent to the checked IP address itself (with the original Host header and TLS server name), so a
+second DNS answer cannot point the connection somewhere else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+
+from visionflow.config import Settings
+from visionflow.errors import ImageFetchError, PayloadTooLargeError, UrlNotAllowedError
+
+__all__ = ["UrlFetcher", "address_is_public"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+
+def address_is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class UrlFetcher:
+    """Downloads ``http(s)`` URLs with size, time, redirect and address limits from settings."""
+
+    def __init__(self, settings: Settings, resolver: Resolver = _system_resolver) -> None:
+        self._settings = settings
+        self._resolver = resolver
+        self._allowed_networks = tuple(
+            ipaddress.ip_network(n, strict=False) for n in settings.url_allow_networks
+        )
+
+    def _address_allowed(self, address: IPAddress) -> bool:
+        if self._settings.allow_private_urls:
+            return True
+        if any(address in network for network in self._allowed_networks):
+            return True
+        return address_is_public(address)
+
+    def _pin(self, url: str) -> tuple[str, str, str]:
+        """Check ``url`` and return (url with the IP as host, Host header, TLS server name)."""
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"}:
+            raise UrlNotAllowedError(f"image URL scheme {parts.scheme!r} is not allowed (http/https)")
+        host = parts.hostname
+        if not host:
+            raise UrlNotAllowedError(f"image URL {url!r} has no host")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolver(host, port)]
+        except (OSError, UnicodeError, ValueError):
+            raise ImageFetchError(f"could not resolve the image URL host {host!r}") from None
+        if not addresses:
+            raise ImageFetchError(f"could not resolve the image URL host {host!r}")
+        refused = [a for a in addresses if not self._address_allowed(a)]
+        if refused:
+            raise UrlNotAllowedError(
+                f"image URL host {host!r} resolves to a non-public address ({refused[0]}); "
+                "loopback, private and link-local targets are refused (set "
+                "VISIONFLOW_ALLOW_PRIVATE_URLS=true or VISIONFLOW_URL_ALLOW_NETWORKS to allow)"
+            )
+        address = addresses[0]
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        return pinned, host_header, host
+
+    def fetch(self, url: str) -> bytes:
+        if not self._settings.allow_url_input:
+            raise UrlNotAllowedError("image URLs are disabled on this server (VISIONFLOW_ALLOW_URL_INPUT)")
+        limit = self._settings.max_body_bytes
+        current = url
+        with httpx.Client(timeout=self._settings.url_fetch_timeout_s, follow_redirects=False) as client:
+            for _hop in range(self._settings.url_max_redirects + 1):
+                pinned, host_header, server_name = self._pin(current)
+                request = client.build_request(
+                    "GET",
+                    pinned,
+                    headers={"Host": host_header, "User-Agent": "visionflow"},
+                    extensions={"sni_hostname": server_name},
+                )
+                try:
+                    response = client.send(request, stream=True)
+                except httpx.HTTPError as exc:
+                    raise ImageFetchError(f"could not fetch image URL {url!r}: {exc}") from None
+                with response:
+                    if response.is_redirect:
+                        location = response.headers.get("location")
+                        if not location:
+                            raise ImageFetchError(f"image URL {url!r} redirected without Location")
+                        current = urljoin(current, location)
+                        continue
+                    if response.status_code >= 400:
+                        raise ImageFetchError(
+                            f"image URL {url!r} answered HTTP {response.status_code}"
+                        )
+                    data = bytearray()
+                    try:
+                        for chunk in response.iter_bytes():
+                            data.extend(chunk)
+                            if len(data) > limit:
+                                raise PayloadTooLargeError(
+                                    f"image at {url!r} is larger than {limit} bytes"
+                                )
+                    except httpx.HTTPError as exc:
+                        raise ImageFetchError(f"could not fetch image URL {url!r}: {exc}") from None
+                    return bytes(data)
+        raise ImageFetchError(
+            f"image URL {url!r} redirected more than {self._settings.url_max_redirects} times"
+        )
