@@ -58,7 +58,7 @@ class Settings:
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 9001
-    # API keys are required when the server listens beyond loopback; ``None`` means "decide by host".
+    # Keys are required when the server listens beyond loopback; ``None`` means "decide by host".
     require_api_key: bool | None = None
     max_body_bytes: int = 20 * 1024 * 1024
     max_image_pixels: int = 64_000_000

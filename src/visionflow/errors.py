@@ -1,7 +1,8 @@
 """Errors that carry their own HTTP semantics.
 
 Every error has an HTTP ``status_code`` and a stable ``code``; the HTTP layer has one handler that
-writes ``{"message": ..., "error_type": code}`` and the SDK maps ``error_type`` back to these classes.
+writes ``{"message": ..., "error_type": code}`` and the SDK maps ``error_type`` back to these
+classes.
 This module has no dependencies so that both the server and the SDK can import it.
 """
 
@@ -41,6 +42,9 @@ class VisionflowError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # The status a server actually answered with (the SDK sets it; equals the class default
+        # on the server side).
+        self.http_status = self.status_code
 
     def to_body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"message": self.message, "error_type": self.code}
@@ -130,7 +134,8 @@ def _all_subclasses(cls: type[VisionflowError]) -> list[type[VisionflowError]]:
 
 def error_class_for_code(code: str | None, status_code: int) -> type[VisionflowError]:
     """The most specific error class for a wire ``error_type`` (falls back on the HTTP status)."""
-    for cls in [VisionflowError, *_all_subclasses(VisionflowError)]:
+    candidates: list[type[VisionflowError]] = [VisionflowError, *_all_subclasses(VisionflowError)]
+    for cls in candidates:
         if cls.code == code:
             return cls
     for cls in _all_subclasses(VisionflowError):

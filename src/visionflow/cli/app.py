@@ -83,16 +83,14 @@ def serve(
     if demo.registered:
         console.print(f"registered demo models: {', '.join(demo.registered)}")
     console.print(
-        f"demo workspace [bold]{settings.demo_workspace}[/bold] API key: [green]{demo.api_key}[/green]"
-        f"  (also in {demo.key_file})"
+        f"demo workspace [bold]{settings.demo_workspace}[/bold] API key: "
+        f"[green]{demo.api_key}[/green]  (also in {demo.key_file})"
     )
     if settings.api_key_required:
         console.print("listening beyond loopback: every request needs a valid API key")
     console.print(f"serving on {base}  (API docs: {base}/docs)")
     logging.basicConfig(level=logging.INFO)
-    uvicorn.run(
-        create_app(services), host=settings.host, port=settings.port, log_level=log_level
-    )
+    uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level=log_level)
 
 
 @workspaces_app.command("create")

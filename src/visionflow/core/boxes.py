@@ -56,5 +56,4 @@ def box_iou_xyxy(boxes_a: FloatArray, boxes_b: FloatArray) -> npt.NDArray[np.flo
     inter = wh[..., 0] * wh[..., 1]
     union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    return iou
+        return np.where(union > 0, inter / union, 0.0)

@@ -37,13 +37,16 @@ def resize_to_input(
     mode: ResizeMode,
     pad_value: int = 114,
 ) -> tuple[npt.NDArray[np.uint8], ResizeMeta]:
-    """Resize ``(H, W, 3) uint8`` to ``input_wh`` by ``mode``; returns the pixels and the mapping."""
+    """Resize ``(H, W, 3) uint8`` to ``input_wh`` by ``mode``; returns pixels and mapping."""
     height, width = image_bgr.shape[:2]
     target_w, target_h = input_wh
     if width <= 0 or height <= 0:
         raise ValueError("cannot resize an empty image")
     if mode == "stretch":
-        resized = cv2.resize(image_bgr, (target_w, target_h), interpolation=cv2.INTER_LINEAR)
+        resized = np.asarray(
+            cv2.resize(image_bgr, (target_w, target_h), interpolation=cv2.INTER_LINEAR),
+            dtype=np.uint8,
+        )
         meta = ResizeMeta((width, height), input_wh, (target_w / width, target_h / height), (0, 0))
         return resized, meta
     if mode != "letterbox":
@@ -54,7 +57,9 @@ def resize_to_input(
     pad_left = int((target_w - new_w) / 2)
     pad_top = int((target_h - new_h) / 2)
     canvas = np.full((target_h, target_w, 3), pad_value, dtype=np.uint8)
-    resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    resized = np.asarray(
+        cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+    )
     canvas[pad_top : pad_top + new_h, pad_left : pad_left + new_w] = resized
     return canvas, ResizeMeta((width, height), input_wh, (scale, scale), (pad_left, pad_top))
 

@@ -30,7 +30,7 @@ def annotate_detections(
         names = detections.data.get(CLASS_NAME)
         confidences = detections.confidence
         texts = [
-            f"{names[i] if names is not None else detections.class_id[i]}"
+            f"{names[i] if names is not None else i}"
             + (f" {confidences[i]:.2f}" if confidences is not None else "")
             for i in range(len(detections))
         ]

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from visionflow import __version__
 from visionflow.http.errors import install_error_handlers
 from visionflow.http.limits import BodyLimitMiddleware
-from visionflow.http.routes import info, infer, legacy, models
+from visionflow.http.routes import infer, info, legacy, models
 from visionflow.service.services import Services
 
 __all__ = ["create_app"]
@@ -19,7 +19,7 @@ def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="visionflow",
         version=__version__,
-        description="Self-hosted computer-vision inference, wire-compatible with Roboflow inference.",
+        description="Self-hosted computer-vision inference, Roboflow-compatible wire format.",
     )
     app.state.services = services
     app.state.server_id = str(uuid.uuid4())

@@ -1,4 +1,4 @@
-"""Where the API key comes from: query > ``Authorization: Bearer`` header > body (reference §0.2)."""
+"""Where the API key comes from: query > ``Authorization: Bearer`` header > body (§0.2)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,15 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def api_key_from(request: Request, body_key: str | None = None, *, query: bool = True) -> str | None:
+def api_key_from(
+    request: Request, body_key: str | None = None, *, query: bool = True
+) -> str | None:
     """The caller's key; ``query=False`` for routes where the reference reads no query key."""
-    candidates = [request.query_params.get("api_key") if query else None, _bearer(request), body_key]
+    candidates = [
+        request.query_params.get("api_key") if query else None,
+        _bearer(request),
+        body_key,
+    ]
     for candidate in candidates:
         key = normalize_api_key(candidate)
         if key is not None:

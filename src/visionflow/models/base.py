@@ -45,7 +45,7 @@ def images_to_tensor(
             image, (spec.width, spec.height), spec.resize_mode, spec.padding_value
         )
         if spec.color_mode == "rgb":
-            resized = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+            resized = np.asarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         pixels = resized.astype(np.float32) / np.float32(spec.scaling_factor)
         if spec.normalization is not None:
             mean = np.asarray(spec.normalization.mean, dtype=np.float32)

@@ -68,7 +68,9 @@ class ObjectDetectionModel:
         spec = session.input
         expected = (manifest.input.height, manifest.input.width)
         if len(spec.shape) != 4:
-            raise ModelLoadError(f"model input {spec.name!r} must be (B, 3, H, W), got {spec.shape}")
+            raise ModelLoadError(
+                f"model input {spec.name!r} must be (B, 3, H, W), got {spec.shape}"
+            )
         fixed_hw = spec.shape[2:]
         if all(d is not None for d in fixed_hw) and tuple(fixed_hw) != expected:
             raise ModelLoadError(
@@ -131,7 +133,9 @@ class ObjectDetectionModel:
             if params.class_filter is not None:
                 allowed = set(params.class_filter)
                 mask = np.array([n in allowed for n in detections.data[CLASS_NAME]], dtype=bool)
-                detections = detections[mask]
+                filtered = detections[mask]
+                assert isinstance(filtered, sv.Detections)
+                detections = filtered
             results.append(detections)
         return results
 

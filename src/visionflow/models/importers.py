@@ -107,9 +107,7 @@ def _input_of(inputs: tuple[TensorSpec, ...], origin: str) -> TensorSpec:
     return inputs[0]
 
 
-def _detection_architecture(
-    output: TensorSpec, num_classes: int, hint: str, origin: str
-) -> str:
+def _detection_architecture(output: TensorSpec, num_classes: int, hint: str, origin: str) -> str:
     """``yolov8`` for ``(B, 4+C, N)``, ``yolov5`` for ``(B, N, 5+C)``, checked against C."""
     shape = output.shape
     if len(shape) != 3:
@@ -210,7 +208,9 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     environment = _read_json(folder / "environment.json")
     model_type = _read_json(folder / "model_type.json")
     if not isinstance(environment, dict) or not isinstance(model_type, dict):
-        raise InvalidModelPackageError(f"{origin}: environment.json/model_type.json must be objects")
+        raise InvalidModelPackageError(
+            f"{origin}: environment.json/model_type.json must be objects"
+        )
     task = str(model_type.get("project_task_type", ""))
     arch_hint = str(model_type.get("model_type", "")).lower()
     if task not in _ULTRALYTICS_TASKS.values():
@@ -221,7 +221,8 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     names_file = folder / "class_names.txt"
     if names_file.is_file():
         class_names = tuple(
-            line.strip() for line in names_file.read_text(encoding="utf-8").splitlines()
+            line.strip()
+            for line in names_file.read_text(encoding="utf-8").splitlines()
             if line.strip()
         )
     elif isinstance(environment.get("CLASS_MAP"), dict):
@@ -257,7 +258,7 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
         input=InputSpec(
             width=width,
             height=height,
-            resize_mode=resize_mode,  # type: ignore[arg-type]
+            resize_mode=resize_mode,
             padding_value=padding,
             color_mode="rgb",
             scaling_factor=255.0,

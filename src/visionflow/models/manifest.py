@@ -1,4 +1,4 @@
-"""``model.json``: the manifest of a visionflow model package (documented in docs/model-package.md)."""
+"""``model.json``: the manifest of a visionflow model package (see docs/model-package.md)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class WeightFile(_Strict):
 class ModelManifest(_Strict):
     """Everything needed to run a model, besides its weights."""
 
-    format: Literal["visionflow-model-package/1"] = PACKAGE_FORMAT
+    format: Literal["visionflow-model-package/1"] = "visionflow-model-package/1"
     task: Task
     architecture: str
     class_names: tuple[str, ...] = Field(min_length=1)

@@ -1,4 +1,4 @@
-"""API keys → principals. A key resolves to its workspace; the public demo workspace is visible to all."""
+"""API keys → principals: a key resolves to its workspace; the demo workspace is public."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ class InferenceService:
         return f"{record.workspace}/{record.model_id}"
 
     def resolve(self, principal: Principal, model_id: str) -> ModelVersionRecord:
-        """The model version ``model_id`` names in the caller's workspaces (own first, then demo)."""
+        """The version ``model_id`` names in the caller's workspaces (own first, then demo)."""
         project, version = parse_model_id(model_id)
         for workspace in principal.visible_workspaces:
             record = self._registry.find_model_version(workspace, project, version)

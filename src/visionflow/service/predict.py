@@ -57,8 +57,7 @@ def predict_detections(
     task = view.record.task
     if expected_task is not None and task != expected_task:
         raise InvalidInputError(
-            f"model {model_id!r} is a {task} model, not {expected_task}; "
-            f"call the route for {task}"
+            f"model {model_id!r} is a {task} model, not {expected_task}; call the route for {task}"
         )
     images = [services.images.load(ref) for ref in refs]
     results = view.model.infer(images, params)

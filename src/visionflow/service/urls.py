@@ -55,7 +55,9 @@ class UrlFetcher:
         """Check ``url`` and return (url with the IP as host, Host header, TLS server name)."""
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"}:
-            raise UrlNotAllowedError(f"image URL scheme {parts.scheme!r} is not allowed (http/https)")
+            raise UrlNotAllowedError(
+                f"image URL scheme {parts.scheme!r} is not allowed (http/https)"
+            )
         host = parts.hostname
         if not host:
             raise UrlNotAllowedError(f"image URL {url!r} has no host")
@@ -82,10 +84,14 @@ class UrlFetcher:
 
     def fetch(self, url: str) -> bytes:
         if not self._settings.allow_url_input:
-            raise UrlNotAllowedError("image URLs are disabled on this server (VISIONFLOW_ALLOW_URL_INPUT)")
+            raise UrlNotAllowedError(
+                "image URLs are disabled on this server (VISIONFLOW_ALLOW_URL_INPUT)"
+            )
         limit = self._settings.max_body_bytes
         current = url
-        with httpx.Client(timeout=self._settings.url_fetch_timeout_s, follow_redirects=False) as client:
+        with httpx.Client(
+            timeout=self._settings.url_fetch_timeout_s, follow_redirects=False
+        ) as client:
             for _hop in range(self._settings.url_max_redirects + 1):
                 pinned, host_header, server_name = self._pin(current)
                 request = client.build_request(
@@ -98,7 +104,7 @@ class UrlFetcher:
                     response = client.send(request, stream=True)
                 except httpx.HTTPError as exc:
                     raise ImageFetchError(f"could not fetch image URL {url!r}: {exc}") from None
-                with response:
+                try:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
@@ -120,6 +126,8 @@ class UrlFetcher:
                     except httpx.HTTPError as exc:
                         raise ImageFetchError(f"could not fetch image URL {url!r}: {exc}") from None
                     return bytes(data)
+                finally:
+                    response.close()
         raise ImageFetchError(
             f"image URL {url!r} redirected more than {self._settings.url_max_redirects} times"
         )

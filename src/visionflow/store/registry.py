@@ -11,7 +11,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from visionflow.errors import ConflictError, InvalidInputError, NotFoundError, WorkspaceNotFoundError
+from visionflow.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    WorkspaceNotFoundError,
+)
 from visionflow.store.database import Database
 from visionflow.store.schema import ApiKey, ModelVersion, Workspace, utcnow
 
@@ -175,7 +180,9 @@ class Registry:
                 row.revoked_at = utcnow()
             ws = session.get(Workspace, row.workspace_id)
             assert ws is not None
-            return ApiKeyRecord(row.id, ws.name, row.name, row.prefix, row.created_at, row.revoked_at)
+            return ApiKeyRecord(
+                row.id, ws.name, row.name, row.prefix, row.created_at, row.revoked_at
+            )
 
     def workspace_for_key(self, plaintext: str) -> WorkspaceRecord | None:
         """The workspace an active key belongs to, or ``None`` for unknown/revoked keys."""
