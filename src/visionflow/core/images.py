@@ -65,15 +65,17 @@ def decode_base64(value: str) -> bytes:
 
 
 def image_size_wh(data: bytes) -> tuple[int, int] | None:
-    """Width and height read from the file header only, or ``None`` if the header is unknown."""
+    """Width and height read from the file header only, or ``None`` if the header is unknown.
+
+    Raises ``ImageTooLargeError`` when Pillow itself refuses the header as a decompression bomb.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             with PILImage.open(io.BytesIO(data)) as probe:
                 return int(probe.size[0]), int(probe.size[1])
-    except PILImage.DecompressionBombError:
-        # Pillow refuses to even report huge sizes in some formats; that is an answer too.
-        return (2**31 - 1, 1)
+    except PILImage.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"Image is too large to decode: {exc}") from None
     except Exception:
         return None
 

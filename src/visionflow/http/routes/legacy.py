@@ -70,11 +70,11 @@ async def _image_ref(request: Request) -> ImageRef:
         )
     media = content_type.split(";")[0].strip().lower()
     if media == "multipart/form-data":
-        form = await request.form()
-        part = form.get("file")
-        if not isinstance(part, UploadFile):
-            raise InvalidInputError("multipart body has no file part named 'file'")
-        return ImageRef(type="bytes", value=await part.read())
+        async with request.form() as form:
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise InvalidInputError("multipart body has no file part named 'file'")
+            return ImageRef(type="bytes", value=await part.read())
     body = await request.body()
     if not body.strip():
         raise InvalidInputError("Image not found in request body.")
@@ -93,7 +93,6 @@ async def _image_ref(request: Request) -> ImageRef:
     return ImageRef(type="base64", value=text)
 
 
-@router.api_route("/{project}/{version}", methods=["GET", "POST"])
 async def legacy_infer(project: str, version: str, request: Request) -> Response:
     query = request.query_params
     response_format = query.get("format", "json").lower()
@@ -128,3 +127,13 @@ async def legacy_infer(project: str, version: str, request: Request) -> Response
     if response_format == "json":
         body.pop("visualization", None)
     return JSONBody(body, headers=headers)
+
+
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        "/{project}/{version}",
+        legacy_infer,
+        methods=[_method],
+        operation_id=f"legacy_infer_{_method.lower()}",
+        summary="Infer with a model (legacy v0 route)",
+    )
