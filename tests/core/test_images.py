@@ -210,7 +210,7 @@ def test_decompression_bomb_rejected_before_decoding(
 
     monkeypatch.setattr(images_module.cv2, "imdecode", refuse_to_decode)
 
-    with pytest.raises(ImageTooLargeError, match="too large|over the limit") as caught:
+    with pytest.raises(ImageTooLargeError, match=r"too large|over the limit") as caught:
         decode_image_bytes(data, max_pixels=max_pixels)
 
     assert caught.value.status_code == 413

@@ -94,15 +94,15 @@ def test_stretch_is_a_plain_bilinear_resize() -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "mode"),
+    ("shape", "mode", "message"),
     [
-        pytest.param((0, 0, 3), "letterbox", id="empty-image"),
-        pytest.param((0, 10, 3), "stretch", id="zero-height"),
-        pytest.param((10, 10, 3), "center-crop", id="unknown-mode"),
+        pytest.param((0, 0, 3), "letterbox", "empty image", id="empty-image"),
+        pytest.param((0, 10, 3), "stretch", "empty image", id="zero-height"),
+        pytest.param((10, 10, 3), "center-crop", "unknown resize mode", id="unknown-mode"),
     ],
 )
-def test_resize_rejects(shape: tuple[int, int, int], mode: str) -> None:
-    with pytest.raises(ValueError, match="empty|unknown resize mode"):
+def test_resize_rejects(shape: tuple[int, int, int], mode: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         resize_to_input(np.zeros(shape, dtype=np.uint8), (32, 32), mode)  # type: ignore[arg-type]
 
 

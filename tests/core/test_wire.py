@@ -59,7 +59,9 @@ def test_detection_predictions(
     predictions = detection_predictions(detections)
 
     assert len(predictions) == len(expected)
-    for prediction, want, cid, conf in zip(predictions, expected, class_id, confidence, strict=True):
+    for prediction, want, cid, conf in zip(
+        predictions, expected, class_id, confidence, strict=True
+    ):
         assert set(prediction) == PREDICTION_KEYS
         assert "class_name" not in prediction
         assert {k: prediction[k] for k in want} == want

@@ -1,0 +1,142 @@
+"""`make bench`: raw ONNX Runtime vs end-to-end ``POST /infer/object_detection``.
+
+For each model: the median of N ``session.run`` calls on an already-preprocessed tensor (raw), the
+median of N HTTP requests with a 640x480 JPEG against a real server in a subprocess (end to end:
+base64 decode, image decode, letterbox, inference, NMS, JSON), and their ratio. Absolute times
+drift on shared machines; compare ratios measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import shapes  # noqa: E402
+
+from visionflow.config import Settings  # noqa: E402
+from visionflow.models.base import images_to_tensor  # noqa: E402
+from visionflow.models.importers import import_model  # noqa: E402
+from visionflow.runtime import OnnxSession  # noqa: E402
+from visionflow.service.demo import demo_model_path  # noqa: E402
+from visionflow.service.services import Services  # noqa: E402
+
+MODELS = {
+    "shapes/1": demo_model_path("shapes-det.onnx"),
+    "yolov8n-640/1": ROOT / "benchmarks" / "models" / "yolov8n-640-random.onnx",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_image() -> bytes:
+    sample = shapes.generate(seed=2024, count=1, size_wh=(640, 480))[0]
+    ok, buffer = cv2.imencode(".jpg", sample.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return bytes(buffer.tobytes())
+
+
+def raw_ms(path: Path, image: np.ndarray, runs: int) -> float:
+    package = import_model(path)
+    session = OnnxSession(path)
+    tensor, _ = images_to_tensor([image], package.manifest.input)
+    feeds = {session.input.name: tensor}
+    for _ in range(3):
+        session.run(feeds)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(feeds)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def http_ms(url: str, model_id: str, image_b64: str, runs: int) -> float:
+    body = {
+        "model_id": model_id,
+        "image": {"type": "base64", "value": image_b64},
+        "confidence": 0.25,
+    }
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for _ in range(3):
+            client.post("/infer/object_detection", json=body).raise_for_status()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            client.post("/infer/object_detection", json=body).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    jpeg = test_image()
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    image_b64 = base64.b64encode(jpeg).decode()
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), register_demo_models=False)
+        services = Services.build(settings)
+        services.registry.ensure_workspace("demo")
+        available = {m: p for m, p in MODELS.items() if p.is_file()}
+        for model_id, path in available.items():
+            services.models.add_from_path("demo", model_id, path)
+        services.close()
+        port = free_port()
+        env = {**os.environ, "VISIONFLOW_HOME": home, "VISIONFLOW_REGISTER_DEMO_MODELS": "0"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "visionflow", "serve", "--port", str(port), "--log-level",
+             "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            rows = []
+            for model_id, path in available.items():
+                raw = raw_ms(path, image, args.runs)
+                e2e = http_ms(url, model_id, image_b64, args.runs)
+                rows.append((model_id, path.name, raw, e2e, e2e / raw))
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/object_detection\n")
+    header = f"{'model':<16} {'file':<28} {'raw ORT ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for model_id, name, raw, e2e, ratio in rows:
+        print(f"{model_id:<16} {name:<28} {raw:>11.2f} {e2e:>14.2f} {ratio:>6.2f}")
+    missing = sorted(set(MODELS) - {r[0] for r in rows})
+    if missing:
+        print(f"\nskipped (file missing): {', '.join(missing)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
