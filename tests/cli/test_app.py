@@ -85,3 +85,13 @@ def test_clear_errors(tmp_path: Path) -> None:
     code, output = run("infer", str(tmp_path / "nope.jpg"), "--model", "a/1", *home)
     assert code == 1
     assert "cannot read" in output
+
+
+def test_bad_configuration_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["models", "list", "--home", str(tmp_path)],
+        env={"COLUMNS": "200", "VISIONFLOW_MAX_LOADED_MODELS": "many"},
+    )
+    assert result.exit_code == 2
+    assert "VISIONFLOW_MAX_LOADED_MODELS must be an integer" in result.output

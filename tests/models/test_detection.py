@@ -371,7 +371,7 @@ def test_manifest_size_must_match_the_graph(tmp_path: Path) -> None:
     package = _package(path, batch_size=None)
     wrong = package.manifest.model_copy(update={"input": InputSpec(width=640, height=640)})
 
-    with pytest.raises(ModelLoadError, match="640x640.*320x320"):
+    with pytest.raises(ModelLoadError, match=r"640x640.*320x320"):
         ObjectDetectionModel.load(ModelPackage(manifest=wrong, files=package.files), OnnxSession)
 
 

@@ -40,7 +40,11 @@ HomeOption = Annotated[
 
 
 def _settings(home: Path | None, **overrides: object) -> Settings:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        errors.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
     changes = {k: v for k, v in overrides.items() if v is not None}
     if home is not None:
         changes["home"] = home

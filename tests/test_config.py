@@ -1,0 +1,77 @@
+"""Settings are read once from the environment, typed, with clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from visionflow.config import Settings
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.home == Path(".visionflow")
+    assert (settings.host, settings.port) == ("127.0.0.1", 9001)
+    assert settings.max_body_bytes == 20 * 1024 * 1024
+    assert settings.resolved_database_url.startswith("sqlite:///")
+    assert settings.resolved_database_url.endswith("registry.db")
+    assert settings.api_key_required is False
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "VISIONFLOW_HOME": "/srv/vf",
+            "VISIONFLOW_DATABASE_URL": "postgresql+psycopg://u@db/vf",
+            "VISIONFLOW_PORT": "8000",
+            "VISIONFLOW_MAX_BODY_MB": "1.5",
+            "VISIONFLOW_ALLOW_PRIVATE_URLS": "yes",
+            "VISIONFLOW_URL_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.0/24",
+            "VISIONFLOW_ONNX_PROVIDERS": "CUDAExecutionProvider,CPUExecutionProvider",
+        }
+    )
+    assert settings.home == Path("/srv/vf")
+    assert settings.resolved_database_url == "postgresql+psycopg://u@db/vf"
+    assert settings.port == 8000
+    assert settings.max_body_bytes == int(1.5 * 1024 * 1024)
+    assert settings.allow_private_urls is True
+    assert settings.url_allow_networks == ("10.0.0.0/8", "192.168.1.0/24")
+    assert settings.onnx_providers == ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+@pytest.mark.parametrize(
+    ("env", "required"),
+    [
+        pytest.param({}, False, id="loopback-default"),
+        pytest.param({"VISIONFLOW_HOST": "localhost"}, False, id="localhost"),
+        pytest.param({"VISIONFLOW_HOST": "::1"}, False, id="ipv6-loopback"),
+        pytest.param({"VISIONFLOW_HOST": "0.0.0.0"}, True, id="all-interfaces"),
+        pytest.param({"VISIONFLOW_HOST": "192.168.1.5"}, True, id="lan"),
+        pytest.param({"VISIONFLOW_REQUIRE_API_KEY": "true"}, True, id="forced-on"),
+        pytest.param(
+            {"VISIONFLOW_HOST": "0.0.0.0", "VISIONFLOW_REQUIRE_API_KEY": "false"},
+            False,
+            id="forced-off",
+        ),
+    ],
+)
+def test_api_key_requirement(env: dict[str, str], required: bool) -> None:
+    assert Settings.from_env(env).api_key_required is required
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param({"VISIONFLOW_PORT": "http"}, "VISIONFLOW_PORT must be an integer", id="port"),
+        pytest.param({"VISIONFLOW_MAX_BODY_MB": "big"}, "must be a number", id="body"),
+        pytest.param({"VISIONFLOW_ALLOW_URL_INPUT": "maybe"}, "must be a boolean", id="bool"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(env)
+
+
+def test_empty_values_mean_default() -> None:
+    assert Settings.from_env({"VISIONFLOW_PORT": ""}).port == 9001
