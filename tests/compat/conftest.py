@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from visionflow.config import Settings
+from visionflow.service.demo import ensure_demo
 from visionflow.service.services import Services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,7 @@ class RunningServer:
     home: Path
     key: str
     model_id: str
+    demo_key: str
 
 
 def free_port() -> int:
@@ -49,8 +51,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, fixture_onnx: Path) -> Iter
     services = Services.build(settings)
     services.registry.create_workspace("acme")
     services.models.add_from_path("acme", "known/1", fixture_onnx)
-    # The same model in the public demo workspace, for anonymous callers.
-    services.registry.ensure_workspace("demo")
+    # The shipped demo models, plus the known-output model in the public demo workspace too.
+    demo = ensure_demo(
+        settings.with_overrides(register_demo_models=True), services.registry, services.models
+    )
     services.models.add_from_path("demo", "known/1", fixture_onnx)
     _record, key = services.registry.create_api_key("acme")
     services.close()
@@ -90,7 +94,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fixture_onnx: Path) -> Iter
         log.close()
         pytest.fail(f"server did not become healthy in 60 s:\n{log_path.read_text()}")
     try:
-        yield RunningServer(url=url, home=home, key=key, model_id="known/1")
+        yield RunningServer(url=url, home=home, key=key, model_id="known/1", demo_key=demo.api_key)
     finally:
         process.terminate()
         try:
