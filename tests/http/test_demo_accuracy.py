@@ -21,7 +21,7 @@ from visionflow.service.demo import ensure_demo
 from visionflow.service.services import Services
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import shapes  # noqa: E402
+import shapes
 
 pytestmark = pytest.mark.slow
 
