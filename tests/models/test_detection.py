@@ -177,6 +177,18 @@ def _static_batch_graph(path: Path, output0: np.ndarray, batch: int) -> Path:
     return path
 
 
+def _model_with_batch(path: Path, graph_batch: int | None) -> ObjectDetectionModel:
+    """The one-box graph with a dynamic (``None``) or fixed batch size, behind a plain manifest."""
+    if graph_batch is None:
+        graph = constant_output_graph(
+            {"output0": ONE_BOX_V8}, input_hw=(320, 320), dynamic_batch=True
+        )
+        onnx.save(graph, path)
+    else:
+        _static_batch_graph(path, ONE_BOX_V8, graph_batch)
+    return ObjectDetectionModel.load(_package(path, batch_size=graph_batch), OnnxSession)
+
+
 def _package(path: Path, *, batch_size: int | None) -> ModelPackage:
     manifest = ModelManifest(
         task="object-detection",
@@ -212,15 +224,7 @@ EXPECTED = {
 def test_batches_keep_each_image_with_its_own_mapping(
     tmp_path: Path, graph_batch: int | None, count: int
 ) -> None:
-    path = tmp_path / "model.onnx"
-    if graph_batch is None:
-        onnx.save(
-            constant_output_graph({"output0": ONE_BOX_V8}, input_hw=(320, 320), dynamic_batch=True),
-            path,
-        )
-    else:
-        _static_batch_graph(path, ONE_BOX_V8, graph_batch)
-    model = ObjectDetectionModel.load(_package(path, batch_size=graph_batch), OnnxSession)
+    model = _model_with_batch(tmp_path / "model.onnx", graph_batch)
     sizes = SIZES[:count]
 
     results = model.infer([_image(*wh) for wh in sizes], DetectionParams())
@@ -251,15 +255,7 @@ def test_dynamic_batch_beyond_the_chunk_size(tmp_path: Path) -> None:
 def test_forward_returns_one_row_per_image(
     tmp_path: Path, graph_batch: int | None, count: int
 ) -> None:
-    path = tmp_path / "model.onnx"
-    if graph_batch is None:
-        onnx.save(
-            constant_output_graph({"output0": ONE_BOX_V8}, input_hw=(320, 320), dynamic_batch=True),
-            path,
-        )
-    else:
-        _static_batch_graph(path, ONE_BOX_V8, graph_batch)
-    model = ObjectDetectionModel.load(_package(path, batch_size=graph_batch), OnnxSession)
+    model = _model_with_batch(tmp_path / "model.onnx", graph_batch)
 
     raw = model.forward(np.zeros((count, 3, 320, 320), dtype=np.float32))
 
@@ -279,9 +275,6 @@ TWO_CLASSES_SAME_PLACE = yolov8_rows(
     [
         pytest.param(DetectionParams(), ["square", "circle", "triangle"], id="defaults-per-class"),
         pytest.param(
-            DetectionParams(class_filter=None), ["square", "circle", "triangle"], id="none"
-        ),
-        pytest.param(
             DetectionParams(class_agnostic_nms=True), ["square", "triangle"], id="class-agnostic"
         ),
         pytest.param(DetectionParams(class_filter=("circle",)), ["circle"], id="filter-one"),
@@ -299,7 +292,7 @@ TWO_CLASSES_SAME_PLACE = yolov8_rows(
         pytest.param(DetectionParams(max_detections=2), ["square", "circle"], id="max-detections"),
         pytest.param(DetectionParams(max_detections=0), [], id="max-detections-zero"),
         pytest.param(DetectionParams(confidence=0.85), ["square"], id="confidence-high"),
-        pytest.param(DetectionParams(confidence=0.9), [], id="confidence-equal-top-score"),
+        pytest.param(DetectionParams(confidence=0.9), [], id="confidence-at-top-score"),
     ],
 )
 def test_postprocessing_parameters(

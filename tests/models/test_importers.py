@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -146,7 +147,10 @@ def test_ultralytics_symbolic_input_size_comes_from_imgsz(tmp_path: Path) -> Non
         pytest.param({"names": None}, False, V8_ROWS, "no 'names'", id="missing-names"),
         pytest.param({"names": "{0: 'a'"}, False, V8_ROWS, "'names' is unreadable", id="bad-names"),
         pytest.param({"names": "['a', 'b']"}, False, V8_ROWS, "must be a dict", id="names-list"),
-        pytest.param({"names": "{}"}, False, V8_ROWS, "class_names", id="names-empty"),
+        pytest.param({"names": "{}"}, False, V8_ROWS, "C=0", id="names-empty-detect"),
+        pytest.param(
+            {"names": "{}", "task": "segment"}, False, V8_ROWS, "class", id="names-empty-segment"
+        ),
         pytest.param(
             {"names": "{0: 'a', 2: 'c', 3: 'd'}"}, False, V8_ROWS, "without gaps", id="gap"
         ),
@@ -366,7 +370,10 @@ def test_roboflow_extras(tmp_path: Path) -> None:
     _rewrite_environment(folder, change)
 
     extra = import_roboflow_folder(folder).manifest.extra
-    assert extra == {"multilabel": True, "roboflow_preprocessing_ignored": ["static-crop", "grayscale"]}
+    assert extra == {
+        "multilabel": True,
+        "roboflow_preprocessing_ignored": ["static-crop", "grayscale"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -412,9 +419,7 @@ def test_roboflow_extras(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_roboflow_rejects(
-    tmp_path: Path, breakage: Callable[[Path], object], message: str
-) -> None:
+def test_roboflow_rejects(tmp_path: Path, breakage: Callable[[Path], object], message: str) -> None:
     folder = write_roboflow_folder(tmp_path / "rf", V8_ROWS, NAMES)
     breakage(folder)
 
@@ -491,9 +496,7 @@ def _text_file(root: Path) -> Path:
         pytest.param(_text_file, "not an .onnx model", id="other-file"),
     ],
 )
-def test_detect_format_rejects(
-    tmp_path: Path, make: Callable[[Path], Path], message: str
-) -> None:
+def test_detect_format_rejects(tmp_path: Path, make: Callable[[Path], Path], message: str) -> None:
     with pytest.raises(InvalidModelPackageError, match=message):
         detect_format(make(tmp_path))
 
@@ -548,8 +551,6 @@ def test_package_folder_round_trip(
 
 
 def test_checksum_is_sha256_of_the_canonical_manifest(tmp_path: Path) -> None:
-    import hashlib
-
     package = import_ultralytics_onnx(_onnx_file(tmp_path))
     package.write_folder(tmp_path / "out")
 

@@ -43,9 +43,13 @@ def non_max_suppression(
     ``xyxy``: ``(N, 4)``; ``scores``: ``(N,)``; ``class_ids``: ``(N,)``. Returns ``(K,) int64``.
     """
     boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    score = np.asarray(scores, dtype=np.float64).reshape(-1)
+    score = np.asarray(scores).reshape(-1)
+    if not np.issubdtype(score.dtype, np.floating):
+        score = score.astype(np.float64)
     classes = np.asarray(class_ids, dtype=np.int64).reshape(-1)
-    candidates = np.flatnonzero(score > confidence)
+    # Compare in the scores' own precision, as the reference does: a float32 score equal to the
+    # threshold must not pass because float64(0.4f) > 0.4.
+    candidates = np.flatnonzero(score > score.dtype.type(confidence))
     if candidates.size == 0 or max_detections <= 0:
         return np.zeros(0, dtype=np.int64)
     order = candidates[np.argsort(-score[candidates], kind="stable")]

@@ -130,7 +130,7 @@ class ObjectDetectionModel:
             )
             boxes = np.round(unresize_xyxy(xyxy[keep], meta))
             detections = make_detections(boxes, scores[keep], class_ids[keep], class_names)
-            if params.class_filter is not None:
+            if params.class_filter:
                 allowed = set(params.class_filter)
                 mask = np.array([n in allowed for n in detections.data[CLASS_NAME]], dtype=bool)
                 filtered = detections[mask]

@@ -17,12 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from visionflow.errors import InvalidModelPackageError
-from visionflow.models.manifest import (
-    MANIFEST_FILE,
-    InputSpec,
-    ModelManifest,
-    WeightFile,
-)
+from visionflow.models.manifest import MANIFEST_FILE, ModelManifest
 from visionflow.models.package import ModelPackage, sha256_file
 from visionflow.runtime import TensorSpec, read_onnx_info
 
@@ -153,20 +148,21 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
     architecture = "yolov8"
     if task == "object-detection":
         architecture = _detection_architecture(info.outputs[0], len(class_names), "", origin)
-    manifest = ModelManifest(
+    manifest = ModelManifest.create(
+        origin,
         task=task,
         architecture=architecture,
         class_names=class_names,
-        input=InputSpec(
-            width=width,
-            height=height,
-            resize_mode="letterbox",
-            padding_value=114,
-            color_mode="rgb",
-            scaling_factor=255.0,
-            batch_size=image_input.shape[0],
-        ),
-        weights={"model": WeightFile(file="weights.onnx", sha256=sha256_file(path))},
+        input={
+            "width": width,
+            "height": height,
+            "resize_mode": "letterbox",
+            "padding_value": 114,
+            "color_mode": "rgb",
+            "scaling_factor": 255.0,
+            "batch_size": image_input.shape[0],
+        },
+        weights={"model": {"file": "weights.onnx", "sha256": sha256_file(path)}},
         source={
             "format": "ultralytics-onnx",
             "file": path.name,
@@ -231,7 +227,16 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
         raise InvalidModelPackageError(f"{origin}: no class_names.txt and no CLASS_MAP")
     preprocessing = environment.get("PREPROCESSING") or {}
     if isinstance(preprocessing, str):
-        preprocessing = json.loads(preprocessing) if preprocessing.strip() else {}
+        try:
+            preprocessing = json.loads(preprocessing) if preprocessing.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise InvalidModelPackageError(
+                f"{origin}: environment.json PREPROCESSING is not valid JSON: {exc}"
+            ) from None
+    if not isinstance(preprocessing, dict):
+        raise InvalidModelPackageError(
+            f"{origin}: environment.json PREPROCESSING must be an object"
+        )
     resize_mode, padding, resize_w, resize_h = _roboflow_resize(preprocessing)
     weights = folder / "weights.onnx"
     info = read_onnx_info(weights)
@@ -251,20 +256,21 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     ]
     if unsupported:
         extra["roboflow_preprocessing_ignored"] = unsupported
-    manifest = ModelManifest(
+    manifest = ModelManifest.create(
+        origin,
         task=task,
         architecture=architecture,
         class_names=class_names,
-        input=InputSpec(
-            width=width,
-            height=height,
-            resize_mode=resize_mode,
-            padding_value=padding,
-            color_mode="rgb",
-            scaling_factor=255.0,
-            batch_size=image_input.shape[0],
-        ),
-        weights={"model": WeightFile(file="weights.onnx", sha256=sha256_file(weights))},
+        input={
+            "width": width,
+            "height": height,
+            "resize_mode": resize_mode,
+            "padding_value": padding,
+            "color_mode": "rgb",
+            "scaling_factor": 255.0,
+            "batch_size": image_input.shape[0],
+        },
+        weights={"model": {"file": "weights.onnx", "sha256": sha256_file(weights)}},
         extra=extra,
         source={"format": "roboflow", "model_type": model_type, "preprocessing": preprocessing},
     )

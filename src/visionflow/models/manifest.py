@@ -31,6 +31,12 @@ Task = Literal[
 ]
 
 
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    )
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,6 +93,14 @@ class ModelManifest(_Strict):
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2).encode() + b"\n"
 
     @classmethod
+    def create(cls, origin: str, **fields: Any) -> ModelManifest:
+        """Validate ``fields`` into a manifest; problems become ``InvalidModelPackageError``."""
+        try:
+            return cls.model_validate(fields)
+        except ValidationError as exc:
+            raise InvalidModelPackageError(f"{origin} is invalid: {_problems(exc)}") from None
+
+    @classmethod
     def from_json_bytes(cls, data: bytes, *, origin: str = MANIFEST_FILE) -> ModelManifest:
         try:
             raw = json.loads(data)
@@ -95,11 +109,7 @@ class ModelManifest(_Strict):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise InvalidModelPackageError(f"{origin} is invalid: {problems}") from None
+            raise InvalidModelPackageError(f"{origin} is invalid: {_problems(exc)}") from None
 
     @classmethod
     def read(cls, path: Path) -> ModelManifest:

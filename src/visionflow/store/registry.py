@@ -22,8 +22,8 @@ from visionflow.store.schema import ApiKey, ModelVersion, Workspace, utcnow
 
 __all__ = ["ApiKeyRecord", "ModelVersionRecord", "Registry", "WorkspaceRecord", "hash_api_key"]
 
-_WORKSPACE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KEY_PREFIX = "vf_"
 
 
@@ -84,7 +84,7 @@ def _model_record(row: ModelVersion, workspace: str) -> ModelVersionRecord:
 
 
 def validate_workspace_name(name: str) -> str:
-    if not _WORKSPACE_NAME.match(name):
+    if not _WORKSPACE_NAME.fullmatch(name):
         raise InvalidInputError(
             f"invalid workspace name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
             "starting with a letter or digit"
@@ -93,7 +93,7 @@ def validate_workspace_name(name: str) -> str:
 
 
 def validate_project_name(name: str) -> str:
-    if not _PROJECT_NAME.match(name):
+    if not _PROJECT_NAME.fullmatch(name):
         raise InvalidInputError(
             f"invalid project name {name!r}: use 1-128 letters, digits, '.', '-' or '_'"
         )
