@@ -224,7 +224,8 @@ class Result:
     max_dw: float = 0.0
     max_dh: float = 0.0
     max_dconf: float = 0.0
-    class_mismatch: int = 0
+    class_mismatch: int = 0  # matched pairs whose class_id differs
+    name_mismatch: int = 0  # matched pairs with the same class_id but another class name
     order_differs: bool = False
     image_wh_differs: bool = False
     error: str = ""
@@ -234,13 +235,14 @@ class Result:
     def max_dpx(self) -> float:
         return max(self.max_dx, self.max_dy, self.max_dw, self.max_dh)
 
-    def ok(self, tol_px: float, tol_conf: float) -> bool:
+    def ok(self, tol_px: float, tol_conf: float, ignore_names: bool = False) -> bool:
         return (
             not self.error
             and self.n_peer == self.n_ours == self.matched
             and self.max_dpx <= tol_px + 1e-9
             and self.max_dconf <= tol_conf
             and self.class_mismatch == 0
+            and (ignore_names or self.name_mismatch == 0)
             and not self.image_wh_differs
         )
 
@@ -252,10 +254,26 @@ def fmt_pred(p: dict[str, Any]) -> str:
     )
 
 
+def clip_to_image(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Our predictions with boxes clamped to ``[0, W] x [0, H]`` (what the reference does before
+    rounding; clamping to integer bounds commutes with rounding, so this is exact)."""
+    w, h = float(body["image"]["width"]), float(body["image"]["height"])
+    out = []
+    for p in body["predictions"]:
+        x1, y1, x2, y2 = to_xyxy(p)
+        x1, x2 = min(max(x1, 0.0), w), min(max(x2, 0.0), w)
+        y1, y2 = min(max(y1, 0.0), h), min(max(y2, 0.0), h)
+        out.append(
+            {**p, "x": (x1 + x2) / 2, "y": (y1 + y2) / 2, "width": x2 - x1, "height": y2 - y1}
+        )
+    return out
+
+
 def compare_predictions(
-    res: Result, peer: dict[str, Any], ours: dict[str, Any], min_iou: float
+    res: Result, peer: dict[str, Any], ours: dict[str, Any], min_iou: float, clip_ours: bool
 ) -> None:
-    pp, op = peer["predictions"], ours["predictions"]
+    pp = peer["predictions"]
+    op = clip_to_image(ours) if clip_ours else ours["predictions"]
     res.n_peer, res.n_ours = len(pp), len(op)
     res.image_wh_differs = peer.get("image") != ours.get("image")
     if res.image_wh_differs:
@@ -292,8 +310,10 @@ def compare_predictions(
         res.max_dw = max(res.max_dw, d["width"])
         res.max_dh = max(res.max_dh, d["height"])
         res.max_dconf = max(res.max_dconf, dconf)
-        if a["class_id"] != b["class_id"] or a["class"] != b["class"]:
+        if a["class_id"] != b["class_id"]:
             res.class_mismatch += 1
+        elif a["class"] != b["class"]:
+            res.name_mismatch += 1
         if max(d.values()) > 0 or dconf > 1e-4 or a["class_id"] != b["class_id"]:
             res.details.append(f"peer #{i} {fmt_pred(a)}\n      ours #{j} {fmt_pred(b)}")
     # The same ranking on both sides means the matched pairs keep the same relative order.
@@ -322,6 +342,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(
         f"{len(images)} images ({args.image_format}), pairs={pairs}, confidences="
         f"{args.confidence}, routes={args.route}, iou={args.iou}, peer={peer.url} ours={ours.url}"
+        + (
+            " [--clip-ours: our boxes clamped to the image before comparing]"
+            if args.clip_ours
+            else ""
+        )
     )
     save = Path(args.save) if args.save else None
     if save:
@@ -359,7 +384,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         if isinstance(p_out, str) or isinstance(o_out, str):
                             res.error = "; ".join(x for x in (p_out, o_out) if isinstance(x, str))
                         else:
-                            compare_predictions(res, p_out, o_out, args.min_iou)
+                            compare_predictions(res, p_out, o_out, args.min_iou, args.clip_ours)
                         results.append(res)
                         if save:
                             raw.append({**asdict(res), "peer": p_out, "ours": o_out})
@@ -367,7 +392,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     summary = summarize(results, args)
     print("\n" + summary)
-    bad = [r for r in results if not r.ok(args.tol_px, args.tol_conf)]
+    bad = [r for r in results if not r.ok(args.tol_px, args.tol_conf, args.ignore_class_names)]
     print(
         f"\n{len(results)} comparisons, {len(images)} images, {len(results) - len(bad)} identical, "
         f"{len(bad)} mismatched (tolerance {args.tol_px} px, {args.tol_conf} confidence), "
@@ -381,7 +406,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def report_line(res: Result, args: argparse.Namespace) -> None:
-    ok = res.ok(args.tol_px, args.tol_conf)
+    ok = res.ok(args.tol_px, args.tol_conf, args.ignore_class_names)
     tag = "ok      " if ok else "MISMATCH"
     if res.error:
         print(f"  [{tag}] {res.image:<24} ERROR {res.error}")
@@ -390,6 +415,7 @@ def report_line(res: Result, args: argparse.Namespace) -> None:
         f"  [{tag}] {res.image:<24} peer={res.n_peer:<3} ours={res.n_ours:<3} "
         f"matched={res.matched:<3} dx={res.max_dx:g} dy={res.max_dy:g} dw={res.max_dw:g} "
         f"dh={res.max_dh:g} dconf={res.max_dconf:.2g} cls={res.class_mismatch}"
+        + (f" names={res.name_mismatch}" if res.name_mismatch else "")
         + (" order-differs" if res.order_differs else "")
     )
     print(line)
@@ -404,17 +430,18 @@ def summarize(results: list[Result], args: argparse.Namespace) -> str:
         groups.setdefault((r.pair, r.route, r.confidence), []).append(r)
     head = (
         "| pair (peer=ours) | route | conf | images | identical | mismatched | boxes peer/ours "
-        "| unmatched peer/ours | max Δpx | max Δconf | class mism. | errors |"
+        "| unmatched peer/ours | max Δpx | max Δconf | class_id mism. | name-only mism. | errors |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for (pair, route, conf), rs in groups.items():
-        bad = sum(not r.ok(args.tol_px, args.tol_conf) for r in rs)
+        bad = sum(not r.ok(args.tol_px, args.tol_conf, args.ignore_class_names) for r in rs)
         lines.append(
             f"| {pair} | {route} | {conf} | {len(rs)} | {len(rs) - bad} | {bad} "
             f"| {sum(r.n_peer for r in rs)}/{sum(r.n_ours for r in rs)} "
             f"| {sum(r.unmatched_peer for r in rs)}/{sum(r.unmatched_ours for r in rs)} "
             f"| {max(r.max_dpx for r in rs):g} | {max(r.max_dconf for r in rs):.2g} "
-            f"| {sum(r.class_mismatch for r in rs)} | {sum(bool(r.error) for r in rs)} |"
+            f"| {sum(r.class_mismatch for r in rs)} | {sum(r.name_mismatch for r in rs)} "
+            f"| {sum(bool(r.error) for r in rs)} |"
         )
     return "\n".join(lines)
 
@@ -602,6 +629,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     pc.add_argument("--tol-px", type=float, default=0.0)
     pc.add_argument("--tol-conf", type=float, default=1e-4)
     pc.add_argument("--min-iou", type=float, default=0.5, help="IoU to pair two predictions")
+    pc.add_argument(
+        "--clip-ours",
+        action="store_true",
+        help="diagnostic: clamp our boxes to the image first (simulates the clipping fix)",
+    )
+    pc.add_argument(
+        "--ignore-class-names",
+        action="store_true",
+        help="same class_id but another class name is not a mismatch (e.g. an ONNX whose "
+        "metadata names differ from the peer package's class_names.txt)",
+    )
     pc.add_argument("--timeout", type=float, default=120.0)
     pc.add_argument("--save", help="folder for images, raw responses and summary.md")
     pc.add_argument("-v", "--verbose", action="store_true", help="print differing boxes")

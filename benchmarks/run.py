@@ -104,8 +104,16 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "VISIONFLOW_HOME": home, "VISIONFLOW_REGISTER_DEMO_MODELS": "0"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "visionflow", "serve", "--port", str(port), "--log-level",
-             "warning"],
+            [
+                sys.executable,
+                "-m",
+                "visionflow",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -442,3 +442,13 @@ def test_decode_yolo_output_shape_mismatch(
             layout,  # type: ignore[arg-type]
             classes,
         )
+
+
+def test_boxes_past_the_edge_are_clamped_to_the_image(tmp_path: Path) -> None:
+    """The reference clamps mapped-back boxes to [0, W] x [0, H] before rounding."""
+    rows = yolov8_rows([[10, 300, 60, 60]], [[0.9, 0.0, 0.0]], anchors=2100)
+    path = write_ultralytics_onnx(tmp_path / "edge.onnx", rows, ["a", "b", "c"])
+    model = ObjectDetectionModel.load(import_ultralytics_onnx(path), OnnxSession)
+    [detections] = model.infer([np.zeros((320, 320, 3), np.uint8)], DetectionParams())
+    # Network box (-20, 270, 40, 330) on a 320x320 image: clamped to (0, 270, 40, 320).
+    np.testing.assert_array_equal(detections.xyxy, [[0, 270, 40, 320]])

@@ -65,11 +65,8 @@ def resize_to_input(
 
 
 def unresize_xyxy(xyxy: npt.NDArray[np.floating], meta: ResizeMeta) -> npt.NDArray[np.float32]:
-    """Map ``(N, 4)`` network-input boxes to original pixels, unrounded.
-
-    Not clipped to the image: the reference's default engine does not clip either, and the same
-    model file and image must give the same boxes.
-    """
+    """Map ``(N, 4)`` network-input boxes to original pixels, unrounded and unclipped
+    (callers clip with ``clip_xyxy`` then round, as the reference's default engine does)."""
     boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4).copy()
     pad_x, pad_y = meta.pad_xy
     scale_x, scale_y = meta.scale_xy

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-from visionflow.core.boxes import cxcywh_to_xyxy
+from visionflow.core.boxes import clip_xyxy, cxcywh_to_xyxy
 from visionflow.core.detections import CLASS_NAME, make_detections
 from visionflow.core.letterbox import ResizeMeta, unresize_xyxy
 from visionflow.core.nms import non_max_suppression
@@ -128,7 +128,8 @@ class ObjectDetectionModel:
                 class_agnostic=params.class_agnostic_nms,
                 max_detections=params.max_detections,
             )
-            boxes = np.round(unresize_xyxy(xyxy[keep], meta))
+            # Clamp to the image, then round half to even: the reference's default engine order.
+            boxes = np.round(clip_xyxy(unresize_xyxy(xyxy[keep], meta), meta.original_wh))
             detections = make_detections(boxes, scores[keep], class_ids[keep], class_names)
             if params.class_filter:
                 allowed = set(params.class_filter)
