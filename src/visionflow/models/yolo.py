@@ -1,0 +1,161 @@
+"""What YOLO-family heads share: batched forward with static/dynamic batch, row decoding, NMS.
+
+Row layouts of the first output:
+- ``yolov8`` (YOLOv8, YOLOv11, YOLOv5u): ``(B, 4 + C + E, N)`` — box centre/size, C class
+  scores, E extra channels (32 mask coefficients for ``-seg``, 3K keypoint values for ``-pose``);
+- ``yolov5``: ``(B, N, 5 + C + E)`` — box centre/size, objectness, class scores, extras.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.core.boxes import clip_xyxy, cxcywh_to_xyxy
+from visionflow.core.letterbox import ResizeMeta, unresize_xyxy
+from visionflow.core.nms import non_max_suppression
+from visionflow.errors import ModelLoadError
+from visionflow.models.base import images_to_tensor
+from visionflow.models.manifest import ModelManifest
+from visionflow.models.params import DetectionParams
+from visionflow.runtime import OnnxSession
+
+__all__ = ["OutputLayout", "Selection", "YoloRunner", "decode_yolo_rows"]
+
+OutputLayout = Literal["yolov8", "yolov5"]
+
+# Images per session.run for graphs with a dynamic batch dimension: bounds peak memory.
+_MAX_DYNAMIC_BATCH = 8
+
+
+def decode_yolo_rows(
+    raw: npt.NDArray[np.floating], layout: OutputLayout, num_classes: int, extra_channels: int = 0
+) -> tuple[
+    npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.float32]
+]:
+    """One image's raw rows → ``(N, 4)`` xyxy, ``(N,)`` scores, ``(N,)`` class ids, ``(N, E)``."""
+    extra_text = f" + {extra_channels}" if extra_channels else ""
+    if layout == "yolov8":
+        if raw.ndim != 2 or raw.shape[0] != 4 + num_classes + extra_channels:
+            raise ValueError(
+                f"expected a (4 + {num_classes}{extra_text}, N) output for {num_classes} classes, "
+                f"got {tuple(raw.shape)}"
+            )
+        rows = raw.T
+        class_scores = rows[:, 4 : 4 + num_classes]
+        extra = rows[:, 4 + num_classes :]
+    else:
+        if raw.ndim != 2 or raw.shape[1] != 5 + num_classes + extra_channels:
+            raise ValueError(
+                f"expected an (N, 5 + {num_classes}{extra_text}) output for {num_classes} "
+                f"classes, got {tuple(raw.shape)}"
+            )
+        rows = raw
+        class_scores = rows[:, 5 : 5 + num_classes] * rows[:, 4:5]
+        extra = rows[:, 5 + num_classes :]
+    class_ids = np.argmax(class_scores, axis=1).astype(np.int64)
+    scores = np.take_along_axis(class_scores, class_ids[:, None], axis=1)[:, 0]
+    return (
+        cxcywh_to_xyxy(rows[:, :4]),
+        scores.astype(np.float32),
+        class_ids,
+        np.ascontiguousarray(extra, dtype=np.float32),
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The boxes NMS kept for one image, best first.
+
+    ``xyxy_input``: network-input pixels; ``xyxy``: original pixels (clamped, rounded);
+    ``extra``: the kept rows' extra channels ``(K, E)``.
+    """
+
+    xyxy_input: npt.NDArray[np.float32]
+    xyxy: npt.NDArray[np.float32]
+    scores: npt.NDArray[np.float32]
+    class_ids: npt.NDArray[np.int64]
+    extra: npt.NDArray[np.float32]
+
+
+class YoloRunner:
+    """Preprocess and run a YOLO-family graph; select boxes with the reference's NMS."""
+
+    def __init__(self, manifest: ModelManifest, session: OnnxSession) -> None:
+        self.manifest = manifest
+        self.session = session
+        self.layout: OutputLayout = "yolov5" if manifest.architecture == "yolov5" else "yolov8"
+        spec = session.input
+        expected = (manifest.input.height, manifest.input.width)
+        if len(spec.shape) != 4:
+            raise ModelLoadError(
+                f"model input {spec.name!r} must be (B, 3, H, W), got {spec.shape}"
+            )
+        fixed_hw = spec.shape[2:]
+        if all(d is not None for d in fixed_hw) and tuple(fixed_hw) != expected:
+            raise ModelLoadError(
+                f"manifest input size {expected[1]}x{expected[0]} does not match the ONNX input "
+                f"{fixed_hw[1]}x{fixed_hw[0]}"
+            )
+        self.batch_size = spec.shape[0] or manifest.input.batch_size
+
+    @property
+    def chunk_size(self) -> int:
+        return self.batch_size or _MAX_DYNAMIC_BATCH
+
+    def preprocess(
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]]
+    ) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
+        return images_to_tensor(images_bgr, self.manifest.input)
+
+    def forward(self, tensor: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+        """``(B, 3, H, W)`` → every output, batch-first; pads to a static batch size."""
+        count = tensor.shape[0]
+        static = self.batch_size
+        if static is None or count == static:
+            return self._run(tensor)
+        parts: list[list[npt.NDArray[np.float32]]] = []
+        for start in range(0, count, static):
+            part = tensor[start : start + static]
+            if part.shape[0] < static:
+                filler = np.zeros((static - part.shape[0], *part.shape[1:]), dtype=np.float32)
+                part = np.concatenate([part, filler])
+            parts.append(self._run(part))
+        return [np.concatenate(outputs)[:count] for outputs in zip(*parts, strict=True)]
+
+    def _run(self, tensor: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
+        outputs = self.session.run({self.session.input.name: tensor})
+        return [np.asarray(o, dtype=np.float32) for o in outputs]
+
+    def select(
+        self,
+        raw: npt.NDArray[np.float32],
+        meta: ResizeMeta,
+        params: DetectionParams,
+        extra_channels: int = 0,
+    ) -> Selection:
+        num_classes = len(self.manifest.class_names)
+        xyxy, scores, class_ids, extra = decode_yolo_rows(
+            raw, self.layout, num_classes, extra_channels
+        )
+        keep = non_max_suppression(
+            xyxy,
+            scores,
+            class_ids,
+            confidence=params.confidence,
+            iou_threshold=params.iou_threshold,
+            class_agnostic=params.class_agnostic_nms,
+            max_detections=params.max_detections,
+        )
+        if params.class_filter:
+            allowed = {
+                i for i, name in enumerate(self.manifest.class_names) if name in params.class_filter
+            }
+            keep = keep[np.isin(class_ids[keep], list(allowed))]
+        # Clamp to the image, then round half to even: the reference's default engine order.
+        boxes = np.round(clip_xyxy(unresize_xyxy(xyxy[keep], meta), meta.original_wh))
+        return Selection(xyxy[keep], boxes, scores[keep], class_ids[keep], extra[keep])
