@@ -98,7 +98,7 @@ def test_stretch_is_a_plain_bilinear_resize() -> None:
     [
         pytest.param((0, 0, 3), "letterbox", "empty image", id="empty-image"),
         pytest.param((0, 10, 3), "stretch", "empty image", id="zero-height"),
-        pytest.param((10, 10, 3), "center-crop", "unknown resize mode", id="unknown-mode"),
+        pytest.param((10, 10, 3), "fill", "unknown resize mode", id="unknown-mode"),
     ],
 )
 def test_resize_rejects(shape: tuple[int, int, int], mode: str, message: str) -> None:
@@ -162,3 +162,16 @@ def test_unresize_round_trip(
     network += np.array([pad_x, pad_y, pad_x, pad_y], dtype=np.float32)
 
     np.testing.assert_allclose(unresize_xyxy(network, meta), original, atol=1e-3)
+
+
+def test_center_crop_fills_the_input_and_centres() -> None:
+    """The shorter side (480) scales to 224, the longer to 299; the centre 224 columns stay."""
+    image = np.zeros((480, 640, 3), dtype=np.uint8)
+    image[:, 320:] = 255  # right half white
+    out, meta = resize_to_input(image, (224, 224), "center-crop")
+    assert out.shape == (224, 224, 3)
+    assert meta.scale_xy == (224 / 480, 224 / 480)
+    assert meta.pad_xy == (-((299 - 224) // 2), 0)
+    # The white half starts in the middle of the crop.
+    assert out[:, :100].max() == 0
+    assert out[:, 124:].min() == 255

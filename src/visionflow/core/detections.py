@@ -1,7 +1,7 @@
 """Building ``supervision.Detections``, the one result type of every detection-like task.
 
 Conventions for ``Detections.data`` keys: ``class_name`` (``(N,)`` str), ``detection_id``
-(``(N,)`` str, uuid4), and optionally ``parent_id``.
+(``(N,)`` str, uuid4), and optionally ``parent_id``, ``polygon`` and the keypoint keys below.
 """
 
 from __future__ import annotations
@@ -13,11 +13,27 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-__all__ = ["CLASS_NAME", "DETECTION_ID", "PARENT_ID", "empty_detections", "make_detections"]
+__all__ = [
+    "CLASS_NAME",
+    "DETECTION_ID",
+    "KEYPOINTS_CLASS_NAME",
+    "KEYPOINTS_CONFIDENCE",
+    "KEYPOINTS_XY",
+    "PARENT_ID",
+    "POLYGON",
+    "empty_detections",
+    "make_detections",
+]
 
 CLASS_NAME = "class_name"
 DETECTION_ID = "detection_id"
 PARENT_ID = "parent_id"
+# Instance segmentation: per detection a (K, 2) float32 polygon in image pixels.
+POLYGON = "polygon"
+# Keypoints: (N, K, 2) float32 image pixels, (N, K) float32 scores, per detection a list of names.
+KEYPOINTS_XY = "keypoints_xy"
+KEYPOINTS_CONFIDENCE = "keypoints_confidence"
+KEYPOINTS_CLASS_NAME = "keypoints_class_name"
 
 
 def make_detections(

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 __all__ = ["ResizeMeta", "ResizeMode", "resize_to_input", "unresize_xyxy"]
 
-ResizeMode = Literal["stretch", "letterbox"]
+ResizeMode = Literal["stretch", "letterbox", "center-crop"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,18 @@ def resize_to_input(
         )
         meta = ResizeMeta((width, height), input_wh, (target_w / width, target_h / height), (0, 0))
         return resized, meta
+    if mode == "center-crop":
+        # Shorter side to the target, then the centre cut out (classifier preprocessing).
+        scale = max(target_w / width, target_h / height)
+        new_w = max(target_w, round(width * scale))
+        new_h = max(target_h, round(height * scale))
+        resized = np.asarray(
+            cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+        )
+        left = (new_w - target_w) // 2
+        top = (new_h - target_h) // 2
+        cropped = np.ascontiguousarray(resized[top : top + target_h, left : left + target_w])
+        return cropped, ResizeMeta((width, height), input_wh, (scale, scale), (-left, -top))
     if mode != "letterbox":
         raise ValueError(f"unknown resize mode {mode!r}")
     scale = min(target_w / width, target_h / height)

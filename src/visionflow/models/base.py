@@ -37,8 +37,9 @@ class Model(Protocol):
 def images_to_tensor(
     images_bgr: Sequence[npt.NDArray[np.uint8]], spec: InputSpec
 ) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
-    """Resize, reorder colours, scale and normalize: ``(B, 3, H, W) float32`` plus mappings."""
-    batch = np.empty((len(images_bgr), 3, spec.height, spec.width), dtype=np.float32)
+    """Resize, reorder colours, scale and normalize: ``(B, 3, H, W) float32`` (or
+    ``(B, H, W, 3)`` for ``nhwc`` graphs) plus the per-image mappings."""
+    batch = np.empty((len(images_bgr), spec.height, spec.width, 3), dtype=np.float32)
     metas: list[ResizeMeta] = []
     for index, image in enumerate(images_bgr):
         resized, meta = resize_to_input(
@@ -51,6 +52,8 @@ def images_to_tensor(
             mean = np.asarray(spec.normalization.mean, dtype=np.float32)
             std = np.asarray(spec.normalization.std, dtype=np.float32)
             pixels = (pixels - mean) / std
-        batch[index] = pixels.transpose(2, 0, 1)
+        batch[index] = pixels
         metas.append(meta)
-    return batch, metas
+    if spec.layout == "nhwc":
+        return batch, metas
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)), metas

@@ -53,11 +53,13 @@ class InputSpec(_Strict):
 
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    resize_mode: Literal["stretch", "letterbox"] = "letterbox"
+    resize_mode: Literal["stretch", "letterbox", "center-crop"] = "letterbox"
     padding_value: int = Field(default=114, ge=0, le=255)
     color_mode: Literal["rgb", "bgr"] = "rgb"
     scaling_factor: float = Field(default=255.0, gt=0)
     normalization: Normalization | None = None
+    # Tensor layout of the graph input: channels first (most exports) or last (TF converts).
+    layout: Literal["nchw", "nhwc"] = "nchw"
     # ``None``: the graph accepts any batch size; an int: the graph's fixed batch size.
     batch_size: int | None = Field(default=None, gt=0)
 

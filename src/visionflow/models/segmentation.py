@@ -1,0 +1,101 @@
+"""Instance segmentation for YOLOv8/v11-seg graphs: ``output0 (B, 4+C+P, N)`` + protos
+``(B, P, Hm, Wm)``. Masks per ``visionflow.core.masks``; polygons land in ``data["polygon"]``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import supervision as sv
+
+from visionflow.core.detections import POLYGON, make_detections
+from visionflow.core.letterbox import ResizeMeta
+from visionflow.core.masks import (
+    MaskDecodeMode,
+    decode_prototype_masks,
+    mask_to_polygon,
+    masks_to_image,
+)
+from visionflow.errors import ModelLoadError
+from visionflow.models.base import SessionFactory
+from visionflow.models.manifest import ModelManifest
+from visionflow.models.package import ModelPackage
+from visionflow.models.params import DetectionParams
+from visionflow.models.yolo import YoloRunner
+from visionflow.runtime import OnnxSession
+
+__all__ = ["InstanceSegmentationModel", "SegmentationParams"]
+
+
+@dataclass(frozen=True)
+class SegmentationParams(DetectionParams):
+    mask_decode_mode: MaskDecodeMode = "accurate"
+    tradeoff_factor: float = 0.0
+
+
+class InstanceSegmentationModel:
+    def __init__(self, manifest: ModelManifest, session: OnnxSession) -> None:
+        self.manifest = manifest
+        self._runner = YoloRunner(manifest, session)
+        if len(session.outputs) < 2 or len(session.outputs[1].shape) != 4:
+            raise ModelLoadError(
+                "an instance segmentation graph needs a second output of prototypes (B, P, Hm, Wm)"
+            )
+        channels = session.outputs[1].shape[1]
+        if channels is None:
+            raise ModelLoadError("the prototype output must have a fixed channel count")
+        self._proto_channels = channels
+
+    @property
+    def task(self) -> str:
+        return "instance-segmentation"
+
+    @classmethod
+    def load(cls, package: ModelPackage, sessions: SessionFactory) -> InstanceSegmentationModel:
+        return cls(package.manifest, sessions(package.weight_path()))
+
+    def infer(
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
+    ) -> list[sv.Detections]:
+        seg = params if isinstance(params, SegmentationParams) else SegmentationParams()
+        results: list[sv.Detections] = []
+        step = self._runner.chunk_size
+        for start in range(0, len(images_bgr), step):
+            tensor, metas = self._runner.preprocess(images_bgr[start : start + step])
+            outputs = self._runner.forward(tensor)
+            for index, meta in enumerate(metas):
+                results.append(self._postprocess(outputs[0][index], outputs[1][index], meta, seg))
+        return results
+
+    def _postprocess(
+        self,
+        raw: npt.NDArray[np.float32],
+        protos: npt.NDArray[np.float32],
+        meta: ResizeMeta,
+        params: SegmentationParams,
+    ) -> sv.Detections:
+        kept = self._runner.select(raw, meta, params, extra_channels=self._proto_channels)
+        detections = make_detections(
+            kept.xyxy, kept.scores, kept.class_ids, self.manifest.class_names
+        )
+        proto_masks = decode_prototype_masks(kept.extra, protos, kept.xyxy_input, meta.input_wh)
+        masks, (sx, sy) = masks_to_image(
+            proto_masks, meta, params.mask_decode_mode, params.tradeoff_factor
+        )
+        polygons = np.empty(len(detections), dtype=object)
+        for index, mask in enumerate(masks):
+            polygons[index] = mask_to_polygon(mask) * np.array([sx, sy], dtype=np.float32)
+        width, height = meta.original_wh
+        if masks.shape[1:] != (height, width):
+            full = np.zeros((len(masks), height, width), dtype=bool)
+            for index, mask in enumerate(masks):
+                full[index] = cv2.resize(
+                    mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+                ).astype(bool)
+            masks = full
+        detections.mask = masks
+        detections.data[POLYGON] = polygons
+        return detections

@@ -1,0 +1,111 @@
+"""Semantic segmentation: a class for every pixel.
+
+``extra["output"]`` says what the graph emits: ``logits`` ``(B, C, H, W)`` (resized to the image,
+then softmax), ``probability`` — one foreground probability map ``(B, 1, H, W)``, ``(B, H, W, 1)``
+or ``(B, H, W)`` (class 1 where ``p > 0.5``, else class 0) — or ``class_map`` ``(B, H, W)`` of ids.
+Pixels whose confidence is below the request's ``confidence`` fall back to class 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.core.letterbox import ResizeMeta
+from visionflow.core.results import SemanticSegmentationResult
+from visionflow.errors import ModelLoadError
+from visionflow.models.base import SessionFactory, images_to_tensor
+from visionflow.models.manifest import ModelManifest
+from visionflow.models.package import ModelPackage
+from visionflow.runtime import OnnxSession
+
+__all__ = ["SemanticParams", "SemanticSegmentationModel"]
+
+_OUTPUTS = {"logits", "probability", "class_map"}
+
+
+@dataclass(frozen=True)
+class SemanticParams:
+    confidence: float = 0.0
+
+
+def _to_image(
+    plane: npt.NDArray[np.float32], meta: ResizeMeta, interpolation: int
+) -> npt.NDArray[np.float32]:
+    """A network-resolution ``(h, w)`` plane, cut to the unpadded region, at the image size."""
+    plane_h, plane_w = plane.shape
+    gx, gy = plane_w / meta.input_wh[0], plane_h / meta.input_wh[1]
+    left = max(0, int(meta.pad_xy[0] * gx))
+    top = max(0, int(meta.pad_xy[1] * gy))
+    right = min(plane_w, round((meta.pad_xy[0] + meta.original_wh[0] * meta.scale_xy[0]) * gx))
+    bottom = min(plane_h, round((meta.pad_xy[1] + meta.original_wh[1] * meta.scale_xy[1]) * gy))
+    cut = np.ascontiguousarray(plane[top:bottom, left:right])
+    return np.asarray(cv2.resize(cut, meta.original_wh, interpolation=interpolation), np.float32)
+
+
+class SemanticSegmentationModel:
+    def __init__(self, manifest: ModelManifest, session: OnnxSession) -> None:
+        self.manifest = manifest
+        self._session = session
+        self._output = str(manifest.extra.get("output", "logits"))
+        if self._output not in _OUTPUTS:
+            raise ModelLoadError(f'extra["output"] must be one of {sorted(_OUTPUTS)}')
+        self._batch_size = session.input.shape[0] or manifest.input.batch_size
+
+    @property
+    def task(self) -> str:
+        return "semantic-segmentation"
+
+    @classmethod
+    def load(cls, package: ModelPackage, sessions: SessionFactory) -> SemanticSegmentationModel:
+        return cls(package.manifest, sessions(package.weight_path()))
+
+    def infer(
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object = None
+    ) -> list[SemanticSegmentationResult]:
+        threshold = params.confidence if isinstance(params, SemanticParams) else 0.0
+        results = []
+        for image in images_bgr:  # one at a time: outputs are full-resolution maps
+            tensor, [meta] = images_to_tensor([image], self.manifest.input)
+            if self._batch_size not in (None, 1):
+                filler = np.zeros((self._batch_size - 1, *tensor.shape[1:]), dtype=np.float32)
+                tensor = np.concatenate([tensor, filler])
+            raw = np.asarray(self._session.run({self._session.input.name: tensor})[0][0])
+            results.append(self._postprocess(raw.astype(np.float32), meta, threshold))
+        return results
+
+    def _postprocess(
+        self, raw: npt.NDArray[np.float32], meta: ResizeMeta, threshold: float
+    ) -> SemanticSegmentationResult:
+        names = self.manifest.class_names
+        if self._output == "class_map":
+            ids = _to_image(raw.reshape(raw.shape[-2:]), meta, cv2.INTER_NEAREST)
+            class_ids = ids.astype(np.int32)
+            confidence = np.ones_like(ids, dtype=np.float32)
+        elif self._output == "probability":
+            plane = (
+                raw.reshape(raw.shape[0], raw.shape[1])
+                if raw.ndim == 3 and raw.shape[2] == 1
+                else raw.reshape(raw.shape[-2:])
+            )
+            probability = np.clip(_to_image(plane, meta, cv2.INTER_LINEAR), 0.0, 1.0)
+            class_ids = (probability > 0.5).astype(np.int32)
+            confidence = np.where(class_ids == 1, probability, 1.0 - probability).astype(np.float32)
+        else:
+            if raw.ndim != 3 or raw.shape[0] != len(names):
+                raise ModelLoadError(
+                    f"expected logits (C={len(names)}, H, W), got {tuple(raw.shape)}"
+                )
+            planes = np.stack([_to_image(plane, meta, cv2.INTER_LINEAR) for plane in raw])
+            planes -= planes.max(axis=0, keepdims=True)
+            exp = np.exp(planes)
+            probabilities = exp / exp.sum(axis=0, keepdims=True)
+            class_ids = np.argmax(probabilities, axis=0).astype(np.int32)
+            confidence = np.max(probabilities, axis=0).astype(np.float32)
+        if threshold > 0:
+            class_ids = np.where(confidence < threshold, 0, class_ids).astype(np.int32)
+        return SemanticSegmentationResult(names, class_ids, confidence)
