@@ -224,10 +224,12 @@ def infer(
 ) -> None:
     """Run a registered model on IMAGE in-process and print the JSON result."""
     from visionflow.core.visualization import encode_jpeg
-    from visionflow.core.wire import object_detection_response
+    from visionflow.http.serialize import WireOptions, prediction_body
+    from visionflow.models.params import DetectionParams
+    from visionflow.models.semantic import SemanticParams
     from visionflow.service.auth import Principal
     from visionflow.service.images import ImageRef
-    from visionflow.service.predict import VisualizeOptions, detection_params, predict_detections
+    from visionflow.service.predict import VisualizeOptions, detection_params, predict
 
     settings = _settings(home)
     services = _services(settings)
@@ -238,20 +240,32 @@ def infer(
         errors.print(f"[red]error:[/red] cannot read {image}: {exc.strerror}")
         raise typer.Exit(code=1) from None
     try:
-        _view, predictions = predict_detections(
+        task = services.inference.acquire(principal, model).record.task
+        params: object = None
+        if task == "semantic-segmentation":
+            params = SemanticParams(confidence=confidence)
+        elif task != "classification":
+            params = detection_params(
+                DetectionParams, confidence=confidence, iou_threshold=iou_threshold
+            )
+        _view, predictions = predict(
             services,
             principal,
             model,
             [ImageRef("bytes", data)],
-            detection_params(confidence=confidence, iou_threshold=iou_threshold),
+            params,
             VisualizeOptions(labels=True, stroke_width=2) if out is not None else None,
         )
     except VisionflowError as exc:
         raise _fail(exc) from None
     result = predictions[0]
-    body = object_detection_response(
-        result.detections, image_wh=result.image_wh, inference_id=None, time_s=None
+    body = prediction_body(
+        result,
+        inference_id=None,
+        time_s=None,
+        options=WireOptions(classification_confidence=confidence),
     )
+    body.pop("visualization", None)
     json.dump(body, sys.stdout, indent=2)
     sys.stdout.write("\n")
     if out is not None and result.visualization_bgr is not None:

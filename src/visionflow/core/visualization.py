@@ -1,4 +1,4 @@
-"""Drawing detections with supervision annotators (returns new pixels; never writes files)."""
+"""Drawing results with supervision annotators (returns new pixels; never writes files)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-from visionflow.core.detections import CLASS_NAME
+from visionflow.core.detections import CLASS_NAME, KEYPOINTS_CONFIDENCE, KEYPOINTS_XY
+from visionflow.core.results import ClassificationResult, SemanticSegmentationResult
 
-__all__ = ["annotate_detections", "encode_jpeg", "encode_jpeg_base64"]
+__all__ = ["annotate", "annotate_detections", "encode_jpeg", "encode_jpeg_base64"]
+
+Result = sv.Detections | ClassificationResult | SemanticSegmentationResult
 
 
 def annotate_detections(
@@ -21,11 +24,19 @@ def annotate_detections(
     labels: bool = True,
     stroke_width: int = 2,
 ) -> npt.NDArray[np.uint8]:
-    """A copy of ``image_bgr`` with boxes (and ``class confidence`` labels) drawn on it."""
+    """A copy of ``image_bgr`` with masks, boxes, keypoints and (optionally) labels drawn."""
     canvas = image_bgr.copy()
     if len(detections) == 0:
         return canvas
+    if detections.mask is not None:
+        canvas = sv.MaskAnnotator(opacity=0.45).annotate(canvas, detections)
     canvas = sv.BoxAnnotator(thickness=max(1, stroke_width)).annotate(canvas, detections)
+    if KEYPOINTS_XY in detections.data:
+        key_points = sv.KeyPoints(
+            xy=np.asarray(detections.data[KEYPOINTS_XY], dtype=np.float32),
+            confidence=np.asarray(detections.data[KEYPOINTS_CONFIDENCE], dtype=np.float32),
+        )
+        canvas = sv.VertexAnnotator(radius=max(2, stroke_width + 1)).annotate(canvas, key_points)
     if labels:
         names = detections.data.get(CLASS_NAME)
         confidences = detections.confidence
@@ -38,6 +49,44 @@ def annotate_detections(
             canvas, detections, labels=texts
         )
     return np.asarray(canvas, dtype=np.uint8)
+
+
+def _annotate_classification(
+    image_bgr: npt.NDArray[np.uint8], result: ClassificationResult
+) -> npt.NDArray[np.uint8]:
+    canvas = image_bgr.copy()
+    order = np.argsort(-result.scores)[:3]
+    for row, index in enumerate(order.tolist()):
+        text = f"{result.class_names[index]} {result.scores[index]:.2f}"
+        origin = (8, 22 + 22 * row)
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    return canvas
+
+
+def _annotate_semantic(
+    image_bgr: npt.NDArray[np.uint8], result: SemanticSegmentationResult
+) -> npt.NDArray[np.uint8]:
+    palette = sv.ColorPalette.DEFAULT
+    colours = np.array(
+        [palette.by_idx(i).as_bgr() for i in range(len(result.class_names))], dtype=np.uint8
+    )
+    overlay = colours[np.clip(result.class_ids, 0, len(colours) - 1)]
+    # Class 0 is conventionally background: leave it unpainted.
+    painted = result.class_ids > 0
+    blended = cv2.addWeighted(image_bgr, 0.5, overlay, 0.5, 0)
+    return np.where(painted[..., None], blended, image_bgr).astype(np.uint8)
+
+
+def annotate(
+    image_bgr: npt.NDArray[np.uint8], result: Result, *, labels: bool = True, stroke_width: int = 2
+) -> npt.NDArray[np.uint8]:
+    """Draw any task's result on a copy of the image."""
+    if isinstance(result, ClassificationResult):
+        return _annotate_classification(image_bgr, result)
+    if isinstance(result, SemanticSegmentationResult):
+        return _annotate_semantic(image_bgr, result)
+    return annotate_detections(image_bgr, result, labels=labels, stroke_width=stroke_width)
 
 
 def encode_jpeg(image_bgr: npt.NDArray[np.uint8], quality: int = 90) -> bytes:

@@ -6,22 +6,71 @@ its centre, width and height in original-image pixels, the class name under the 
 
 from __future__ import annotations
 
-from typing import Any
+import base64
+from typing import Any, Literal
 
+import cv2
+import numpy as np
 import supervision as sv
 
-from visionflow.core.detections import CLASS_NAME, DETECTION_ID, PARENT_ID
+from visionflow.core.detections import (
+    CLASS_NAME,
+    DETECTION_ID,
+    KEYPOINTS_CLASS_NAME,
+    KEYPOINTS_CONFIDENCE,
+    KEYPOINTS_XY,
+    PARENT_ID,
+    POLYGON,
+)
+from visionflow.core.masks import mask_to_rle
+from visionflow.core.results import ClassificationResult, SemanticSegmentationResult
 
-__all__ = ["detection_predictions", "object_detection_response"]
+__all__ = [
+    "MaskFormat",
+    "classification_response",
+    "detection_predictions",
+    "object_detection_response",
+    "semantic_segmentation_response",
+]
+
+MaskFormat = Literal["polygon", "rle"]
 
 
-def detection_predictions(detections: sv.Detections) -> list[dict[str, Any]]:
+def _keypoints(
+    detections: sv.Detections, index: int, min_confidence: float
+) -> list[dict[str, Any]]:
+    xy = detections.data[KEYPOINTS_XY][index]
+    scores = detections.data[KEYPOINTS_CONFIDENCE][index]
+    names = detections.data[KEYPOINTS_CLASS_NAME][index]
+    return [
+        {
+            "x": float(xy[k, 0]),
+            "y": float(xy[k, 1]),
+            "confidence": float(scores[k]),
+            "class_id": k,
+            "class": str(names[k]),
+        }
+        for k in range(len(scores))
+        if scores[k] > min_confidence
+    ]
+
+
+def detection_predictions(
+    detections: sv.Detections,
+    *,
+    mask_format: MaskFormat = "polygon",
+    keypoint_confidence: float = 0.0,
+) -> list[dict[str, Any]]:
     """One wire prediction per detection: ``x, y`` (centre), ``width, height``, ``confidence``,
-    ``class``, ``class_id``, ``detection_id`` (+ ``tracker_id`` / ``parent_id`` when set)."""
+    ``class``, ``class_id``, ``detection_id`` (+ ``tracker_id`` / ``parent_id`` when set); instance
+    segmentation adds ``points`` (or ``rle``) and ``mask_format``; keypoint detection adds
+    ``keypoints`` whose confidence is above ``keypoint_confidence``."""
     predictions: list[dict[str, Any]] = []
     names = detections.data.get(CLASS_NAME)
     ids = detections.data.get(DETECTION_ID)
     parents = detections.data.get(PARENT_ID)
+    polygons = detections.data.get(POLYGON)
+    has_keypoints = KEYPOINTS_XY in detections.data
     for index in range(len(detections)):
         x1, y1, x2, y2 = (float(v) for v in detections.xyxy[index])
         class_id = int(detections.class_id[index]) if detections.class_id is not None else 0
@@ -42,8 +91,30 @@ def detection_predictions(detections: sv.Detections) -> list[dict[str, Any]]:
             item["detection_id"] = str(ids[index])
         if parents is not None and parents[index] is not None:
             item["parent_id"] = str(parents[index])
+        if polygons is not None:
+            if mask_format == "rle" and detections.mask is not None:
+                item["rle"] = mask_to_rle(detections.mask[index])
+            else:
+                item["points"] = [
+                    {"x": float(x), "y": float(y)} for x, y in np.asarray(polygons[index])
+                ]
+            item["mask_format"] = mask_format if detections.mask is not None else "polygon"
+        if has_keypoints:
+            item["keypoints"] = _keypoints(detections, index, keypoint_confidence)
         predictions.append(item)
     return predictions
+
+
+def _envelope(
+    image_wh: tuple[int, int], inference_id: str | None, time_s: float | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if inference_id is not None:
+        body["inference_id"] = inference_id
+    if time_s is not None:
+        body["time"] = time_s
+    body["image"] = {"width": int(image_wh[0]), "height": int(image_wh[1])}
+    return body
 
 
 def object_detection_response(
@@ -53,15 +124,88 @@ def object_detection_response(
     inference_id: str | None,
     time_s: float | None,
     visualization: str | None = None,
+    mask_format: MaskFormat = "polygon",
+    keypoint_confidence: float = 0.0,
 ) -> dict[str, Any]:
-    """``ObjectDetectionInferenceResponse``: envelope + ``predictions``."""
-    body: dict[str, Any] = {}
-    if inference_id is not None:
-        body["inference_id"] = inference_id
-    if time_s is not None:
-        body["time"] = time_s
-    body["image"] = {"width": int(image_wh[0]), "height": int(image_wh[1])}
-    body["predictions"] = detection_predictions(detections)
+    """The object detection, instance segmentation and keypoint responses: envelope +
+    ``predictions`` (+ ``visualization``)."""
+    body = _envelope(image_wh, inference_id, time_s)
+    body["predictions"] = detection_predictions(
+        detections, mask_format=mask_format, keypoint_confidence=keypoint_confidence
+    )
+    if visualization is not None:
+        body["visualization"] = visualization
+    return body
+
+
+def classification_response(
+    result: ClassificationResult,
+    *,
+    image_wh: tuple[int, int],
+    inference_id: str | None,
+    time_s: float | None,
+    confidence: float,
+    visualization: str | None = None,
+) -> dict[str, Any]:
+    """Single label: ``predictions`` (scores >= confidence, 4 decimals, best first), ``top``,
+    ``confidence``. Multi-label: ``predictions`` as a dict over every class and
+    ``predicted_classes`` (scores strictly above the threshold)."""
+    body = _envelope(image_wh, inference_id, time_s)
+    scores = result.scores
+    if result.multilabel:
+        body["predictions"] = {
+            name: {"confidence": float(scores[i]), "class_id": i}
+            for i, name in enumerate(result.class_names)
+        }
+        body["predicted_classes"] = [
+            name for i, name in enumerate(result.class_names) if scores[i] > confidence
+        ]
+    else:
+        order = np.argsort(-scores, kind="stable")
+        predictions = [
+            {
+                "class": result.class_names[i],
+                "class_id": int(i),
+                "confidence": round(float(scores[i]), 4),
+            }
+            for i in order
+            if scores[i] >= confidence
+        ]
+        body["predictions"] = predictions
+        body["top"] = predictions[0]["class"] if predictions else ""
+        body["confidence"] = predictions[0]["confidence"] if predictions else 0.0
+    if visualization is not None:
+        body["visualization"] = visualization
+    return body
+
+
+def _png_base64(plane: np.ndarray) -> str:
+    ok, buffer = cv2.imencode(".png", plane)
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return base64.b64encode(buffer.tobytes()).decode("ascii")
+
+
+def semantic_segmentation_response(
+    result: SemanticSegmentationResult,
+    *,
+    image_wh: tuple[int, int],
+    inference_id: str | None,
+    time_s: float | None,
+    visualization: str | None = None,
+) -> dict[str, Any]:
+    """``predictions`` is an object: ``segmentation_mask`` (PNG of class ids), ``class_map``,
+    ``confidence_mask`` (PNG, confidence x 255) and ``present_class_ids``."""
+    body = _envelope(image_wh, inference_id, time_s)
+    dtype = np.uint8 if len(result.class_names) <= 256 else np.uint16
+    body["predictions"] = {
+        "segmentation_mask": _png_base64(result.class_ids.astype(dtype)),
+        "class_map": {str(i): name for i, name in enumerate(result.class_names)},
+        "confidence_mask": _png_base64(
+            np.clip(np.round(result.confidence * 255), 0, 255).astype(np.uint8)
+        ),
+        "present_class_ids": [int(v) for v in np.unique(result.class_ids)],
+    }
     if visualization is not None:
         body["visualization"] = visualization
     return body

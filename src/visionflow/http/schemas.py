@@ -9,9 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AddModelRequest",
+    "ClassificationRequest",
     "ClearModelRequest",
     "ImageObject",
+    "InstanceSegmentationRequest",
+    "KeypointsDetectionRequest",
     "ObjectDetectionRequest",
+    "SemanticSegmentationRequest",
 ]
 
 
@@ -37,10 +41,10 @@ class InferenceRequestBase(_Lenient):
     disable_preproc_static_crop: bool = False
     visualize_predictions: bool = False
     visualization_stroke_width: int = Field(default=1, ge=0, le=50)
+    confidence: float | Literal["best", "default"] = 0.4
 
 
 class ObjectDetectionRequest(InferenceRequestBase):
-    confidence: float | Literal["best", "default"] = 0.4
     iou_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
     class_agnostic_nms: bool | None = False
     class_filter: list[str] | None = None
@@ -48,6 +52,24 @@ class ObjectDetectionRequest(InferenceRequestBase):
     max_candidates: int = Field(default=3000, ge=0)
     fix_batch_size: bool = False
     visualization_labels: bool | None = False
+
+
+class InstanceSegmentationRequest(ObjectDetectionRequest):
+    mask_decode_mode: Literal["accurate", "fast", "tradeoff"] = "accurate"
+    tradeoff_factor: float = Field(default=0.0, ge=0.0, le=1.0)
+    response_mask_format: Literal["polygon", "rle"] = "polygon"
+
+
+class KeypointsDetectionRequest(ObjectDetectionRequest):
+    keypoint_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class ClassificationRequest(InferenceRequestBase):
+    pass
+
+
+class SemanticSegmentationRequest(InferenceRequestBase):
+    pass
 
 
 class AddModelRequest(_Lenient):

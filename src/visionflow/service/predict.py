@@ -1,4 +1,4 @@
-"""The predict use case: authorize → load images → infer → optional visualization."""
+"""The predict use case: authorize → resolve the model → load images → infer → visualize."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import supervision as sv
 
-from visionflow.core.visualization import annotate_detections
+from visionflow.core.visualization import Result, annotate
 from visionflow.errors import InvalidInputError
 from visionflow.models.params import DetectionParams
 from visionflow.service.auth import Principal
@@ -17,7 +16,7 @@ from visionflow.service.images import ImageRef
 from visionflow.service.inference import LoadedModelView
 from visionflow.service.services import Services
 
-__all__ = ["Prediction", "VisualizeOptions", "detection_params", "predict_detections"]
+__all__ = ["Prediction", "VisualizeOptions", "detection_params", "predict"]
 
 
 @dataclass(frozen=True)
@@ -29,46 +28,47 @@ class VisualizeOptions:
 @dataclass(frozen=True)
 class Prediction:
     image_wh: tuple[int, int]
-    detections: sv.Detections
+    result: Result
     visualization_bgr: npt.NDArray[np.uint8] | None = None
 
 
-def detection_params(**values: object) -> DetectionParams:
-    """``DetectionParams`` from request values; out-of-range values become a 400."""
+def detection_params(
+    cls: type[DetectionParams] = DetectionParams, **values: object
+) -> DetectionParams:
+    """Detection parameters from request values; out-of-range values become a 400."""
     try:
-        return DetectionParams(**values)  # type: ignore[arg-type]
-    except ValueError as exc:
+        return cls(**values)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
         raise InvalidInputError(str(exc)) from None
 
 
-def predict_detections(
+def predict(
     services: Services,
     principal: Principal,
     model_id: str,
     refs: Sequence[ImageRef],
-    params: DetectionParams,
+    params: object,
     visualize: VisualizeOptions | None = None,
     *,
-    expected_task: str | None = "object-detection",
+    expected_task: str | None = None,
 ) -> tuple[LoadedModelView, list[Prediction]]:
+    """Run ``model_id`` on the images; ``expected_task`` guards task-specific routes."""
     if not refs:
         raise InvalidInputError("no image given: send at least one image")
     view = services.inference.acquire(principal, model_id)
     task = view.record.task
     if expected_task is not None and task != expected_task:
         raise InvalidInputError(
-            f"model {model_id!r} is a {task} model, not {expected_task}; call the route for {task}"
+            f"model {model_id!r} is a {task} model, not {expected_task}; use the route for {task}"
         )
     images = [services.images.load(ref) for ref in refs]
     results = view.model.infer(images, params)
     predictions = []
-    for image, detections in zip(images, results, strict=True):
+    for image, result in zip(images, results, strict=True):
         drawn = None
         if visualize is not None:
-            drawn = annotate_detections(
-                image, detections, labels=visualize.labels, stroke_width=visualize.stroke_width
+            drawn = annotate(
+                image, result, labels=visualize.labels, stroke_width=visualize.stroke_width
             )
-        predictions.append(
-            Prediction((int(image.shape[1]), int(image.shape[0])), detections, drawn)
-        )
+        predictions.append(Prediction((int(image.shape[1]), int(image.shape[0])), result, drawn))
     return view, predictions

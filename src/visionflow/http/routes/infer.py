@@ -1,4 +1,5 @@
-"""``POST /infer/object_detection`` (wire reference §3.4, §4.2)."""
+"""``POST /infer/{object_detection, instance_segmentation, keypoints_detection, classification,
+semantic_segmentation}`` (wire reference §3, §4)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,25 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from visionflow.core.visualization import encode_jpeg_base64
-from visionflow.core.wire import object_detection_response
 from visionflow.http.deps import elapsed_s, services
 from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
-from visionflow.http.schemas import ImageObject, ObjectDetectionRequest
+from visionflow.http.schemas import (
+    ClassificationRequest,
+    ImageObject,
+    InferenceRequestBase,
+    InstanceSegmentationRequest,
+    KeypointsDetectionRequest,
+    ObjectDetectionRequest,
+    SemanticSegmentationRequest,
+)
+from visionflow.http.serialize import WireOptions, prediction_body
+from visionflow.models.params import DetectionParams
+from visionflow.models.segmentation import SegmentationParams
+from visionflow.models.semantic import SemanticParams
 from visionflow.service.images import ImageRef
 from visionflow.service.inference import LoadedModelView
-from visionflow.service.predict import (
-    Prediction,
-    VisualizeOptions,
-    detection_params,
-    predict_detections,
-)
+from visionflow.service.predict import Prediction, VisualizeOptions, detection_params, predict
 
 router = APIRouter(tags=["inference"])
 
@@ -40,20 +46,12 @@ def model_headers(view: LoadedModelView, request: Request) -> dict[str, str]:
     }
 
 
-def detection_bodies(
-    predictions: list[Prediction], inference_id: str, request: Request
+def bodies(
+    predictions: list[Prediction], inference_id: str, request: Request, options: WireOptions
 ) -> list[dict[str, Any]]:
     time_s = elapsed_s(request)
     return [
-        object_detection_response(
-            p.detections,
-            image_wh=p.image_wh,
-            inference_id=inference_id,
-            time_s=time_s,
-            visualization=(
-                encode_jpeg_base64(p.visualization_bgr) if p.visualization_bgr is not None else None
-            ),
-        )
+        prediction_body(p, inference_id=inference_id, time_s=time_s, options=options)
         for p in predictions
     ]
 
@@ -63,26 +61,86 @@ def image_refs(image: ImageObject | list[ImageObject]) -> list[ImageRef]:
     return [ImageRef(type=item.type, value=item.value) for item in items]
 
 
-@router.post("/infer/object_detection")
-def infer_object_detection(body: ObjectDetectionRequest, request: Request) -> Response:
+def _nms_values(body: ObjectDetectionRequest) -> dict[str, object]:
+    return {
+        "confidence": numeric_confidence(body.confidence),
+        "iou_threshold": body.iou_threshold,
+        "class_agnostic_nms": bool(body.class_agnostic_nms),
+        "max_detections": body.max_detections,
+        "max_candidates": body.max_candidates,
+        "class_filter": tuple(body.class_filter) if body.class_filter is not None else None,
+    }
+
+
+def _respond(
+    request: Request,
+    body: InferenceRequestBase,
+    task: str,
+    params: object,
+    options: WireOptions,
+    labels: bool,
+) -> Response:
     svc = services(request)
     principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
-    params = detection_params(
-        confidence=numeric_confidence(body.confidence),
-        iou_threshold=body.iou_threshold,
-        class_agnostic_nms=bool(body.class_agnostic_nms),
-        max_detections=body.max_detections,
-        max_candidates=body.max_candidates,
-        class_filter=tuple(body.class_filter) if body.class_filter is not None else None,
-    )
     visualize = (
-        VisualizeOptions(bool(body.visualization_labels), body.visualization_stroke_width)
+        VisualizeOptions(labels, body.visualization_stroke_width)
         if body.visualize_predictions
         else None
     )
-    view, predictions = predict_detections(
-        svc, principal, body.model_id, image_refs(body.image), params, visualize
+    view, predictions = predict(
+        svc,
+        principal,
+        body.model_id,
+        image_refs(body.image),
+        params,
+        visualize,
+        expected_task=task,
     )
-    bodies = detection_bodies(predictions, body.id or str(uuid.uuid4()), request)
-    content: Any = bodies if isinstance(body.image, list) else bodies[0]
-    return JSONBody(content, headers=model_headers(view, request))
+    content = bodies(predictions, body.id or str(uuid.uuid4()), request, options)
+    return JSONBody(
+        content if isinstance(body.image, list) else content[0],
+        headers=model_headers(view, request),
+    )
+
+
+@router.post("/infer/object_detection")
+def infer_object_detection(body: ObjectDetectionRequest, request: Request) -> Response:
+    params = detection_params(DetectionParams, **_nms_values(body))
+    return _respond(
+        request, body, "object-detection", params, WireOptions(), bool(body.visualization_labels)
+    )
+
+
+@router.post("/infer/instance_segmentation")
+def infer_instance_segmentation(body: InstanceSegmentationRequest, request: Request) -> Response:
+    params = detection_params(
+        SegmentationParams,
+        **_nms_values(body),
+        mask_decode_mode=body.mask_decode_mode,
+        tradeoff_factor=body.tradeoff_factor,
+    )
+    options = WireOptions(mask_format=body.response_mask_format)
+    return _respond(
+        request, body, "instance-segmentation", params, options, bool(body.visualization_labels)
+    )
+
+
+@router.post("/infer/keypoints_detection")
+def infer_keypoints(body: KeypointsDetectionRequest, request: Request) -> Response:
+    params = detection_params(DetectionParams, **_nms_values(body))
+    options = WireOptions(keypoint_confidence=body.keypoint_confidence)
+    return _respond(
+        request, body, "keypoint-detection", params, options, bool(body.visualization_labels)
+    )
+
+
+@router.post("/infer/classification")
+def infer_classification(body: ClassificationRequest, request: Request) -> Response:
+    options = WireOptions(classification_confidence=numeric_confidence(body.confidence))
+    return _respond(request, body, "classification", None, options, True)
+
+
+@router.post("/infer/semantic_segmentation")
+def infer_semantic_segmentation(body: SemanticSegmentationRequest, request: Request) -> Response:
+    params = SemanticParams(confidence=numeric_confidence(body.confidence, default=0.0))
+    return _respond(request, body, "semantic-segmentation", params, WireOptions(), True)

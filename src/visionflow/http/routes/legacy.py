@@ -20,9 +20,14 @@ from visionflow.errors import ImageDecodeError, InvalidInputError
 from visionflow.http.deps import services
 from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
-from visionflow.http.routes.infer import detection_bodies, model_headers
+from visionflow.http.routes.infer import bodies, model_headers
+from visionflow.http.serialize import WireOptions
+from visionflow.models.params import DetectionParams
+from visionflow.models.segmentation import SegmentationParams
+from visionflow.models.semantic import SemanticParams
+from visionflow.service.auth import Principal
 from visionflow.service.images import ImageRef
-from visionflow.service.predict import VisualizeOptions, detection_params, predict_detections
+from visionflow.service.predict import VisualizeOptions, detection_params, predict
 
 router = APIRouter(tags=["legacy"])
 
@@ -45,6 +50,19 @@ def _percent(raw: str | None, name: str, default: float) -> float:
         value /= 100
     if not 0 <= value <= 1:
         raise InvalidInputError(f"query parameter {name}={raw!r} is out of range (0..100)")
+    return value
+
+
+def _fraction(raw: str | None, name: str, default: float) -> float:
+    """A plain 0..1 value (no percent form)."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInputError(f"query parameter {name}={raw!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise InvalidInputError(f"query parameter {name}={raw!r} must be within 0..1")
     return value
 
 
@@ -93,6 +111,59 @@ async def _image_ref(request: Request) -> ImageRef:
     return ImageRef(type="base64", value=text)
 
 
+def _task_params(task: str, query: Any) -> tuple[object, WireOptions]:
+    """Parameters for the model's task, from the legacy query string (reference §2.3)."""
+    confidence = max(_percent(query.get("confidence"), "confidence", 0.4), _CONFIDENCE_FLOOR)
+    if task == "classification":
+        return None, WireOptions(classification_confidence=confidence)
+    if task == "semantic-segmentation":
+        return SemanticParams(confidence=confidence), WireOptions()
+    nms: dict[str, object] = {
+        "confidence": confidence,
+        "iou_threshold": _percent(query.get("overlap"), "overlap", 0.3),
+        "max_detections": _int(query.get("max_detections"), "max_detections", 300),
+        "class_agnostic_nms": query.get("class_agnostic_nms", "false").lower() in _TRUE,
+    }
+    if task == "instance-segmentation":
+        mode = query.get("mask_decode_mode", "accurate")
+        if mode not in {"accurate", "fast", "tradeoff"}:
+            raise InvalidInputError(
+                f"mask_decode_mode={mode!r} is not supported; use accurate, fast or tradeoff"
+            )
+        mask_format = query.get("response_mask_format", "polygon")
+        if mask_format not in {"polygon", "rle"}:
+            raise InvalidInputError(
+                f"response_mask_format={mask_format!r} is not supported; use polygon or rle"
+            )
+        factor = _fraction(query.get("tradeoff_factor"), "tradeoff_factor", 0.0)
+        params = detection_params(
+            SegmentationParams, **nms, mask_decode_mode=mode, tradeoff_factor=factor
+        )
+        return params, WireOptions(mask_format=mask_format)
+    if task == "keypoint-detection":
+        keypoint_confidence = _fraction(
+            query.get("keypoint_confidence"), "keypoint_confidence", 0.0
+        )
+        return detection_params(DetectionParams, **nms), WireOptions(
+            keypoint_confidence=keypoint_confidence
+        )
+    return detection_params(DetectionParams, **nms), WireOptions()
+
+
+def _run(
+    request: Request,
+    principal: Principal,
+    model_id: str,
+    ref: ImageRef,
+    visualize: VisualizeOptions | None,
+) -> tuple[Any, list[Any], WireOptions]:
+    svc = services(request)
+    task = svc.inference.acquire(principal, model_id).record.task
+    params, options = _task_params(task, request.query_params)
+    view, predictions = predict(svc, principal, model_id, [ref], params, visualize)
+    return view, predictions, options
+
+
 async def legacy_infer(project: str, version: str, request: Request) -> Response:
     query = request.query_params
     response_format = query.get("format", "json").lower()
@@ -100,30 +171,24 @@ async def legacy_infer(project: str, version: str, request: Request) -> Response
         raise InvalidInputError(
             f"format={response_format!r} is not supported; use json, image or image_and_json"
         )
-    svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request))
+    # Fail fast on a bad key before reading a possibly large body.
+    principal = services(request).authorizer.authorize(api_key_from(request))
     ref = await _image_ref(request)
-    params = detection_params(
-        confidence=max(_percent(query.get("confidence"), "confidence", 0.4), _CONFIDENCE_FLOOR),
-        iou_threshold=_percent(query.get("overlap"), "overlap", 0.3),
-        max_detections=_int(query.get("max_detections"), "max_detections", 300),
-        class_agnostic_nms=query.get("class_agnostic_nms", "false").lower() in _TRUE,
-    )
     visualize = None
     if response_format != "json":
         visualize = VisualizeOptions(
             labels=query.get("labels", "false").lower() in _TRUE,
             stroke_width=max(1, _int(query.get("stroke"), "stroke", 1)),
         )
-    view, predictions = await run_in_threadpool(
-        predict_detections, svc, principal, f"{project}/{version}", [ref], params, visualize
+    view, predictions, options = await run_in_threadpool(
+        _run, request, principal, f"{project}/{version}", ref, visualize
     )
     headers = model_headers(view, request)
     if response_format == "image":
         drawn = predictions[0].visualization_bgr
         assert drawn is not None
         return Response(encode_jpeg(drawn), media_type="image/jpeg", headers=headers)
-    body: dict[str, Any] = detection_bodies(predictions, str(uuid.uuid4()), request)[0]
+    body: dict[str, Any] = bodies(predictions, str(uuid.uuid4()), request, options)[0]
     if response_format == "json":
         body.pop("visualization", None)
     return JSONBody(body, headers=headers)
