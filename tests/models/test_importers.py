@@ -37,11 +37,15 @@ def _write_onnx(
     metadata: dict[str, str],
     *,
     output0: np.ndarray = V8_ROWS,
+    output1: np.ndarray | None = None,
     dynamic_batch: bool = False,
     symbolic_hw: bool = False,
 ) -> Path:
+    outputs = {"output0": output0}
+    if output1 is not None:
+        outputs["output1"] = output1
     model = constant_output_graph(
-        {"output0": output0}, input_hw=(320, 320), dynamic_batch=dynamic_batch, metadata=metadata
+        outputs, input_hw=(320, 320), dynamic_batch=dynamic_batch, metadata=metadata
     )
     if symbolic_hw:
         dims = model.graph.input[0].type.tensor_type.shape.dim
@@ -126,7 +130,19 @@ def test_ultralytics_names_order(tmp_path: Path, names: str, expected: tuple[str
     ],
 )
 def test_ultralytics_task(tmp_path: Path, task: str | None, expected: str) -> None:
-    path = _write_onnx(tmp_path / "m.onnx", _ultralytics_meta(task=task))
+    classes = len(NAMES)
+    outputs: dict[str, np.ndarray] = {
+        "segment": np.zeros((1, 4 + classes + 32, 100), np.float32),
+        "pose": np.zeros((1, 4 + classes + 17 * 3, 100), np.float32),
+        "classify": np.zeros((1, classes), np.float32),
+    }
+    protos = np.zeros((1, 32, 80, 80), np.float32) if task == "segment" else None
+    path = _write_onnx(
+        tmp_path / "m.onnx",
+        _ultralytics_meta(task=task),
+        output0=outputs.get(task or "", V8_ROWS),
+        output1=protos,
+    )
 
     assert import_ultralytics_onnx(path).manifest.task == expected
 
@@ -147,9 +163,13 @@ def test_ultralytics_symbolic_input_size_comes_from_imgsz(tmp_path: Path) -> Non
         pytest.param({"names": None}, False, V8_ROWS, "no 'names'", id="missing-names"),
         pytest.param({"names": "{0: 'a'"}, False, V8_ROWS, "'names' is unreadable", id="bad-names"),
         pytest.param({"names": "['a', 'b']"}, False, V8_ROWS, "must be a dict", id="names-list"),
-        pytest.param({"names": "{}"}, False, V8_ROWS, "C=0", id="names-empty-detect"),
+        pytest.param({"names": "{}"}, False, V8_ROWS, "no classes", id="names-empty-detect"),
         pytest.param(
-            {"names": "{}", "task": "segment"}, False, V8_ROWS, "class", id="names-empty-segment"
+            {"names": "{}", "task": "segment"},
+            False,
+            V8_ROWS,
+            "no classes",
+            id="names-empty-segment",
         ),
         pytest.param(
             {"names": "{0: 'a', 2: 'c', 3: 'd'}"}, False, V8_ROWS, "without gaps", id="gap"
@@ -370,10 +390,8 @@ def test_roboflow_extras(tmp_path: Path) -> None:
     _rewrite_environment(folder, change)
 
     extra = import_roboflow_folder(folder).manifest.extra
-    assert extra == {
-        "multilabel": True,
-        "roboflow_preprocessing_ignored": ["static-crop", "grayscale"],
-    }
+    # MULTICLASS only means something for classifiers; this folder holds a detector.
+    assert extra == {"roboflow_preprocessing_ignored": ["static-crop", "grayscale"]}
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from visionflow.errors import InvalidModelPackageError
 from visionflow.models.manifest import MANIFEST_FILE, ModelManifest
 from visionflow.models.package import ModelPackage, sha256_file
 from visionflow.runtime import TensorSpec, read_onnx_info
+from visionflow.runtime.session import OnnxInfo
 
 __all__ = [
     "PackageFormat",
@@ -121,6 +122,58 @@ def _detection_architecture(output: TensorSpec, num_classes: int, hint: str, ori
     )
 
 
+def _yolo_extra_channels(output: TensorSpec, num_classes: int, origin: str) -> int:
+    """Channels after box + class scores in a ``(B, 4 + C + E, N)`` output."""
+    if len(output.shape) != 3 or output.shape[1] is None:
+        raise InvalidModelPackageError(
+            f"{origin}: expected a (B, 4 + C + E, N) output, got {output.name}{list(output.shape)}"
+        )
+    extra = output.shape[1] - 4 - num_classes
+    if extra < 0:
+        raise InvalidModelPackageError(
+            f"{origin}: output {output.name}{list(output.shape)} is too small for "
+            f"{num_classes} classes"
+        )
+    return extra
+
+
+def _task_architecture(
+    task: str,
+    info: OnnxInfo,
+    class_names: tuple[str, ...],
+    hint: str,
+    origin: str,
+    keypoint_names: dict[str, list[str]] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The architecture plugin and task-specific ``extra`` for a YOLO-family graph."""
+    num_classes = len(class_names)
+    if task == "object-detection":
+        return _detection_architecture(info.outputs[0], num_classes, hint, origin), {}
+    if task == "instance-segmentation":
+        if len(info.outputs) < 2 or len(info.outputs[1].shape) != 4:
+            raise InvalidModelPackageError(
+                f"{origin}: an instance segmentation graph needs a prototype output "
+                "(B, P, Hm, Wm) after the detections"
+            )
+        protos = info.outputs[1].shape[1]
+        if _yolo_extra_channels(info.outputs[0], num_classes, origin) != protos:
+            raise InvalidModelPackageError(
+                f"{origin}: output0 has no {protos} mask coefficients after {num_classes} classes"
+            )
+        return "yolov8-seg", {}
+    if task == "keypoint-detection":
+        extra = _yolo_extra_channels(info.outputs[0], num_classes, origin)
+        if extra == 0 or extra % 3:
+            raise InvalidModelPackageError(
+                f"{origin}: keypoint channels ({extra}) are not (x, y, confidence) triples"
+            )
+        keypoints: dict[str, Any] = {"count": extra // 3, "names": keypoint_names or {}}
+        return "yolov8-pose", {"keypoints": keypoints}
+    if task == "classification":
+        return "classifier", {}
+    return "semantic", {"output": "logits"}
+
+
 def import_ultralytics_onnx(path: Path) -> ModelPackage:
     origin = path.name
     info = read_onnx_info(path)
@@ -138,6 +191,8 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
     if not isinstance(names_raw, dict):
         raise InvalidModelPackageError(f"{origin}: ONNX metadata 'names' must be a dict")
     class_names = _names_from_mapping(names_raw, origin)
+    if not class_names:
+        raise InvalidModelPackageError(f"{origin}: ONNX metadata 'names' has no classes")
     image_input = _input_of(info.inputs, origin)
     imgsz = _literal(meta.get("imgsz"), "imgsz", origin) if "imgsz" in meta else None
     height, width = image_input.shape[2], image_input.shape[3]
@@ -145,18 +200,29 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
         height, width = int(imgsz[0]), int(imgsz[1])
     if height is None or width is None:
         raise InvalidModelPackageError(f"{origin}: cannot tell the input size (no imgsz)")
-    architecture = "yolov8"
-    if task == "object-detection":
-        architecture = _detection_architecture(info.outputs[0], len(class_names), "", origin)
+    architecture, extra = _task_architecture(task, info, class_names, "", origin)
+    if task == "keypoint-detection":
+        kpt_shape = (
+            _literal(meta.get("kpt_shape"), "kpt_shape", origin) if "kpt_shape" in meta else None
+        )
+        if isinstance(kpt_shape, list | tuple) and len(kpt_shape) == 2 and kpt_shape[1] != 3:
+            raise InvalidModelPackageError(
+                f"{origin}: keypoints without confidence (kpt_shape {list(kpt_shape)}) are not "
+                "supported; export a model with kpt_shape [K, 3]"
+            )
+    if task == "classification":
+        extra["scores"] = "probabilities"
     manifest = ModelManifest.create(
         origin,
         task=task,
         architecture=architecture,
         class_names=class_names,
+        extra=extra,
         input={
             "width": width,
             "height": height,
-            "resize_mode": "letterbox",
+            # Ultralytics classifiers see a centre crop; detectors a letterboxed image.
+            "resize_mode": "center-crop" if task == "classification" else "letterbox",
             "padding_value": 114,
             "color_mode": "rgb",
             "scaling_factor": 255.0,
@@ -197,6 +263,27 @@ def _roboflow_resize(preprocessing: Mapping[str, Any]) -> tuple[str, int, int | 
         return "stretch", 0, width, height
     # The reference maps the remaining "Fit"/"Fill" variants to black-edge letterbox.
     return "letterbox", _LETTERBOX_PADDING.get(fmt, 0), width, height
+
+
+def _roboflow_keypoint_names(folder: Path) -> dict[str, list[str]]:
+    """``keypoints_metadata.json`` → class id → keypoint names in index order."""
+    path = folder / "keypoints_metadata.json"
+    if not path.is_file():
+        return {}
+    entries = _read_json(path)
+    if not isinstance(entries, list):
+        raise InvalidModelPackageError("keypoints_metadata.json must be a list")
+    names: dict[str, list[str]] = {}
+    for entry in entries:
+        try:
+            mapping = entry["keypoints"]
+            ordered = sorted((int(k), str(v)) for k, v in mapping.items())
+            names[str(int(entry["object_class_id"]))] = [name for _, name in ordered]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InvalidModelPackageError(
+                "keypoints_metadata.json entries need object_class_id and a keypoints mapping"
+            ) from None
+    return names
 
 
 def import_roboflow_folder(folder: Path) -> ModelPackage:
@@ -243,12 +330,22 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     image_input = _input_of(info.inputs, origin)
     height = image_input.shape[2] or resize_h or 640
     width = image_input.shape[3] or resize_w or 640
-    architecture = arch_hint or "yolov8"
-    if task == "object-detection":
-        architecture = _detection_architecture(info.outputs[0], len(class_names), arch_hint, origin)
-    extra: dict[str, Any] = {}
-    if environment.get("MULTICLASS"):
-        extra["multilabel"] = True
+    architecture, extra = _task_architecture(
+        task, info, class_names, arch_hint, origin, _roboflow_keypoint_names(folder)
+    )
+    normalization = None
+    if task == "classification":
+        multilabel = bool(environment.get("MULTICLASS"))
+        extra["multilabel"] = multilabel
+        # The reference takes softmax of a single-label classifier's output and uses a
+        # multi-label one's outputs as they are (sigmoid inside the graph).
+        extra["scores"] = (
+            "probabilities" if multilabel or arch_hint.startswith("yolo") else "softmax"
+        )
+        if arch_hint.startswith(("resnet", "dinov3")):
+            normalization = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+        elif not arch_hint.startswith("yolo"):
+            normalization = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
     unsupported = [
         step
         for step in ("static-crop", "contrast", "grayscale")
@@ -268,6 +365,7 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
             "padding_value": padding,
             "color_mode": "rgb",
             "scaling_factor": 255.0,
+            "normalization": normalization,
             "batch_size": image_input.shape[0],
         },
         weights={"model": {"file": "weights.onnx", "sha256": sha256_file(weights)}},
