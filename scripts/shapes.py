@@ -11,7 +11,7 @@ Library use::
 CLI::
 
     python scripts/shapes.py yolo-dataset /tmp/shapes-ds --train 300 --val 60 --seed 0
-    python scripts/shapes.py preview /tmp/shapes-preview.png --seed 0 --count 8
+    python scripts/shapes.py preview /tmp/shapes-preview.png --seed 0 --count 8 --boxes
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def _random_colour(rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.15:
         # Greys too, so colour alone never identifies "shape vs background".
         hsv[0, 0, 1] = rng.integers(0, 40)
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+    bgr: np.ndarray = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+    return bgr
 
 
 def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -88,7 +89,8 @@ def _background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         proj = xs * math.cos(angle) + ys * math.sin(angle)
         t = (proj - proj.min()) / max(float(np.ptp(proj)), 1e-6)
-        return c0 * (1.0 - t[..., None]) + c1 * t[..., None]
+        grad: np.ndarray = c0 * (1.0 - t[..., None]) + c1 * t[..., None]
+        return grad
     # Low-frequency colour noise upsampled to full size: blotchy, texture-like backgrounds.
     cells = int(rng.integers(3, 12))
     small = rng.uniform(0, 255, size=(cells, cells, 3)).astype(np.float32)
@@ -155,7 +157,8 @@ def _box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
     area = (box[2] - box[0]) * (box[3] - box[1])
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-6)
+    iou: np.ndarray = inter / np.maximum(area + areas - inter, 1e-6)
+    return iou
 
 
 def render_sample(rng: np.random.Generator, size_wh: tuple[int, int] = (320, 320)) -> Sample:
@@ -207,7 +210,9 @@ def render_sample(rng: np.random.Generator, size_wh: tuple[int, int] = (320, 320
             mask = np.zeros_like(occupied)
             _draw_shape(mask, cls, poly, (cx, cy), size / 2.0, (255,), None, cv2.LINE_8)
             if thickness:
-                mask = cv2.dilate(mask, np.ones((2 * thickness + 1,) * 2, np.uint8))
+                mask = np.asarray(
+                    cv2.dilate(mask, np.ones((2 * thickness + 1,) * 2, np.uint8)), dtype=np.uint8
+                )
             if np.any(mask & occupied):
                 continue
             under = img[mask > 0].mean(axis=0)
@@ -238,7 +243,7 @@ def render_sample(rng: np.random.Generator, size_wh: tuple[int, int] = (320, 320
             break
     if rng.random() < 0.35:
         k = int(rng.choice([3, 5]))
-        img = cv2.GaussianBlur(img, (k, k), 0)
+        img = np.asarray(cv2.GaussianBlur(img, (k, k), 0), dtype=np.float32)
     if rng.random() < 0.8:
         img = img + rng.normal(0.0, rng.uniform(2.0, 12.0), size=img.shape).astype(np.float32)
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -310,13 +315,21 @@ def write_yolo_dataset(
     return data_yaml
 
 
-def draw_preview(samples: list[Sample], columns: int = 4) -> np.ndarray:
-    """Tile samples with their boxes drawn; returns an ``(H, W, 3)`` uint8 BGR image."""
+def draw_preview(samples: list[Sample], columns: int = 4, boxes: bool = True) -> np.ndarray:
+    """Tile samples into one ``(H, W, 3)`` uint8 BGR image, optionally with their labelled boxes.
+
+    A single sample is returned at its own size (not tiled), so that ``preview --count 1``
+    yields a plain input image for trying the server.
+    """
+    if len(samples) == 1 and not boxes:
+        return samples[0].image_bgr.copy()
+    columns = max(1, min(columns, len(samples)))
     tiles = []
     cell = 320
     for s in samples:
         img = s.image_bgr.copy()
-        for (x1, y1, x2, y2), c in zip(s.xyxy.tolist(), s.class_id.tolist(), strict=True):
+        labels = zip(s.xyxy.tolist(), s.class_id.tolist(), strict=True) if boxes else ()
+        for (x1, y1, x2, y2), c in labels:
             cv2.rectangle(img, (round(x1), round(y1)), (round(x2), round(y2)), (0, 255, 0), 1)
             cv2.putText(
                 img,
@@ -350,12 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     ds.add_argument(
         "--square-only", action="store_true", help="all images 320x320 (default mixes sizes)"
     )
-    pv = sub.add_parser("preview", help="write a tiled image of samples with their boxes")
+    pv = sub.add_parser(
+        "preview", help="write one plain sample, or several tiled, e.g. to try the server"
+    )
     pv.add_argument("out_file", type=Path)
     pv.add_argument("--seed", type=int, default=0)
     pv.add_argument("--count", type=int, default=8)
     pv.add_argument("--width", type=int, default=320)
     pv.add_argument("--height", type=int, default=320)
+    pv.add_argument("--boxes", action="store_true", help="draw the ground-truth boxes and names")
     args = parser.parse_args(argv)
     if args.command == "yolo-dataset":
         data_yaml = write_yolo_dataset(
@@ -364,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         print(data_yaml)
     else:
         samples = generate(args.seed, args.count, (args.width, args.height))
-        if not cv2.imwrite(str(args.out_file), draw_preview(samples)):
+        if not cv2.imwrite(str(args.out_file), draw_preview(samples, boxes=args.boxes)):
             print(f"could not write {args.out_file}", file=sys.stderr)
             return 1
         print(args.out_file)
