@@ -3,19 +3,19 @@ PYTHON ?= python3.11
 VENV ?= .venv
 SDK_VENV ?= .venv-sdk
 BIN := $(VENV)/bin
-PIP_QUIET ?= -q
+PIPFLAGS ?= -q
 
 .PHONY: install serve test check lint typecheck layers unit services bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(PIP_QUIET) --upgrade pip
-	$(BIN)/pip install $(PIP_QUIET) -e ".[test]"
+	$(BIN)/pip install $(PIPFLAGS) --upgrade pip
+	$(BIN)/pip install $(PIPFLAGS) -e ".[test]"
 	@touch $@
 
 $(SDK_VENV)/.installed: tests/compat/requirements.txt
 	@test -x $(SDK_VENV)/bin/python || $(PYTHON) -m venv $(SDK_VENV)
-	$(SDK_VENV)/bin/pip install $(PIP_QUIET) -r tests/compat/requirements.txt
+	$(SDK_VENV)/bin/pip install $(PIPFLAGS) -r tests/compat/requirements.txt
 	@touch $@
 
 install: $(VENV)/.installed

@@ -75,7 +75,11 @@ def _model(
     tmp_path: Path, outputs: dict[str, np.ndarray] = SEG_OUTPUTS, **kwargs: object
 ) -> InstanceSegmentationModel:
     path = write_ultralytics_outputs(
-        tmp_path / "seg.onnx", outputs, NAMES, task="segment", **kwargs  # type: ignore[arg-type]
+        tmp_path / "seg.onnx",
+        outputs,
+        NAMES,
+        task="segment",
+        **kwargs,  # type: ignore[arg-type]
     )
     package = import_ultralytics_onnx(path)
     model = ArchitectureRegistry().load(package, OnnxSession)
@@ -149,15 +153,18 @@ def test_two_instances_accurate(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "factor", "square_polygon", "circle_polygon"),
+    ("mode", "factor", "square_polygon", "circle_polygon", "cell_px"),
     [
-        pytest.param("accurate", 0.0, SQUARE_MASK, CIRCLE_MASK, id="accurate"),
+        pytest.param("accurate", 0.0, SQUARE_MASK, CIRCLE_MASK, 1.0, id="accurate"),
         # Fast polygons live on the 8-px prototype cells: vertex = cell index x 8, so the
         # right/bottom edges sit on the last cell's top-left corner (the reference does the same).
-        pytest.param("fast", 0.0, (256, 176, 376, 296), (120, 120, 152, 192), id="fast"),
-        pytest.param("tradeoff", 0.0, (256, 176, 376, 296), (120, 120, 152, 192), id="tradeoff-0"),
-        pytest.param("tradeoff", 1.0, SQUARE_MASK, CIRCLE_MASK, id="tradeoff-1"),
-        pytest.param("tradeoff", 0.5, SQUARE_MASK, CIRCLE_MASK, id="tradeoff-half"),
+        pytest.param("fast", 0.0, (256, 176, 376, 296), (120, 120, 152, 192), 1.0, id="fast"),
+        pytest.param(
+            "tradeoff", 0.0, (256, 176, 376, 296), (120, 120, 152, 192), 1.0, id="tradeoff-0"
+        ),
+        pytest.param("tradeoff", 1.0, SQUARE_MASK, CIRCLE_MASK, 1.0, id="tradeoff-1"),
+        # Halfway: a 360x270 mask, 16/9 image px per mask px.
+        pytest.param("tradeoff", 0.5, SQUARE_MASK, CIRCLE_MASK, 16 / 9, id="tradeoff-half"),
     ],
 )
 def test_mask_decode_modes(
@@ -166,11 +173,13 @@ def test_mask_decode_modes(
     factor: float,
     square_polygon: tuple[int, int, int, int],
     circle_polygon: tuple[int, int, int, int],
+    cell_px: float,
 ) -> None:
     model = _model(tmp_path)
 
     (detections,) = model.infer(
-        [_image()], SegmentationParams(mask_decode_mode=mode, tradeoff_factor=factor)  # type: ignore[arg-type]
+        [_image()],
+        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=factor),  # type: ignore[arg-type]
     )
 
     assert detections.xyxy.tolist() == [SQUARE_BOX, CIRCLE_BOX]
@@ -179,9 +188,10 @@ def test_mask_decode_modes(
     assert detections.mask.shape == (2, 480, 640)
     for mask, expected in zip(detections.mask, (SQUARE_MASK, CIRCLE_MASK), strict=True):
         assert _mask_bbox(mask) == pytest.approx(expected, abs=1)
+    # Polygons: within one mask pixel (in image pixels) of the expected edges.
     polygons = detections.data[POLYGON]
-    assert _polygon_bbox(polygons[0]) == pytest.approx(square_polygon, abs=1)
-    assert _polygon_bbox(polygons[1]) == pytest.approx(circle_polygon, abs=1)
+    assert _polygon_bbox(polygons[0]) == pytest.approx(square_polygon, abs=cell_px + 1e-4)
+    assert _polygon_bbox(polygons[1]) == pytest.approx(circle_polygon, abs=cell_px + 1e-4)
 
 
 def test_fast_masks_are_the_prototype_cells_scaled_up(tmp_path: Path) -> None:
@@ -254,7 +264,8 @@ def test_no_detections(tmp_path: Path, mode: str) -> None:
     model = _model(tmp_path, EMPTY_OUTPUTS)
 
     (detections,) = model.infer(
-        [_image()], SegmentationParams(mask_decode_mode=mode, tradeoff_factor=0.5)  # type: ignore[arg-type]
+        [_image()],
+        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=0.5),  # type: ignore[arg-type]
     )
 
     assert len(detections) == 0

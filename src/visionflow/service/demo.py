@@ -13,8 +13,14 @@ from visionflow.store import Registry
 
 __all__ = ["DEMO_MODELS", "DemoSetup", "demo_model_path", "ensure_demo"]
 
-# model id in the demo workspace → file shipped under visionflow/demo/models/
-DEMO_MODELS: dict[str, str] = {"shapes/1": "shapes-det.onnx"}
+# model id in the demo workspace → file or package folder shipped under visionflow/demo/models/
+DEMO_MODELS: dict[str, str] = {
+    "shapes/1": "shapes-det.onnx",
+    "shapes-seg/1": "shapes-seg.onnx",
+    "shapes-cls/1": "shapes-cls.onnx",
+    "keypoints/1": "shapes-pose",
+    "semantic/1": "selfie-seg",
+}
 _KEY_FILE = "demo-api-key"
 
 
@@ -44,7 +50,7 @@ def ensure_demo(settings: Settings, registry: Registry, admin: ModelAdmin) -> De
             if registry.find_model_version(workspace, project, int(version)) is not None:
                 continue
             path = demo_model_path(file_name)
-            if not path.is_file():
+            if not path.exists():
                 continue
             admin.add_from_path(workspace, model_id, path)
             registered.append(model_id)
