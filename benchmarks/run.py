@@ -1,9 +1,9 @@
-"""`make bench`: raw ONNX Runtime vs end-to-end ``POST /infer/object_detection``.
+"""`make bench`: raw ONNX Runtime vs end-to-end ``POST /infer/<task>`` for every task.
 
 For each model: the median of N ``session.run`` calls on an already-preprocessed tensor (raw), the
 median of N HTTP requests with a 640x480 JPEG against a real server in a subprocess (end to end:
-base64 decode, image decode, letterbox, inference, NMS, JSON), and their ratio. Absolute times
-drift on shared machines; compare ratios measured in one run.
+base64 decode, image decode, resize, inference, post-processing, JSON), and their ratio. Absolute
+times drift on shared machines; compare ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -35,9 +35,17 @@ from visionflow.runtime import OnnxSession  # noqa: E402
 from visionflow.service.demo import demo_model_path  # noqa: E402
 from visionflow.service.services import Services  # noqa: E402
 
-MODELS = {
-    "shapes/1": demo_model_path("shapes-det.onnx"),
-    "yolov8n-640/1": ROOT / "benchmarks" / "models" / "yolov8n-640-random.onnx",
+# model id → (file or package folder, route)
+MODELS: dict[str, tuple[Path, str]] = {
+    "shapes/1": (demo_model_path("shapes-det.onnx"), "object_detection"),
+    "yolov8n-640/1": (
+        ROOT / "benchmarks" / "models" / "yolov8n-640-random.onnx",
+        "object_detection",
+    ),
+    "shapes-seg/1": (demo_model_path("shapes-seg.onnx"), "instance_segmentation"),
+    "keypoints/1": (demo_model_path("shapes-pose"), "keypoints_detection"),
+    "shapes-cls/1": (demo_model_path("shapes-cls.onnx"), "classification"),
+    "semantic/1": (demo_model_path("selfie-seg"), "semantic_segmentation"),
 }
 
 
@@ -56,7 +64,7 @@ def test_image() -> bytes:
 
 def raw_ms(path: Path, image: np.ndarray, runs: int) -> float:
     package = import_model(path)
-    session = OnnxSession(path)
+    session = OnnxSession(package.weight_path())
     tensor, _ = images_to_tensor([image], package.manifest.input)
     feeds = {session.input.name: tensor}
     for _ in range(3):
@@ -69,7 +77,7 @@ def raw_ms(path: Path, image: np.ndarray, runs: int) -> float:
     return statistics.median(times)
 
 
-def http_ms(url: str, model_id: str, image_b64: str, runs: int) -> float:
+def http_ms(url: str, model_id: str, route: str, image_b64: str, runs: int) -> float:
     body = {
         "model_id": model_id,
         "image": {"type": "base64", "value": image_b64},
@@ -77,11 +85,11 @@ def http_ms(url: str, model_id: str, image_b64: str, runs: int) -> float:
     }
     with httpx.Client(base_url=url, timeout=60) as client:
         for _ in range(3):
-            client.post("/infer/object_detection", json=body).raise_for_status()
+            client.post(f"/infer/{route}", json=body).raise_for_status()
         times = []
         for _ in range(runs):
             started = time.perf_counter()
-            client.post("/infer/object_detection", json=body).raise_for_status()
+            client.post(f"/infer/{route}", json=body).raise_for_status()
             times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
 
@@ -97,8 +105,8 @@ def main() -> int:
         settings = Settings(home=Path(home), register_demo_models=False)
         services = Services.build(settings)
         services.registry.ensure_workspace("demo")
-        available = {m: p for m, p in MODELS.items() if p.is_file()}
-        for model_id, path in available.items():
+        available = {m: entry for m, entry in MODELS.items() if entry[0].exists()}
+        for model_id, (path, _route) in available.items():
             services.models.add_from_path("demo", model_id, path)
         services.close()
         port = free_port()
@@ -127,19 +135,19 @@ def main() -> int:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             rows = []
-            for model_id, path in available.items():
+            for model_id, (path, route) in available.items():
                 raw = raw_ms(path, image, args.runs)
-                e2e = http_ms(url, model_id, image_b64, args.runs)
-                rows.append((model_id, path.name, raw, e2e, e2e / raw))
+                e2e = http_ms(url, model_id, route, image_b64, args.runs)
+                rows.append((model_id, route, raw, e2e, e2e / raw))
         finally:
             server.terminate()
             server.wait(timeout=10)
-    print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/object_detection\n")
-    header = f"{'model':<16} {'file':<28} {'raw ORT ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
+    print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/<route>\n")
+    header = f"{'model':<16} {'route':<24} {'raw ORT ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
     print(header)
     print("-" * len(header))
-    for model_id, name, raw, e2e, ratio in rows:
-        print(f"{model_id:<16} {name:<28} {raw:>11.2f} {e2e:>14.2f} {ratio:>6.2f}")
+    for model_id, route, raw, e2e, ratio in rows:
+        print(f"{model_id:<16} {route:<24} {raw:>11.2f} {e2e:>14.2f} {ratio:>6.2f}")
     missing = sorted(set(MODELS) - {r[0] for r in rows})
     if missing:
         print(f"\nskipped (file missing): {', '.join(missing)}")
