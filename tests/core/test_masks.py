@@ -19,6 +19,7 @@ from pycocotools import mask as coco_mask
 
 from visionflow.core.letterbox import ResizeMeta
 from visionflow.core.masks import (
+    MaskDecodeMode,
     decode_prototype_masks,
     mask_to_polygon,
     mask_to_rle,
@@ -127,9 +128,7 @@ def test_decode_prototype_masks(
         pytest.param(LETTERBOX_640X480, "accurate", 0.0, (480, 640), (1.0, 1.0), id="accurate"),
         pytest.param(LETTERBOX_640X480, "fast", 0.0, (60, 80), (8.0, 8.0), id="fast-region"),
         pytest.param(LETTERBOX_640X480, "tradeoff", 0.0, (60, 80), (8.0, 8.0), id="tradeoff-0"),
-        pytest.param(
-            LETTERBOX_640X480, "tradeoff", 1.0, (480, 640), (1.0, 1.0), id="tradeoff-1"
-        ),
+        pytest.param(LETTERBOX_640X480, "tradeoff", 1.0, (480, 640), (1.0, 1.0), id="tradeoff-1"),
         pytest.param(
             # 80 + 0.5 * (640 - 80) = 360 wide, 60 + 0.5 * (480 - 60) = 270 high.
             LETTERBOX_640X480,
@@ -156,14 +155,14 @@ def test_decode_prototype_masks(
 )
 def test_masks_to_image_sizes(
     meta: ResizeMeta,
-    mode: str,
+    mode: MaskDecodeMode,
     factor: float,
     expected_hw: tuple[int, int],
     expected_scale: tuple[float, float],
 ) -> None:
     proto = np.ones((2, 80, 80), dtype=np.float32)
 
-    masks, scale = masks_to_image(proto, meta, mode, factor)  # type: ignore[arg-type]
+    masks, scale = masks_to_image(proto, meta, mode, factor)
 
     assert masks.dtype == np.bool_
     assert masks.shape == (2, *expected_hw)
@@ -172,9 +171,9 @@ def test_masks_to_image_sizes(
 
 
 @pytest.mark.parametrize("mode", ["accurate", "fast", "tradeoff"])
-def test_masks_to_image_empty(mode: str) -> None:
+def test_masks_to_image_empty(mode: MaskDecodeMode) -> None:
     masks, _scale = masks_to_image(
-        np.zeros((0, 80, 80), dtype=np.float32), LETTERBOX_640X480, mode, 0.5  # type: ignore[arg-type]
+        np.zeros((0, 80, 80), dtype=np.float32), LETTERBOX_640X480, mode, 0.5
     )
 
     assert masks.shape[0] == 0
@@ -190,11 +189,11 @@ def test_masks_to_image_empty(mode: str) -> None:
     ],
 )
 def test_masks_to_image_cuts_off_letterbox_padding(
-    mode: str, region: tuple[int, int, int, int], expected_any: bool
+    mode: MaskDecodeMode, region: tuple[int, int, int, int], expected_any: bool
 ) -> None:
     proto = _filled((80, 80), region, 1.0)[None]
 
-    masks, _scale = masks_to_image(proto, LETTERBOX_640X480, mode, 0.5)  # type: ignore[arg-type]
+    masks, _scale = masks_to_image(proto, LETTERBOX_640X480, mode, 0.5)
 
     assert masks.any() == expected_any
     if expected_any:
@@ -222,6 +221,19 @@ def test_accurate_mask_is_the_bilinear_upsample_thresholded() -> None:
     ys, xs = np.nonzero(masks[0])
     # The box in the original image is x 256..384, y 176..304 (end-exclusive).
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (256, 383, 176, 303)
+
+
+def test_masks_smaller_than_the_grid_are_area_averaged() -> None:
+    # A 40x30 image: scale 8, content 320x240 at padding (0, 40) → grid region 80x60 → 40x30, so
+    # every image pixel averages 2x2 cells and the box's cells 32..47 x cut rows 22..37 become
+    # pixels 16..23 x 11..18 exactly.
+    meta = ResizeMeta((40, 30), (320, 320), (8.0, 8.0), (0, 40))
+    proto = _filled((80, 80), (32, 32, 48, 48), 1.0)[None]
+
+    masks, scale = masks_to_image(proto, meta, "accurate")
+
+    assert scale == (1.0, 1.0)
+    np.testing.assert_array_equal(masks[0], _filled((30, 40), (16, 11, 24, 19), 1).astype(bool))
 
 
 def _disk(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:

@@ -320,7 +320,9 @@ def test_segmentation_rle(boxes: list[list[int]]) -> None:
 
 
 def test_segmentation_rle_without_dense_masks_falls_back_to_points() -> None:
-    predictions = detection_predictions(_segmented([[2, 1, 6, 4]], with_mask=False), mask_format="rle")
+    predictions = detection_predictions(
+        _segmented([[2, 1, 6, 4]], with_mask=False), mask_format="rle"
+    )
 
     assert predictions[0]["mask_format"] == "polygon"
     assert "rle" not in predictions[0]
@@ -399,7 +401,12 @@ def _with_keypoints(confidences: list[list[float]]) -> sv.Detections:
             0.0,
             [
                 [],
-                [(0, "nose", 1.0), (1, "left_eye", 1.0), (2, "right_eye", 1.0), (3, "left_ear", 1.0)],
+                [
+                    (0, "nose", 1.0),
+                    (1, "left_eye", 1.0),
+                    (2, "right_eye", 1.0),
+                    (3, "left_ear", 1.0),
+                ],
             ],
             id="per-detection",
         ),

@@ -128,9 +128,10 @@ def test_stretch_maps_keypoints_per_axis(tmp_path: Path) -> None:
     )
 
 
-SIZES = [(640, 480), (100, 50), (320, 320)]
-# 100x50 letterboxed: scale 3.2, padding (0, 80); 320x320: identity.
+SIZES = [(640, 480), (100, 50), (320, 320), (480, 640)]
+# 100x50 letterboxed: scale 3.2, padding (0, 80); 320x320: identity; 480x640: padding (40, 0).
 EXPECTED_FIRST_KEYPOINT = {
+    (480, 640): [200, 300],
     (640, 480): [280, 220],
     (100, 50): [43.75, 21.875],
     (320, 320): [140, 150],
@@ -141,8 +142,8 @@ EXPECTED_FIRST_KEYPOINT = {
     ("dynamic_batch", "count"),
     [
         pytest.param(False, 0, id="static-1-no-images"),
-        pytest.param(False, 3, id="static-1-three-images"),
-        pytest.param(True, 3, id="dynamic-three-images"),
+        pytest.param(False, 4, id="static-1-four-images"),
+        pytest.param(True, 4, id="dynamic-four-images"),
     ],
 )
 def test_batches_keep_each_image_with_its_own_mapping(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -30,6 +31,7 @@ from tests.fixtures.onnx_graphs import (
     yolov8_seg_outputs,
 )
 from visionflow.core.detections import CLASS_NAME, POLYGON
+from visionflow.core.masks import MaskDecodeMode
 from visionflow.errors import ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.importers import import_roboflow_folder, import_ultralytics_onnx
@@ -72,14 +74,14 @@ def _sigmoid(x: float) -> float:
 
 
 def _model(
-    tmp_path: Path, outputs: dict[str, np.ndarray] = SEG_OUTPUTS, **kwargs: object
+    tmp_path: Path, outputs: dict[str, np.ndarray] = SEG_OUTPUTS, **kwargs: Any
 ) -> InstanceSegmentationModel:
     path = write_ultralytics_outputs(
         tmp_path / "seg.onnx",
         outputs,
         NAMES,
         task="segment",
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
     package = import_ultralytics_onnx(path)
     model = ArchitectureRegistry().load(package, OnnxSession)
@@ -169,7 +171,7 @@ def test_two_instances_accurate(tmp_path: Path) -> None:
 )
 def test_mask_decode_modes(
     tmp_path: Path,
-    mode: str,
+    mode: MaskDecodeMode,
     factor: float,
     square_polygon: tuple[int, int, int, int],
     circle_polygon: tuple[int, int, int, int],
@@ -179,7 +181,7 @@ def test_mask_decode_modes(
 
     (detections,) = model.infer(
         [_image()],
-        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=factor),  # type: ignore[arg-type]
+        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=factor),
     )
 
     assert detections.xyxy.tolist() == [SQUARE_BOX, CIRCLE_BOX]
@@ -225,9 +227,11 @@ def test_mask_in_the_letterbox_padding_is_cut_off(tmp_path: Path) -> None:
     assert _polygon_bbox(detections.data[POLYGON][0]) == pytest.approx(bbox, abs=1)
 
 
-SIZES = [(640, 480), (100, 50), (320, 320)]
-# 100x50 letterboxed: scale 3.2, padding (0, 80); 320x320: identity.
+SIZES = [(640, 480), (100, 50), (320, 320), (480, 640)]
+# 100x50 letterboxed: scale 3.2, padding (0, 80); 320x320: identity; 480x640 (portrait): scale
+# 0.5, padding (40, 0).
 EXPECTED_SQUARE = {
+    (480, 640): ([176, 256, 304, 384], (176, 256, 303, 383)),
     (640, 480): ([256, 176, 384, 304], SQUARE_MASK),
     (100, 50): ([40, 15, 60, 35], (40, 15, 59, 34)),
     (320, 320): ([128, 128, 192, 192], (128, 128, 191, 191)),
@@ -238,8 +242,8 @@ EXPECTED_SQUARE = {
     ("dynamic_batch", "count"),
     [
         pytest.param(False, 0, id="static-1-no-images"),
-        pytest.param(False, 3, id="static-1-three-images"),
-        pytest.param(True, 3, id="dynamic-three-images"),
+        pytest.param(False, 4, id="static-1-four-images"),
+        pytest.param(True, 4, id="dynamic-four-images"),
     ],
 )
 def test_batches_keep_each_image_with_its_own_mapping(
@@ -260,12 +264,12 @@ def test_batches_keep_each_image_with_its_own_mapping(
 
 
 @pytest.mark.parametrize("mode", ["accurate", "fast", "tradeoff"])
-def test_no_detections(tmp_path: Path, mode: str) -> None:
+def test_no_detections(tmp_path: Path, mode: MaskDecodeMode) -> None:
     model = _model(tmp_path, EMPTY_OUTPUTS)
 
     (detections,) = model.infer(
         [_image()],
-        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=0.5),  # type: ignore[arg-type]
+        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=0.5),
     )
 
     assert len(detections) == 0

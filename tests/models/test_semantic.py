@@ -3,7 +3,8 @@
 Logits model: 320x320 letterboxed input, logits ``(1, 3, 80, 80)`` (4 input px per cell):
 class 1 = 5 on grid columns 0..39, class 2 = 9 on grid rows 0..9, 0 elsewhere. A 640x480 image
 sits in input rows 40..279 = grid rows 10..69, so the class-2 band lies wholly in the padding and
-must never show up; image x < 320 is class 1 with softmax e^5 / (e^5 + 2), the rest class 0 with 1/3.
+must never show up; the image's left half is class 1 with softmax e^5 / (e^5 + 2), the right half
+class 0 with 1/3.
 
 Probability model (MediaPipe selfie style): NHWC input ``(1, 256, 256, 3)``, output
 ``(1, 256, 256, 1)`` = 0.9 on the left half, 0.2 on the right; stretch resize.
@@ -76,14 +77,21 @@ def _selfie(tmp_path: Path) -> SemanticSegmentationModel:
     )
 
 
+def _softmax_of_class_1(logit: float) -> float:
+    return math.exp(logit) / (math.exp(logit) + 2)
+
+
 @pytest.mark.parametrize(
     ("xy", "class_id", "confidence"),
     [
         pytest.param((100, 240), 1, CLASS_1_CONFIDENCE, id="left-class-1"),
         pytest.param((600, 240), 0, 1 / 3, id="right-class-0"),
         pytest.param((100, 0), 1, CLASS_1_CONFIDENCE, id="top-row-not-padding-class"),
-        pytest.param((319, 479), 1, CLASS_1_CONFIDENCE, id="last-class-1-column"),
-        pytest.param((320, 479), 0, 1 / 3, id="first-class-0-column"),
+        # Logits are resized (bilinear) before the softmax: image x → grid x = (x + 0.5) / 8 - 0.5,
+        # class 1's logit = 5 x (40 - grid x) across the last cell, 0 from grid x 40 on.
+        pytest.param((319, 479), 1, _softmax_of_class_1(5 * 0.5625), id="x319-interpolated"),
+        pytest.param((323, 479), 1, _softmax_of_class_1(5 * 0.0625), id="x323-last-class-1"),
+        pytest.param((324, 479), 0, 1 / 3, id="x324-first-class-0"),
     ],
 )
 def test_logits_letterbox(
@@ -116,20 +124,6 @@ def test_logits_stretch_keeps_every_row(tmp_path: Path) -> None:
     assert result.class_ids[10, 100] == 2
     assert result.class_ids[240, 100] == 1
     assert result.class_ids[240, 600] == 0
-
-
-def test_logits_resize_before_softmax(tmp_path: Path) -> None:
-    # A single cell column boundary: logits are interpolated, then softmax'd, so a pixel between
-    # a logit-5 cell and a logit-0 cell gets softmax of the interpolated logits.
-    model = _package(tmp_path, LOGITS, {"output": "logits"})
-
-    (result,) = model.infer([_image()])
-
-    # Image x = 319 → grid x = (319 + 0.5) / 8 - 0.5 = 39.4375: class-1 logit 5 * (1 - 0.4375).
-    logit = 5 * (1 - 0.4375)
-    assert result.confidence[240, 319] == pytest.approx(
-        math.exp(logit) / (math.exp(logit) + 2), rel=1e-5
-    )
 
 
 @pytest.mark.parametrize(
@@ -220,6 +214,8 @@ def test_class_map_output(tmp_path: Path) -> None:
 
 
 SIZES = [(640, 480), (100, 50), (320, 320)]
+# Unpadded (320x320), the class-2 band on grid rows 0..9 is the image's top 40 rows.
+PRESENT = {(640, 480): [0, 1], (100, 50): [0, 1], (320, 320): [0, 1, 2]}
 
 
 @pytest.mark.parametrize(
@@ -238,10 +234,10 @@ def test_each_image_at_its_own_size(tmp_path: Path, dynamic_batch: bool, count: 
 
     assert [r.class_ids.shape for r in results] == [(h, w) for w, h in sizes]
     for result, (width, height) in zip(results, sizes, strict=True):
-        # Left half class 1, right half class 0; the padding band never appears.
-        assert result.class_ids[height // 2, width // 4] == 1
-        assert result.class_ids[height // 2, 3 * width // 4] == 0
-        assert 2 not in result.class_ids
+        # Left half class 1, right half class 0; the band shows only where it is not padding.
+        assert result.class_ids[height - 1, width // 4] == 1
+        assert result.class_ids[height - 1, 3 * width // 4] == 0
+        assert np.unique(result.class_ids).tolist() == PRESENT[(width, height)]
 
 
 def test_roboflow_semantic_segmentation_folder(tmp_path: Path) -> None:

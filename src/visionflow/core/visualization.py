@@ -32,9 +32,11 @@ def annotate_detections(
         canvas = sv.MaskAnnotator(opacity=0.45).annotate(canvas, detections)
     canvas = sv.BoxAnnotator(thickness=max(1, stroke_width)).annotate(canvas, detections)
     if KEYPOINTS_XY in detections.data:
+        # Positional: the confidence argument was renamed across supervision releases.
         key_points = sv.KeyPoints(
-            xy=np.asarray(detections.data[KEYPOINTS_XY], dtype=np.float32),
-            confidence=np.asarray(detections.data[KEYPOINTS_CONFIDENCE], dtype=np.float32),
+            np.asarray(detections.data[KEYPOINTS_XY], dtype=np.float32),
+            None,
+            np.asarray(detections.data[KEYPOINTS_CONFIDENCE], dtype=np.float32),
         )
         canvas = sv.VertexAnnotator(radius=max(2, stroke_width + 1)).annotate(canvas, key_points)
     if labels:

@@ -26,6 +26,7 @@ from visionflow.core.masks import mask_to_rle
 from visionflow.core.results import ClassificationResult, SemanticSegmentationResult
 
 __all__ = [
+    "TASK_ROUTES",
     "MaskFormat",
     "classification_response",
     "detection_predictions",
@@ -34,6 +35,15 @@ __all__ = [
 ]
 
 MaskFormat = Literal["polygon", "rle"]
+
+# The v1 route of each task type (what /model/registry reports and clients route by).
+TASK_ROUTES = {
+    "object-detection": "/infer/object_detection",
+    "instance-segmentation": "/infer/instance_segmentation",
+    "keypoint-detection": "/infer/keypoints_detection",
+    "classification": "/infer/classification",
+    "semantic-segmentation": "/infer/semantic_segmentation",
+}
 
 
 def _keypoints(

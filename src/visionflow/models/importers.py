@@ -38,6 +38,7 @@ _ULTRALYTICS_TASKS = {
     "pose": "keypoint-detection",
     "classify": "classification",
 }
+_ROBOFLOW_TASKS = frozenset({*_ULTRALYTICS_TASKS.values(), "semantic-segmentation"})
 _ROBOFLOW_FILES = ("weights.onnx", "environment.json", "model_type.json")
 
 
@@ -296,10 +297,10 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
         )
     task = str(model_type.get("project_task_type", ""))
     arch_hint = str(model_type.get("model_type", "")).lower()
-    if task not in _ULTRALYTICS_TASKS.values():
+    if task not in _ROBOFLOW_TASKS:
         raise InvalidModelPackageError(
             f"{origin}: model_type.json project_task_type {task!r} is not one of "
-            + ", ".join(sorted(_ULTRALYTICS_TASKS.values()))
+            + ", ".join(sorted(_ROBOFLOW_TASKS))
         )
     names_file = folder / "class_names.txt"
     if names_file.is_file():

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.core.visualization import Result, annotate
+from visionflow.core.wire import TASK_ROUTES
 from visionflow.errors import InvalidInputError
 from visionflow.models.params import DetectionParams
 from visionflow.service.auth import Principal
@@ -58,8 +59,10 @@ def predict(
     view = services.inference.acquire(principal, model_id)
     task = view.record.task
     if expected_task is not None and task != expected_task:
+        route = TASK_ROUTES.get(task, "the legacy /{project}/{version} route")
         raise InvalidInputError(
-            f"model {model_id!r} is a {task} model, not {expected_task}; use the route for {task}"
+            f"model {model_id!r} is a {task} model, not {expected_task}: call {route}",
+            details={"model_task": task, "route": route},
         )
     images = [services.images.load(ref) for ref in refs]
     results = view.model.infer(images, params)

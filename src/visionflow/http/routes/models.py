@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from visionflow.core.wire import TASK_ROUTES
 from visionflow.http.deps import services
 from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
@@ -16,14 +17,6 @@ from visionflow.service.inference import LoadedModelView
 from visionflow.service.services import Services
 
 router = APIRouter(tags=["models"])
-
-TASK_ROUTES = {
-    "object-detection": "/infer/object_detection",
-    "instance-segmentation": "/infer/instance_segmentation",
-    "keypoint-detection": "/infer/keypoints_detection",
-    "classification": "/infer/classification",
-    "semantic-segmentation": "/infer/semantic_segmentation",
-}
 
 
 def _description(view: LoadedModelView) -> dict[str, Any]:
