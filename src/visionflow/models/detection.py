@@ -55,20 +55,18 @@ class ObjectDetectionModel:
     def postprocess(
         self, raw: npt.NDArray[np.float32], metas: Sequence[ResizeMeta], params: DetectionParams
     ) -> list[sv.Detections]:
-        results: list[sv.Detections] = []
-        for index, meta in enumerate(metas):
-            kept = self._runner.select(raw[index], meta, params)
-            results.append(
-                make_detections(kept.xyxy, kept.scores, kept.class_ids, self.manifest.class_names)
-            )
-        return results
+        return [self._detections(raw[index], meta, params) for index, meta in enumerate(metas)]
 
     def infer(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
     ) -> list[sv.Detections]:
-        results: list[sv.Detections] = []
-        step = self._runner.chunk_size
-        for start in range(0, len(images_bgr), step):
-            tensor, metas = self.preprocess(images_bgr[start : start + step])
-            results.extend(self.postprocess(self.forward(tensor), metas, params))
-        return results
+        return [
+            self._detections(outputs[0], meta, params)
+            for outputs, meta in self._runner.each_image(images_bgr)
+        ]
+
+    def _detections(
+        self, raw: npt.NDArray[np.float32], meta: ResizeMeta, params: DetectionParams
+    ) -> sv.Detections:
+        kept = self._runner.select(raw, meta, params)
+        return make_detections(kept.xyxy, kept.scores, kept.class_ids, self.manifest.class_names)

@@ -58,14 +58,10 @@ class KeypointDetectionModel:
     def infer(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
     ) -> list[sv.Detections]:
-        results: list[sv.Detections] = []
-        step = self._runner.chunk_size
-        for start in range(0, len(images_bgr), step):
-            tensor, metas = self._runner.preprocess(images_bgr[start : start + step])
-            raw = self._runner.forward(tensor)[0]
-            for index, meta in enumerate(metas):
-                results.append(self._postprocess(raw[index], meta, params))
-        return results
+        return [
+            self._postprocess(outputs[0], meta, params)
+            for outputs, meta in self._runner.each_image(images_bgr)
+        ]
 
     def _postprocess(
         self, raw: npt.NDArray[np.float32], meta: ResizeMeta, params: DetectionParams

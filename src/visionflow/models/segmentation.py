@@ -61,14 +61,10 @@ class InstanceSegmentationModel:
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
     ) -> list[sv.Detections]:
         seg = params if isinstance(params, SegmentationParams) else SegmentationParams()
-        results: list[sv.Detections] = []
-        step = self._runner.chunk_size
-        for start in range(0, len(images_bgr), step):
-            tensor, metas = self._runner.preprocess(images_bgr[start : start + step])
-            outputs = self._runner.forward(tensor)
-            for index, meta in enumerate(metas):
-                results.append(self._postprocess(outputs[0][index], outputs[1][index], meta, seg))
-        return results
+        return [
+            self._postprocess(outputs[0], outputs[1], meta, seg)
+            for outputs, meta in self._runner.each_image(images_bgr)
+        ]
 
     def _postprocess(
         self,

@@ -8,7 +8,7 @@ Row layouts of the first output:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -126,6 +126,17 @@ class YoloRunner:
                 part = np.concatenate([part, filler])
             parts.append(self._run(part))
         return [np.concatenate(outputs)[:count] for outputs in zip(*parts, strict=True)]
+
+    def each_image(
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]]
+    ) -> Iterator[tuple[list[npt.NDArray[np.float32]], ResizeMeta]]:
+        """Run the graph over ``images_bgr`` in batches; yield each image's outputs and mapping."""
+        step = self.chunk_size
+        for start in range(0, len(images_bgr), step):
+            tensor, metas = self.preprocess(images_bgr[start : start + step])
+            outputs = self.forward(tensor)
+            for index, meta in enumerate(metas):
+                yield [output[index] for output in outputs], meta
 
     def _run(self, tensor: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
         outputs = self.session.run({self.session.input.name: tensor})

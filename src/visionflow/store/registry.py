@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from visionflow.errors import (
@@ -229,19 +229,25 @@ class Registry:
                 "register a new version number"
             ) from None
 
+    @staticmethod
+    def _model_version_query(
+        workspace: str, project: str, version: int
+    ) -> Select[tuple[ModelVersion]]:
+        return (
+            select(ModelVersion)
+            .join(Workspace)
+            .where(
+                Workspace.name == workspace,
+                ModelVersion.project == project,
+                ModelVersion.version == version,
+            )
+        )
+
     def find_model_version(
         self, workspace: str, project: str, version: int
     ) -> ModelVersionRecord | None:
         with self.database.session() as session:
-            row = session.scalar(
-                select(ModelVersion)
-                .join(Workspace)
-                .where(
-                    Workspace.name == workspace,
-                    ModelVersion.project == project,
-                    ModelVersion.version == version,
-                )
-            )
+            row = session.scalar(self._model_version_query(workspace, project, version))
             return _model_record(row, workspace) if row else None
 
     def list_model_versions(self, workspace: str | None = None) -> list[ModelVersionRecord]:
@@ -257,15 +263,7 @@ class Registry:
 
     def delete_model_version(self, workspace: str, project: str, version: int) -> bool:
         with self.database.session() as session:
-            row = session.scalar(
-                select(ModelVersion)
-                .join(Workspace)
-                .where(
-                    Workspace.name == workspace,
-                    ModelVersion.project == project,
-                    ModelVersion.version == version,
-                )
-            )
+            row = session.scalar(self._model_version_query(workspace, project, version))
             if row is None:
                 return False
             session.delete(row)
