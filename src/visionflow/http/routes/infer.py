@@ -142,5 +142,9 @@ def infer_classification(body: ClassificationRequest, request: Request) -> Respo
 
 @router.post("/infer/semantic_segmentation")
 def infer_semantic_segmentation(body: SemanticSegmentationRequest, request: Request) -> Response:
-    params = SemanticParams(confidence=numeric_confidence(body.confidence, default=0.0))
+    # Only an explicit confidence thresholds pixels (to class 0); the 0.4 field default does not.
+    explicit = "confidence" in body.model_fields_set
+    params = SemanticParams(
+        confidence=numeric_confidence(body.confidence, default=0.0) if explicit else 0.0
+    )
     return _respond(request, body, "semantic-segmentation", params, WireOptions(), True)
