@@ -230,9 +230,7 @@ class Registry:
             ) from None
 
     @staticmethod
-    def _model_version_query(
-        workspace: str, project: str, version: int
-    ) -> Select[tuple[ModelVersion]]:
+    def _model_version_query(workspace: str, project: str, version: int) -> Select[ModelVersion]:
         return (
             select(ModelVersion)
             .join(Workspace)
