@@ -12,6 +12,7 @@ from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.models import ModelAdmin
 from visionflow.service.urls import UrlFetcher
+from visionflow.service.workflows import WorkflowService
 from visionflow.store import ArtifactStore, Database, Registry
 
 __all__ = ["Services"]
@@ -29,6 +30,7 @@ class Services:
     images: ImageLoader
     inference: InferenceService
     models: ModelAdmin
+    workflows: WorkflowService
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -39,6 +41,8 @@ class Services:
         artifacts = ArtifactStore(settings.artifacts_dir)
         architectures = ArchitectureRegistry()
         manager = ModelManager(settings.max_loaded_models)
+        images = ImageLoader(settings, UrlFetcher(settings))
+        inference = InferenceService(settings, registry, artifacts, manager, architectures)
         return cls(
             settings=settings,
             database=database,
@@ -47,9 +51,10 @@ class Services:
             architectures=architectures,
             manager=manager,
             authorizer=Authorizer(registry, settings),
-            images=ImageLoader(settings, UrlFetcher(settings)),
-            inference=InferenceService(settings, registry, artifacts, manager, architectures),
+            images=images,
+            inference=inference,
             models=ModelAdmin(registry, artifacts, architectures),
+            workflows=WorkflowService(registry, inference, images),
         )
 
     def close(self) -> None:

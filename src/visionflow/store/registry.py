@@ -7,8 +7,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
 from visionflow.errors import (
@@ -18,12 +19,20 @@ from visionflow.errors import (
     WorkspaceNotFoundError,
 )
 from visionflow.store.database import Database
-from visionflow.store.schema import ApiKey, ModelVersion, Workspace, utcnow
+from visionflow.store.schema import ApiKey, ModelVersion, StoredWorkflow, Workspace, utcnow
 
-__all__ = ["ApiKeyRecord", "ModelVersionRecord", "Registry", "WorkspaceRecord", "hash_api_key"]
+__all__ = [
+    "ApiKeyRecord",
+    "ModelVersionRecord",
+    "Registry",
+    "StoredWorkflowRecord",
+    "WorkspaceRecord",
+    "hash_api_key",
+]
 
 _WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_WORKFLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 KEY_PREFIX = "vf_"
 
 
@@ -65,6 +74,17 @@ class ModelVersionRecord:
     @property
     def model_id(self) -> str:
         return f"{self.project}/{self.version}"
+
+
+@dataclass(frozen=True)
+class StoredWorkflowRecord:
+    """One version of a stored workflow definition (versions count up from 1 per name)."""
+
+    workspace: str
+    name: str
+    version: int
+    definition: dict[str, Any]
+    created_at: datetime
 
 
 def _workspace_record(row: Workspace) -> WorkspaceRecord:
@@ -266,3 +286,56 @@ class Registry:
                 return False
             session.delete(row)
             return True
+
+    # -- stored workflows -------------------------------------------------------------------
+    def add_workflow_version(
+        self, workspace: str, name: str, definition: dict[str, Any]
+    ) -> StoredWorkflowRecord:
+        """Store ``definition`` as the next version of workflow ``name`` (1 for a new name)."""
+        if not _WORKFLOW_NAME.fullmatch(name):
+            raise InvalidInputError(
+                f"invalid workflow id {name!r}: use 1-128 letters, digits, '-' or '_'"
+            )
+        ws = self.get_workspace(workspace)
+        for _attempt in range(3):  # a concurrent writer may take the same version number
+            try:
+                with self.database.session() as session:
+                    latest = session.scalar(
+                        select(func.max(StoredWorkflow.version)).where(
+                            StoredWorkflow.workspace_id == ws.id, StoredWorkflow.name == name
+                        )
+                    )
+                    row = StoredWorkflow(
+                        workspace_id=ws.id,
+                        name=name,
+                        version=(latest or 0) + 1,
+                        definition=definition,
+                        created_at=utcnow(),
+                    )
+                    session.add(row)
+                    session.flush()
+                    return StoredWorkflowRecord(
+                        ws.name, row.name, row.version, row.definition, row.created_at
+                    )
+            except IntegrityError:
+                continue
+        raise ConflictError(f"workflow {name!r} is being updated concurrently; try again")
+
+    def find_workflow(
+        self, workspace: str, name: str, version: int | None = None
+    ) -> StoredWorkflowRecord | None:
+        """Version ``version`` of workflow ``name``, or its latest version when ``None``."""
+        with self.database.session() as session:
+            query = (
+                select(StoredWorkflow)
+                .join(Workspace)
+                .where(Workspace.name == workspace, StoredWorkflow.name == name)
+            )
+            if version is not None:
+                query = query.where(StoredWorkflow.version == version)
+            row = session.scalar(query.order_by(StoredWorkflow.version.desc()).limit(1))
+            if row is None:
+                return None
+            return StoredWorkflowRecord(
+                workspace, row.name, row.version, dict(row.definition), row.created_at
+            )

@@ -1,0 +1,117 @@
+"""Workflow routes (wire reference §1, §3.11, §4.15):
+
+- ``POST /workflows/run`` (and the deprecated ``/infer/workflows``): run an inline
+  ``specification``;
+- ``POST /{workspace_name}/workflows/{workflow_id}`` (and the deprecated
+  ``/infer/workflows/{workspace_name}/{workflow_id}``): run a stored workflow;
+- ``POST /workflows/validate``: compile a definition, ``{"status": "ok"}`` or the 400;
+- ``GET /workflows/execution_engine/versions``.
+
+The API key comes from the body, overridden by an ``Authorization: Bearer`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.responses import Response
+
+from visionflow.http.deps import elapsed_s, services
+from visionflow.http.keys import api_key_from
+from visionflow.http.responses import JSONBody
+from visionflow.service.workflows import WorkflowResult, WorkflowRun
+
+router = APIRouter(tags=["workflows"])
+
+
+def _as_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class _WorkflowRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    api_key: str | None = None
+    inputs: dict[str, Any]
+    excluded_fields: list[str] | None = None
+    enable_profiling: bool = False
+    # Accepted for compatibility; this server has no sinks or custom Python blocks.
+    debug: bool = False
+    workflow_id: str | None = None
+    disable_sinks: bool = False
+
+    def run(self) -> WorkflowRun:
+        return WorkflowRun(
+            inputs=self.inputs,
+            excluded_fields=tuple(self.excluded_fields or ()),
+            enable_profiling=self.enable_profiling,
+        )
+
+
+class SpecificationRequest(_WorkflowRequest):
+    specification: dict[str, Any]
+    is_preview: bool = False
+
+
+class PredefinedRequest(_WorkflowRequest):
+    use_cache: bool = True
+    workflow_version_id: Annotated[str | None, BeforeValidator(_as_text)] = Field(default=None)
+
+
+def _respond(request: Request, result: WorkflowResult, headers: dict[str, str]) -> Response:
+    headers["X-Processing-Time"] = f"{elapsed_s(request):.4f}"
+    return JSONBody(
+        {"outputs": result.outputs, "profiler_trace": result.profiler_trace}, headers=headers
+    )
+
+
+@router.post("/workflows/run")
+def run_specification(body: SpecificationRequest, request: Request) -> Response:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    result = svc.workflows.run(principal, body.specification, body.run())
+    return _respond(request, result, {})
+
+
+@router.post("/infer/workflows", deprecated=True)
+def run_specification_legacy(body: SpecificationRequest, request: Request) -> Response:
+    return run_specification(body, request)
+
+
+@router.post("/{workspace_name}/workflows/{workflow_id}")
+def run_stored(
+    workspace_name: str, workflow_id: str, body: PredefinedRequest, request: Request
+) -> Response:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    result = svc.workflows.run_stored(
+        principal,
+        workspace_name,
+        workflow_id,
+        body.run(),
+        version=body.workflow_version_id,
+        use_cache=body.use_cache,
+    )
+    return _respond(request, result, {"X-Workflow-Id": workflow_id})
+
+
+@router.post("/infer/workflows/{workspace_name}/{workflow_id}", deprecated=True)
+def run_stored_legacy(
+    workspace_name: str, workflow_id: str, body: PredefinedRequest, request: Request
+) -> Response:
+    return run_stored(workspace_name, workflow_id, body, request)
+
+
+@router.post("/workflows/validate")
+def validate(definition: dict[str, Any], request: Request) -> Response:
+    svc = services(request)
+    svc.authorizer.authorize(api_key_from(request, None, query=True))
+    svc.workflows.validate(definition)
+    return JSONBody({"status": "ok"})
+
+
+@router.get("/workflows/execution_engine/versions")
+def execution_engine_versions(request: Request) -> Response:
+    return JSONBody({"versions": services(request).workflows.execution_engine_versions()})

@@ -1,0 +1,210 @@
+"""The workflow use cases: run a definition (inline or stored), validate one, store versions.
+
+Stored workflows are read from the registry's ``workflows`` table and cached in memory for
+``definition_ttl_s`` (the reference caches 15 minutes); ``use_cache=False`` re-reads the store
+and refreshes the cache. A stored workflow is visible to callers whose key sees its workspace:
+their own and the public demo workspace. Any other workspace answers 404, whether or not it
+exists, so one tenant cannot probe another's workspace or workflow names.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.errors import InvalidInputError
+from visionflow.service.auth import Principal
+from visionflow.service.images import ImageLoader, ImageRef
+from visionflow.service.inference import InferenceService
+from visionflow.store.registry import Registry, StoredWorkflowRecord
+from visionflow.workflows import (
+    EXECUTION_ENGINE_VERSION,
+    BlockRegistry,
+    Compiler,
+    Executor,
+    Profiler,
+    RunContext,
+    WorkflowNotFoundError,
+)
+
+__all__ = ["WorkflowResult", "WorkflowRun", "WorkflowService"]
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """What a run request asks for besides the definition."""
+
+    inputs: Mapping[str, Any]
+    excluded_fields: Collection[str] = ()
+    enable_profiling: bool = False
+
+
+@dataclass(frozen=True)
+class WorkflowResult:
+    outputs: list[dict[str, Any]]
+    profiler_trace: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _CallerModels:
+    """The ``ModelRunner`` of one caller: models resolve in the caller's workspaces."""
+
+    def __init__(self, inference: InferenceService, principal: Principal) -> None:
+        self._inference = inference
+        self._principal = principal
+
+    def infer(
+        self,
+        model_id: str,
+        task: str,
+        images_bgr: Sequence[npt.NDArray[np.uint8]],
+        params: object,
+    ) -> Sequence[object]:
+        view = self._inference.acquire(self._principal, model_id)
+        if view.record.task != task:
+            raise InvalidInputError(
+                f"model {model_id!r} is a {view.record.task} model; this block runs {task} models",
+                details={"model_task": view.record.task},
+            )
+        return list(view.model.infer(images_bgr, params))
+
+
+def _image_decoder(images: ImageLoader) -> Callable[[Any], npt.NDArray[np.uint8]]:
+    """Workflow image inputs may be image objects, bare base64 strings or URLs (§6.2)."""
+
+    def decode(value: Any) -> npt.NDArray[np.uint8]:
+        if isinstance(value, dict):
+            kind = value.get("type")
+            if not isinstance(kind, str):
+                raise InvalidInputError("an image object needs a 'type' and a 'value'")
+            return images.load(ImageRef(type=kind, value=value.get("value")))
+        if isinstance(value, str):
+            kind = "url" if value.startswith(("http://", "https://")) else "base64"
+            return images.load(ImageRef(type=kind, value=value))
+        raise InvalidInputError(
+            "an image must be an image object {type, value}, a base64 string or a URL, "
+            f"not {type(value).__name__}"
+        )
+
+    return decode
+
+
+def _version_number(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInputError(
+            f"workflow_version_id {raw!r} is not a version of a stored workflow: versions are "
+            "positive integers (1, 2, ...)"
+        )
+    return int(raw)
+
+
+class WorkflowService:
+    def __init__(
+        self,
+        registry: Registry,
+        inference: InferenceService,
+        images: ImageLoader,
+        *,
+        blocks: BlockRegistry | None = None,
+        definition_ttl_s: float = 900.0,
+        profiling_allowed: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._registry = registry
+        self._inference = inference
+        self._decode = _image_decoder(images)
+        self.blocks = blocks or BlockRegistry()
+        self.compiler = Compiler(self.blocks)
+        self.executor = Executor()
+        self._ttl_s = definition_ttl_s
+        self._profiling_allowed = profiling_allowed
+        self._clock = clock
+        self._definitions: dict[tuple[str, str, int | None], tuple[float, StoredWorkflowRecord]]
+        self._definitions = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def execution_engine_versions() -> list[str]:
+        return [EXECUTION_ENGINE_VERSION]
+
+    def validate(self, definition: Mapping[str, Any]) -> None:
+        """Compile ``definition``; raises the 400 that running it would raise."""
+        self.compiler.compile(definition)
+
+    def run(
+        self, principal: Principal, definition: Mapping[str, Any], request: WorkflowRun
+    ) -> WorkflowResult:
+        profiler = Profiler(enabled=request.enable_profiling and self._profiling_allowed)
+        profiler.mark("workflow_run", "B")
+        with profiler.phase("workflow_compilation") as args:
+            plan, args["cache_hit"] = self.compiler.compile(definition)
+        outputs = self.executor.run(
+            plan,
+            request.inputs,
+            context=RunContext(models=_CallerModels(self._inference, principal)),
+            decode_image=self._decode,
+            profiler=profiler,
+            excluded_fields=request.excluded_fields,
+        )
+        profiler.mark("workflow_run", "E")
+        return WorkflowResult(outputs, profiler.events())
+
+    def run_stored(
+        self,
+        principal: Principal,
+        workspace: str,
+        workflow_id: str,
+        request: WorkflowRun,
+        *,
+        version: str | None = None,
+        use_cache: bool = True,
+    ) -> WorkflowResult:
+        record = self.stored(principal, workspace, workflow_id, version, use_cache=use_cache)
+        return self.run(principal, record.definition, request)
+
+    def stored(
+        self,
+        principal: Principal,
+        workspace: str,
+        workflow_id: str,
+        version: str | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> StoredWorkflowRecord:
+        """The stored definition the caller may run (latest version unless ``version``)."""
+        number = _version_number(version)
+        missing = WorkflowNotFoundError(
+            f"Workflow {workflow_id!r}"
+            + (f" version {number}" if number is not None else "")
+            + f" not found in workspace {workspace!r}",
+            details={"workspace": workspace, "workflow_id": workflow_id},
+        )
+        if workspace not in principal.visible_workspaces:
+            raise missing
+        key = (workspace, workflow_id, number)
+        now = self._clock()
+        if use_cache:
+            with self._lock:
+                hit = self._definitions.get(key)
+            if hit is not None and now - hit[0] < self._ttl_s:
+                return hit[1]
+        record = self._registry.find_workflow(workspace, workflow_id, number)
+        if record is None:
+            raise missing
+        with self._lock:
+            self._definitions[key] = (now, record)
+        return record
+
+    def save(
+        self, workspace: str, workflow_id: str, definition: dict[str, Any]
+    ) -> StoredWorkflowRecord:
+        """Store ``definition`` as the next version of ``workflow_id``, once it compiles."""
+        self.validate(definition)
+        return self._registry.add_workflow_version(workspace, workflow_id, definition)

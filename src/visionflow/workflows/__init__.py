@@ -1,0 +1,57 @@
+"""Workflows: definition → compiled plan → executor, with blocks as plugins.
+
+``compile_workflow`` (or a caching ``Compiler``) turns a definition into a ``CompiledWorkflow``;
+``Executor.run`` runs it on a request's inputs with an injected ``ModelRunner``. Blocks come from
+the ``visionflow.workflow_blocks`` entry points (``BlockRegistry``).
+"""
+
+from visionflow.workflows.block import (
+    Block,
+    Decision,
+    OutputDefinition,
+    RunContext,
+    StepInputs,
+    StepOutputs,
+    StepResult,
+)
+from visionflow.workflows.compiler import Compiler, compile_workflow
+from visionflow.workflows.definition import EXECUTION_ENGINE_VERSION, definition_hash
+from visionflow.workflows.errors import (
+    BlockError,
+    WorkflowError,
+    WorkflowNotFoundError,
+)
+from visionflow.workflows.executor import Executor, ImageDecoder
+from visionflow.workflows.lineage import Lineage, WorkflowImage
+from visionflow.workflows.manifest import StepManifest
+from visionflow.workflows.plan import CompiledWorkflow
+from visionflow.workflows.profiler import Profiler
+from visionflow.workflows.registry import ENTRY_POINT_GROUP, BlockRegistry
+from visionflow.workflows.runner import ModelRunner
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "EXECUTION_ENGINE_VERSION",
+    "Block",
+    "BlockError",
+    "BlockRegistry",
+    "CompiledWorkflow",
+    "Compiler",
+    "Decision",
+    "Executor",
+    "ImageDecoder",
+    "Lineage",
+    "ModelRunner",
+    "OutputDefinition",
+    "Profiler",
+    "RunContext",
+    "StepInputs",
+    "StepManifest",
+    "StepOutputs",
+    "StepResult",
+    "WorkflowError",
+    "WorkflowImage",
+    "WorkflowNotFoundError",
+    "compile_workflow",
+    "definition_hash",
+]

@@ -1,0 +1,475 @@
+"""Model blocks: run a registered model on each image of the step's batch.
+
+Thin on purpose: parameters become the model's typed params, the injected ``ModelRunner`` runs
+the model (one call per distinct model and parameter set), and results get the image's lineage.
+Manifests match the reference's field names and defaults (``workflow-blocks.json``); versions
+differ in outputs (``model_id`` from v2) and in how confidence is chosen (``confidence_mode`` from
+v3: ``best``/``default`` mean the 0.4 default, as this server has no per-model thresholds).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+import supervision as sv
+from pydantic import Field
+
+from visionflow.core.detections import DETECTION_ID, KEYPOINTS_CONFIDENCE
+from visionflow.core.masks import mask_to_rle
+from visionflow.core.results import ClassificationResult, SemanticSegmentationResult
+from visionflow.core.wire import classification_response
+from visionflow.models.params import DetectionParams
+from visionflow.models.segmentation import SegmentationParams
+from visionflow.models.semantic import SemanticParams
+from visionflow.workflows import kinds as k
+from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.lineage import WorkflowImage, attach_lineage
+from visionflow.workflows.manifest import (
+    BooleanSelector,
+    FloatZeroToOneSelector,
+    ImageSelector,
+    IntegerSelector,
+    ListOfValuesSelector,
+    ModelIdSelector,
+    ProjectSelector,
+    StepManifest,
+    StringSelector,
+)
+from visionflow.workflows.serialize import RLE_MASK
+
+__all__ = ["MODEL_BLOCKS"]
+
+DEFAULT_CONFIDENCE = 0.4
+ZeroToOne = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[int, Field(gt=0)]
+
+# -- manifests ------------------------------------------------------------------------------------
+
+
+class _ModelManifest(StepManifest):
+    images: ImageSelector
+    model_id: ModelIdSelector | str
+
+
+class _ActiveLearning(StepManifest):
+    disable_active_learning: bool | BooleanSelector = True
+    active_learning_target_dataset: ProjectSelector | str | None = None
+
+
+class _Confidence(StepManifest):
+    confidence: ZeroToOne | FloatZeroToOneSelector = DEFAULT_CONFIDENCE
+
+
+class _ConfidenceMode(StepManifest):
+    confidence_mode: Literal["best", "default", "custom"] | StringSelector = "best"
+    custom_confidence: ZeroToOne | FloatZeroToOneSelector | None = DEFAULT_CONFIDENCE
+
+
+class _DefaultConfidenceMode(StepManifest):
+    confidence_mode: Literal["default", "custom"] | StringSelector = "default"
+    custom_confidence: ZeroToOne | FloatZeroToOneSelector | None = DEFAULT_CONFIDENCE
+
+
+class _Nms(StepManifest):
+    class_filter: list[str] | ListOfValuesSelector | None = None
+    iou_threshold: ZeroToOne | FloatZeroToOneSelector = 0.3
+    max_detections: Positive | IntegerSelector = 300
+    class_agnostic_nms: bool | BooleanSelector | None = False
+    max_candidates: Positive | IntegerSelector = 3000
+
+
+class _Masks(StepManifest):
+    mask_decode_mode: Literal["accurate", "tradeoff", "fast"] | StringSelector = "accurate"
+    tradeoff_factor: ZeroToOne | FloatZeroToOneSelector = 0.0
+
+
+class _DenseMasks(StepManifest):
+    enforce_dense_masks_in_inference_models: bool | BooleanSelector = True
+
+
+class _KeypointConfidence(StepManifest):
+    keypoint_confidence: ZeroToOne | FloatZeroToOneSelector = 0.0
+
+
+class DetectionManifestV1(_ActiveLearning, _Nms, _Confidence, _ModelManifest):
+    pass
+
+
+class DetectionManifestV3(_ActiveLearning, _Nms, _ConfidenceMode, _ModelManifest):
+    pass
+
+
+class SegmentationManifestV1(
+    _DenseMasks, _ActiveLearning, _Masks, _Nms, _Confidence, _ModelManifest
+):
+    pass
+
+
+class SegmentationManifestV3(
+    _DenseMasks, _ActiveLearning, _Masks, _Nms, _ConfidenceMode, _ModelManifest
+):
+    pass
+
+
+class KeypointManifestV1(_ActiveLearning, _Nms, _KeypointConfidence, _Confidence, _ModelManifest):
+    pass
+
+
+class KeypointManifestV3(
+    _ActiveLearning, _Nms, _KeypointConfidence, _DefaultConfidenceMode, _ModelManifest
+):
+    pass
+
+
+class ClassificationManifestV1(_ActiveLearning, _Confidence, _ModelManifest):
+    pass
+
+
+class ClassificationManifestV3(_ActiveLearning, _DefaultConfidenceMode, _ModelManifest):
+    pass
+
+
+class MultiLabelManifestV3(_ActiveLearning, _ConfidenceMode, _ModelManifest):
+    pass
+
+
+class SemanticManifestV1(_ModelManifest):
+    pass
+
+
+class SemanticManifestV2(_ConfidenceMode, _ModelManifest):
+    pass
+
+
+# -- shared run logic -----------------------------------------------------------------------------
+
+
+def _confidence(inputs: StepInputs) -> float:
+    """``confidence`` (v1/v2) or ``confidence_mode`` + ``custom_confidence`` (v3)."""
+    if "confidence" in inputs:
+        return inputs.as_float("confidence", low=0.0, high=1.0)
+    mode = inputs.as_str("confidence_mode")
+    if mode not in ("best", "default", "custom"):
+        raise inputs.fail("confidence_mode", f"expected best, default or custom, got {mode!r}")
+    if mode == "custom" and inputs.get("custom_confidence") is not None:
+        return inputs.as_float("custom_confidence", low=0.0, high=1.0)
+    return DEFAULT_CONFIDENCE
+
+
+def _detection_values(inputs: StepInputs) -> dict[str, Any]:
+    class_filter = inputs.as_str_list("class_filter")
+    return {
+        "confidence": _confidence(inputs),
+        "iou_threshold": inputs.as_float("iou_threshold", low=0.0, high=1.0),
+        "class_agnostic_nms": bool(inputs.get("class_agnostic_nms")),
+        "max_detections": inputs.as_int("max_detections", low=1),
+        "max_candidates": inputs.as_int("max_candidates", low=1),
+        "class_filter": tuple(class_filter) if class_filter is not None else None,
+    }
+
+
+class _ModelBlock(Block):
+    """Groups a step's elements by (model id, params) and runs each group as one batch."""
+
+    task: ClassVar[str]
+    with_model_id: ClassVar[bool] = True
+
+    def params(self, inputs: StepInputs) -> object:
+        return None
+
+    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+        raise NotImplementedError
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        return self.run_batch([inputs], context)[0]
+
+    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
+        groups: dict[tuple[str, object], list[int]] = {}
+        for position, inputs in enumerate(batch):
+            inputs.image("images")
+            groups.setdefault((inputs.as_str("model_id"), self.params(inputs)), []).append(position)
+        outputs: list[StepResult] = [{} for _ in batch]
+        for (model_id, params), positions in groups.items():
+            images = [batch[p].image("images") for p in positions]
+            results = context.models.infer(
+                model_id, self.task, [image.pixels_bgr for image in images], params
+            )
+            inference_id = str(uuid.uuid4())
+            for position, image, result in zip(positions, images, results, strict=True):
+                values: dict[str, Any] = {
+                    "inference_id": inference_id,
+                    "predictions": self.convert(result, image, batch[position]),
+                }
+                if self.with_model_id:
+                    values["model_id"] = model_id
+                outputs[position] = values
+        return outputs
+
+
+def _outputs(prediction_kinds: tuple[str, ...], v1: bool) -> tuple[OutputDefinition, ...]:
+    if v1:
+        return (
+            OutputDefinition("inference_id", (k.STRING,)),
+            OutputDefinition("predictions", prediction_kinds),
+        )
+    return (
+        OutputDefinition("inference_id", (k.INFERENCE_ID,)),
+        OutputDefinition("predictions", prediction_kinds),
+        OutputDefinition("model_id", (k.ROBOFLOW_MODEL_ID,)),
+    )
+
+
+# -- detection-like tasks -------------------------------------------------------------------------
+
+
+class _DetectionBlock(_ModelBlock):
+    task = "object-detection"
+
+    def params(self, inputs: StepInputs) -> object:
+        try:
+            return DetectionParams(**_detection_values(inputs))
+        except ValueError as exc:
+            raise inputs.fail("confidence", str(exc)) from None
+
+    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+        assert isinstance(result, sv.Detections)
+        return attach_lineage(result, image.lineage)
+
+
+class ObjectDetectionModelV1(_DetectionBlock):
+    type = "roboflow_core/roboflow_object_detection_model@v1"
+    aliases = ("RoboflowObjectDetectionModel", "ObjectDetectionModel")
+    manifest = DetectionManifestV1
+    outputs = _outputs((k.OBJECT_DETECTION_PREDICTION,), v1=True)
+    with_model_id = False
+
+
+class ObjectDetectionModelV2(_DetectionBlock):
+    type = "roboflow_core/roboflow_object_detection_model@v2"
+    manifest = DetectionManifestV1
+    outputs = _outputs((k.OBJECT_DETECTION_PREDICTION,), v1=False)
+
+
+class ObjectDetectionModelV3(_DetectionBlock):
+    type = "roboflow_core/roboflow_object_detection_model@v3"
+    manifest = DetectionManifestV3
+    outputs = _outputs((k.OBJECT_DETECTION_PREDICTION,), v1=False)
+
+
+class _SegmentationBlock(_DetectionBlock):
+    task = "instance-segmentation"
+
+    def params(self, inputs: StepInputs) -> object:
+        mode = inputs.as_str("mask_decode_mode")
+        if mode not in ("accurate", "tradeoff", "fast"):
+            raise inputs.fail("mask_decode_mode", f"expected accurate, tradeoff or fast: {mode!r}")
+        try:
+            return SegmentationParams(
+                **_detection_values(inputs),
+                mask_decode_mode=mode,  # type: ignore[arg-type]
+                tradeoff_factor=inputs.as_float("tradeoff_factor", low=0.0, high=1.0),
+            )
+        except ValueError as exc:
+            raise inputs.fail("confidence", str(exc)) from None
+
+
+class InstanceSegmentationModelV1(_SegmentationBlock):
+    type = "roboflow_core/roboflow_instance_segmentation_model@v1"
+    aliases = ("RoboflowInstanceSegmentationModel", "InstanceSegmentationModel")
+    manifest = SegmentationManifestV1
+    outputs = _outputs((k.INSTANCE_SEGMENTATION_PREDICTION,), v1=True)
+    with_model_id = False
+
+
+class InstanceSegmentationModelV2(_SegmentationBlock):
+    type = "roboflow_core/roboflow_instance_segmentation_model@v2"
+    manifest = SegmentationManifestV1
+    outputs = _outputs((k.INSTANCE_SEGMENTATION_PREDICTION,), v1=False)
+
+
+class InstanceSegmentationModelV3(_SegmentationBlock):
+    type = "roboflow_core/roboflow_instance_segmentation_model@v3"
+    manifest = SegmentationManifestV3
+    outputs = _outputs((k.INSTANCE_SEGMENTATION_PREDICTION,), v1=False)
+
+
+class _KeypointBlock(_DetectionBlock):
+    task = "keypoint-detection"
+
+    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+        assert isinstance(result, sv.Detections)
+        threshold = inputs.as_float("keypoint_confidence", low=0.0, high=1.0)
+        if KEYPOINTS_CONFIDENCE in result.data and threshold > 0:
+            # Keypoints under the threshold are not reported (the wire drops score-0 keypoints).
+            scores = np.asarray(result.data[KEYPOINTS_CONFIDENCE], dtype=np.float32)
+            result.data[KEYPOINTS_CONFIDENCE] = np.where(scores < threshold, 0.0, scores)
+        return attach_lineage(result, image.lineage)
+
+
+class KeypointDetectionModelV1(_KeypointBlock):
+    type = "roboflow_core/roboflow_keypoint_detection_model@v1"
+    aliases = ("RoboflowKeypointDetectionModel", "KeypointsDetectionModel")
+    manifest = KeypointManifestV1
+    outputs = _outputs((k.KEYPOINT_DETECTION_PREDICTION,), v1=True)
+    with_model_id = False
+
+
+class KeypointDetectionModelV2(_KeypointBlock):
+    type = "roboflow_core/roboflow_keypoint_detection_model@v2"
+    manifest = KeypointManifestV1
+    outputs = _outputs((k.KEYPOINT_DETECTION_PREDICTION,), v1=False)
+
+
+class KeypointDetectionModelV3(_KeypointBlock):
+    type = "roboflow_core/roboflow_keypoint_detection_model@v3"
+    manifest = KeypointManifestV3
+    outputs = _outputs((k.KEYPOINT_DETECTION_PREDICTION,), v1=False)
+
+
+# -- classification -------------------------------------------------------------------------------
+
+
+class _ClassificationBlock(_ModelBlock):
+    """Predictions are the ``/infer/classification`` body plus ``prediction_type``,
+    ``parent_id`` and ``root_parent_id``, as the reference's blocks return them."""
+
+    task = "classification"
+
+    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+        assert isinstance(result, ClassificationResult)
+        body = classification_response(
+            result,
+            image_wh=image.lineage.size_wh,
+            inference_id=None,
+            time_s=None,
+            confidence=_confidence(inputs),
+        )
+        body["prediction_type"] = "classification"
+        body["parent_id"] = image.lineage.image_id
+        body["root_parent_id"] = image.lineage.root_id
+        return body
+
+
+def _classification_outputs(v1: bool) -> tuple[OutputDefinition, ...]:
+    predictions = OutputDefinition("predictions", (k.CLASSIFICATION_PREDICTION,))
+    if v1:
+        return (predictions, OutputDefinition("inference_id", (k.STRING,)))
+    return (
+        predictions,
+        OutputDefinition("inference_id", (k.INFERENCE_ID,)),
+        OutputDefinition("model_id", (k.ROBOFLOW_MODEL_ID,)),
+    )
+
+
+class ClassificationModelV1(_ClassificationBlock):
+    type = "roboflow_core/roboflow_classification_model@v1"
+    aliases = ("RoboflowClassificationModel", "ClassificationModel")
+    manifest = ClassificationManifestV1
+    outputs = _classification_outputs(v1=True)
+    with_model_id = False
+
+
+class ClassificationModelV2(_ClassificationBlock):
+    type = "roboflow_core/roboflow_classification_model@v2"
+    manifest = ClassificationManifestV1
+    outputs = _classification_outputs(v1=False)
+
+
+class ClassificationModelV3(_ClassificationBlock):
+    type = "roboflow_core/roboflow_classification_model@v3"
+    manifest = ClassificationManifestV3
+    outputs = _classification_outputs(v1=False)
+
+
+class MultiLabelClassificationModelV1(ClassificationModelV1):
+    type = "roboflow_core/roboflow_multi_label_classification_model@v1"
+    aliases = ("RoboflowMultiLabelClassificationModel", "MultiLabelClassificationModel")
+
+
+class MultiLabelClassificationModelV2(ClassificationModelV2):
+    type = "roboflow_core/roboflow_multi_label_classification_model@v2"
+
+
+class MultiLabelClassificationModelV3(_ClassificationBlock):
+    type = "roboflow_core/roboflow_multi_label_classification_model@v3"
+    manifest = MultiLabelManifestV3
+    outputs = _classification_outputs(v1=False)
+
+
+# -- semantic segmentation ------------------------------------------------------------------------
+
+
+def semantic_detections(result: SemanticSegmentationResult) -> sv.Detections:
+    """One detection per class present (class 0, background, excluded): the class's bounding box,
+    its mean confidence, and its mask as COCO RLE in ``data["rle_mask"]``."""
+    boxes, ids, scores, rles = [], [], [], []
+    for class_id in (int(c) for c in np.unique(result.class_ids) if c != 0):
+        mask = result.class_ids == class_id
+        rows, cols = np.nonzero(np.any(mask, axis=1))[0], np.nonzero(np.any(mask, axis=0))[0]
+        boxes.append([cols[0], rows[0], cols[-1], rows[-1]])
+        ids.append(class_id)
+        scores.append(float(result.confidence[mask].mean()))
+        rles.append(mask_to_rle(mask))
+    names = [result.class_names[i] if i < len(result.class_names) else str(i) for i in ids]
+    count = len(ids)
+    rle_column = np.empty(count, dtype=object)
+    for index, rle in enumerate(rles):
+        rle_column[index] = rle
+    return sv.Detections(
+        xyxy=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        confidence=np.asarray(scores, dtype=np.float32),
+        class_id=np.asarray(ids, dtype=np.int64),
+        data={
+            "class_name": np.array(names, dtype=object).reshape(count),
+            DETECTION_ID: np.array([str(uuid.uuid4()) for _ in ids], dtype=object),
+            RLE_MASK: rle_column,
+        },
+    )
+
+
+class _SemanticBlock(_ModelBlock):
+    task = "semantic-segmentation"
+    outputs = _outputs((k.SEMANTIC_SEGMENTATION_PREDICTION,), v1=False)
+
+    def params(self, inputs: StepInputs) -> object:
+        if "confidence_mode" in inputs and inputs.as_str("confidence_mode") == "custom":
+            return SemanticParams(confidence=_confidence(inputs))
+        return SemanticParams()
+
+    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+        assert isinstance(result, SemanticSegmentationResult)
+        return attach_lineage(semantic_detections(result), image.lineage)
+
+
+class SemanticSegmentationModelV1(_SemanticBlock):
+    type = "roboflow_core/roboflow_semantic_segmentation_model@v1"
+    manifest = SemanticManifestV1
+
+
+class SemanticSegmentationModelV2(_SemanticBlock):
+    type = "roboflow_core/roboflow_semantic_segmentation_model@v2"
+    manifest = SemanticManifestV2
+
+
+MODEL_BLOCKS: tuple[type[Block], ...] = (
+    ObjectDetectionModelV1,
+    ObjectDetectionModelV2,
+    ObjectDetectionModelV3,
+    InstanceSegmentationModelV1,
+    InstanceSegmentationModelV2,
+    InstanceSegmentationModelV3,
+    KeypointDetectionModelV1,
+    KeypointDetectionModelV2,
+    KeypointDetectionModelV3,
+    ClassificationModelV1,
+    ClassificationModelV2,
+    ClassificationModelV3,
+    MultiLabelClassificationModelV1,
+    MultiLabelClassificationModelV2,
+    MultiLabelClassificationModelV3,
+    SemanticSegmentationModelV1,
+    SemanticSegmentationModelV2,
+)

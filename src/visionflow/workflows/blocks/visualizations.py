@@ -1,0 +1,211 @@
+"""Visualizations with supervision's annotators: ``bounding_box_visualization`` and
+``label_visualization``. Each draws on a copy of ``image`` and outputs it as ``image``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+import supervision as sv
+from pydantic import Field
+
+from visionflow.core.detections import CLASS_NAME
+from visionflow.workflows import kinds as k
+from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.colors import parse_color, parse_palette
+from visionflow.workflows.manifest import (
+    BooleanSelector,
+    FloatSelector,
+    FloatZeroToOneSelector,
+    ImageSelector,
+    IntegerSelector,
+    ListOfValuesSelector,
+    Reference,
+    StepManifest,
+    StringSelector,
+)
+from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
+
+__all__ = ["VISUALIZATION_BLOCKS", "BoundingBoxVisualizationV1", "LabelVisualizationV1"]
+
+VisualizedPredictionsSelector = Annotated[
+    str,
+    Field(pattern=DATA_SELECTOR_PATTERN),
+    Reference((*k.DETECTION_KINDS, k.RLE_INSTANCE_SEGMENTATION_PREDICTION)),
+]
+Palette = Literal[
+    "DEFAULT",
+    "CUSTOM",
+    "ROBOFLOW",
+    "Matplotlib Viridis",
+    "Matplotlib Plasma",
+    "Matplotlib Inferno",
+    "Matplotlib Magma",
+    "Matplotlib Cividis",
+    "Matplotlib Pastel1",
+    "Matplotlib Pastel2",
+    "Matplotlib Paired",
+    "Matplotlib Accent",
+    "Matplotlib Dark2",
+    "Matplotlib Set1",
+    "Matplotlib Set2",
+    "Matplotlib Set3",
+    "Matplotlib Tab10",
+    "Matplotlib Tab20",
+    "Matplotlib Tab20b",
+    "Matplotlib Tab20c",
+]
+LabelText = Literal[
+    "Class",
+    "Confidence",
+    "Class and Confidence",
+    "Index",
+    "Dimensions",
+    "Area",
+    "Area (mask)",
+    "Area (converted)",
+    "Tracker Id",
+    "Time In Zone",
+]
+TextPosition = Literal[
+    "CENTER",
+    "CENTER_LEFT",
+    "CENTER_RIGHT",
+    "TOP_CENTER",
+    "TOP_LEFT",
+    "TOP_RIGHT",
+    "BOTTOM_LEFT",
+    "BOTTOM_CENTER",
+    "BOTTOM_RIGHT",
+    "CENTER_OF_MASS",
+]
+
+
+class _VisualizationManifest(StepManifest):
+    image: ImageSelector
+    copy_image: bool | BooleanSelector = True
+    predictions: VisualizedPredictionsSelector
+    color_palette: Palette | StringSelector = "DEFAULT"
+    palette_size: int | IntegerSelector = 10
+    custom_colors: list[str] | ListOfValuesSelector = Field(default_factory=list)
+    color_axis: Literal["INDEX", "CLASS", "TRACK"] | StringSelector = "CLASS"
+
+
+class BoundingBoxManifest(_VisualizationManifest):
+    thickness: int | IntegerSelector = 2
+    roundness: Annotated[float, Field(ge=0.0, le=1.0)] | FloatZeroToOneSelector = 0.0
+
+
+class LabelManifest(_VisualizationManifest):
+    text: LabelText | StringSelector = "Class"
+    text_position: TextPosition | StringSelector = "TOP_LEFT"
+    text_color: str | StringSelector = "WHITE"
+    text_scale: float | FloatSelector = 1.0
+    text_thickness: int | IntegerSelector = 1
+    text_padding: int | IntegerSelector = 10
+    border_radius: int | IntegerSelector = 0
+
+
+def _palette(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLookup]:
+    try:
+        palette = parse_palette(
+            inputs.as_str("color_palette"),
+            inputs.as_int("palette_size", low=1),
+            inputs.as_str_list("custom_colors") or [],
+        )
+    except ValueError as exc:
+        raise inputs.fail("color_palette", str(exc)) from None
+    axis = inputs.as_str("color_axis")
+    lookup = getattr(sv.ColorLookup, axis, None)
+    if not isinstance(lookup, sv.ColorLookup):
+        raise inputs.fail("color_axis", f"expected INDEX, CLASS or TRACK, got {axis!r}")
+    return palette, lookup
+
+
+class BoundingBoxVisualizationV1(Block):
+    type = "roboflow_core/bounding_box_visualization@v1"
+    aliases = ("BoundingBoxVisualization",)
+    manifest = BoundingBoxManifest
+    outputs = (OutputDefinition("image", (k.IMAGE,)),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        image = inputs.image("image")
+        detections = inputs.detections("predictions")
+        canvas = image.pixels_bgr.copy()
+        if len(detections):
+            palette, lookup = _palette(inputs)
+            thickness = inputs.as_int("thickness", low=1)
+            roundness = inputs.as_float("roundness", low=0.0, high=1.0)
+            annotator: sv.BoxAnnotator | sv.RoundBoxAnnotator = (
+                sv.RoundBoxAnnotator(
+                    color=palette, thickness=thickness, color_lookup=lookup, roundness=roundness
+                )
+                if roundness > 0
+                else sv.BoxAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
+            )
+            canvas = annotator.annotate(canvas, detections)
+        return {"image": image.with_pixels(np.asarray(canvas, dtype=np.uint8))}
+
+
+def _labels(detections: sv.Detections, text: str) -> list[str]:
+    names = detections.data.get(CLASS_NAME)
+    confidence = detections.confidence
+    count = len(detections)
+    if text == "Class":
+        return [str(names[i]) if names is not None else "" for i in range(count)]
+    if text == "Confidence" and confidence is not None:
+        return [f"{c:.2f}" for c in confidence]
+    if text == "Class and Confidence" and confidence is not None and names is not None:
+        return [f"{names[i]} {confidence[i]:.2f}" for i in range(count)]
+    if text == "Index":
+        return [str(i) for i in range(count)]
+    if text == "Dimensions":
+        labels = []
+        for x1, y1, x2, y2 in detections.xyxy:
+            labels.append(
+                f"{int((x1 + x2) / 2)}, {int((y1 + y2) / 2)} {int(x2 - x1)}x{int(y2 - y1)}"
+            )
+        return labels
+    if text == "Area":
+        return [str(int(area)) for area in detections.box_area]
+    if text == "Tracker Id":
+        ids = detections.tracker_id
+        return [str(t) for t in ids] if ids is not None else ["No Tracker ID"] * count
+    return [""] * count
+
+
+class LabelVisualizationV1(Block):
+    type = "roboflow_core/label_visualization@v1"
+    aliases = ("LabelVisualization",)
+    manifest = LabelManifest
+    outputs = (OutputDefinition("image", (k.IMAGE,)),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        image = inputs.image("image")
+        detections = inputs.detections("predictions")
+        canvas = image.pixels_bgr.copy()
+        if len(detections):
+            palette, lookup = _palette(inputs)
+            position = getattr(sv.Position, inputs.as_str("text_position"), None)
+            if not isinstance(position, sv.Position):
+                raise inputs.fail("text_position", "not a supervision Position name")
+            try:
+                text_color = parse_color(inputs.as_str("text_color"))
+            except ValueError as exc:
+                raise inputs.fail("text_color", str(exc)) from None
+            annotator = sv.LabelAnnotator(
+                color=palette,
+                color_lookup=lookup,
+                text_position=position,
+                text_color=text_color,
+                text_scale=inputs.as_float("text_scale", low=0.0),
+                text_thickness=inputs.as_int("text_thickness", low=1),
+                text_padding=inputs.as_int("text_padding", low=0),
+                border_radius=inputs.as_int("border_radius", low=0),
+            )
+            labels = _labels(detections, inputs.as_str("text"))
+            canvas = annotator.annotate(canvas, detections, labels=labels)
+        return {"image": image.with_pixels(np.asarray(canvas, dtype=np.uint8))}
+
+
+VISUALIZATION_BLOCKS: tuple[type[Block], ...] = (BoundingBoxVisualizationV1, LabelVisualizationV1)

@@ -1,0 +1,436 @@
+"""Definition → ``CompiledWorkflow``: parse, resolve blocks and selectors, type-check every edge
+by kind, order the steps and check dimensionality. Pure; ``Compiler`` caches by definition hash.
+
+Every error names the step (``block_id``) and the field (``property_name``) it concerns.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from visionflow.workflows.block import Block
+from visionflow.workflows.definition import (
+    ImageInput,
+    JsonField,
+    ParameterInput,
+    VideoMetadataInput,
+    WorkflowDefinition,
+    check_engine_version,
+    definition_hash,
+    parse_definition,
+)
+from visionflow.workflows.errors import (
+    BlockError,
+    ControlFlowDefinitionError,
+    DuplicatedNameError,
+    ExecutionGraphStructureError,
+    InvalidReferenceTargetError,
+    ReferenceTypeError,
+    StepInputDimensionalityError,
+    StepInputLineageError,
+    WorkflowDefinitionError,
+    WorkflowSyntaxError,
+)
+from visionflow.workflows.kinds import kinds_compatible
+from visionflow.workflows.manifest import FieldReferences, StepManifest, field_references
+from visionflow.workflows.plan import (
+    INPUT_LINEAGE,
+    CompiledInput,
+    CompiledOutput,
+    CompiledStep,
+    CompiledWorkflow,
+    DataLineage,
+)
+from visionflow.workflows.registry import BlockRegistry
+from visionflow.workflows.selectors import (
+    Selector,
+    SelectorKind,
+    looks_like_selector,
+    parse_selector,
+)
+
+__all__ = ["Compiler", "compile_workflow"]
+
+
+def _check_unique(kind: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DuplicatedNameError(
+                f"Workflow definition has two {kind} named {name!r}; names must be unique.",
+                blocks_errors=[BlockError(name if kind == "steps" else None, None, "name")],
+            )
+        seen.add(name)
+
+
+def _resolve_manifests(
+    raw_steps: list[dict[str, Any]], registry: BlockRegistry
+) -> list[tuple[Block, StepManifest]]:
+    """Each step's block (by type id or alias) and validated manifest; all problems at once."""
+    resolved: list[tuple[Block, StepManifest]] = []
+    errors: list[tuple[str, BlockError]] = []
+    for position, raw in enumerate(raw_steps):
+        name = str(raw.get("name", f"#{position}"))
+        block_type = raw.get("type")
+        if not isinstance(block_type, str):
+            details = "every step needs a 'type' naming its block"
+            errors.append((f"Step {name!r}: {details}", BlockError(name, None, "type", details)))
+            continue
+        block = registry.find(block_type)
+        if block is None:
+            close = registry.suggestions(block_type)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            details = f"unknown block type {block_type!r}.{hint}"
+            errors.append(
+                (f"Step {name!r}: {details}", BlockError(name, block_type, "type", details))
+            )
+            continue
+        try:
+            resolved.append((block, block.manifest.model_validate(raw)))
+        except ValidationError as exc:
+            reported: set[str] = set()
+            for error in exc.errors():
+                # One error per field: a union field reports once per alternative, the literal
+                # alternative first (its message is the useful one).
+                field = str(error["loc"][0]) if error["loc"] else "(manifest)"
+                if field in reported:
+                    continue
+                reported.add(field)
+                message = f"Step {name!r} ({block.type}): field {field!r}: {error['msg']}"
+                errors.append((message, BlockError(name, block.type, field, error["msg"])))
+    if errors:
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise WorkflowSyntaxError(
+            errors[0][0] + more,
+            context="workflow_compilation | workflow_definition_parsing",
+            blocks_errors=[error for _message, error in errors],
+        )
+    return resolved
+
+
+def _selector_strings(value: Any, refs: FieldReferences) -> Iterator[str]:
+    if refs.container == "value":
+        candidates: list[Any] = [value]
+    elif refs.container == "list":
+        candidates = list(value) if isinstance(value, list | tuple) else [value]
+    else:
+        candidates = list(value.values()) if isinstance(value, dict) else [value]
+    for candidate in candidates:
+        if looks_like_selector(candidate):
+            yield candidate
+
+
+class _Graph:
+    """Compilation state shared by the passes below."""
+
+    def __init__(
+        self, inputs: dict[str, CompiledInput], steps: dict[str, tuple[Block, StepManifest]]
+    ):
+        self.inputs = inputs
+        self.steps = steps
+        self.references = {name: field_references(type(m)) for name, (_b, m) in steps.items()}
+        self.selectors: dict[str, dict[str, Selector]] = {name: {} for name in steps}
+        self.data_deps: dict[str, set[str]] = {name: set() for name in steps}
+        self.targets: dict[str, list[str]] = {name: [] for name in steps}
+        self.gates: dict[str, list[str]] = {name: [] for name in steps}
+        self.sources: dict[str, list[tuple[str, Selector]]] = {name: [] for name in steps}
+
+    def fail_reference(self, step: str, field: str, message: str) -> InvalidReferenceTargetError:
+        block_type = self.steps[step][0].type
+        return InvalidReferenceTargetError(
+            f"Step {step!r} ({block_type}): field {field!r}: {message}",
+            blocks_errors=[BlockError(step, block_type, field, message)],
+        )
+
+    def produced_kinds(self, step: str, field: str, selector: Selector) -> tuple[str, ...]:
+        if selector.kind is SelectorKind.INPUT:
+            declared = self.inputs.get(selector.name)
+            if declared is None:
+                known = ", ".join(sorted(self.inputs)) or "none"
+                raise self.fail_reference(
+                    step, field, f"{selector.raw} names no input (declared inputs: {known})"
+                )
+            return declared.kinds
+        producer = self.steps.get(selector.name)
+        if producer is None:
+            raise self.fail_reference(step, field, f"{selector.raw} names no step")
+        if selector.is_wildcard:
+            raise self.fail_reference(
+                step, field, f"{selector.raw}: '*' selects all outputs, usable only in outputs"
+            )
+        outputs = {output.name: output.kinds for output in producer[0].outputs}
+        if selector.output not in outputs:
+            known = ", ".join(outputs) or "none"
+            raise self.fail_reference(
+                step,
+                field,
+                f"step {selector.name!r} has no output {selector.output!r} (its outputs: {known})",
+            )
+        return outputs[selector.output]
+
+    def link(self) -> None:
+        """Resolve and kind-check every selector; collect data and control edges."""
+        for name, (block, manifest) in self.steps.items():
+            for field, refs in self.references[name].items():
+                for raw in _selector_strings(getattr(manifest, field), refs):
+                    self._link_one(name, block, field, refs, raw)
+
+    def _link_one(
+        self, name: str, block: Block, field: str, refs: FieldReferences, raw: str
+    ) -> None:
+        selector = parse_selector(raw)
+        if selector is None:
+            raise self.fail_reference(name, field, f"{raw!r} is not a valid selector")
+        if selector.kind is SelectorKind.STEP:
+            if not refs.steps:
+                raise self.fail_reference(
+                    name, field, f"{raw} selects a step, not data; use $steps.<step>.<output>"
+                )
+            if selector.name not in self.steps:
+                raise self.fail_reference(name, field, f"{raw} names no step")
+            if not block.flow_control:
+                raise self.fail_reference(name, field, "only flow-control blocks select steps")
+            self.targets[name].append(selector.name)
+            self.gates[selector.name].append(name)
+            return
+        if refs.kinds is None:
+            raise self.fail_reference(name, field, f"{raw}: this field takes step selectors only")
+        produced = self.produced_kinds(name, field, selector)
+        if not kinds_compatible(refs.kinds, produced):
+            details = f"{raw} is of kind {list(produced)}, but the field accepts {list(refs.kinds)}"
+            raise ReferenceTypeError(
+                f"Step {name!r} ({block.type}): field {field!r}: {details}",
+                blocks_errors=[BlockError(name, block.type, field, details)],
+            )
+        self.selectors[name][raw] = selector
+        self.sources[name].append((field, selector))
+        if selector.kind is SelectorKind.STEP_OUTPUT:
+            self.data_deps[name].add(selector.name)
+
+    def order(self) -> list[str]:
+        """Steps in a valid execution order (definition order among ready steps)."""
+        deps = {name: self.data_deps[name] | set(self.gates[name]) for name in self.steps}
+        done: list[str] = []
+        pending = list(self.steps)
+        while pending:
+            ready = [name for name in pending if deps[name] <= set(done)]
+            if not ready:
+                raise self._cycle_error({name: deps[name] for name in pending})
+            done.extend(ready)
+            pending = [name for name in pending if name not in ready]
+        return done
+
+    def _cycle_error(self, deps: dict[str, set[str]]) -> ExecutionGraphStructureError:
+        path = [next(iter(deps))]
+        while path.count(path[-1]) < 2:
+            path.append(sorted(d for d in deps[path[-1]] if d in deps)[0])
+        cycle = path[path.index(path[-1]) :]
+        arrow = " → ".join(cycle)
+        return ExecutionGraphStructureError(
+            f"Workflow steps form a cycle ({arrow}); a step cannot depend on its own output.",
+            context="workflow_compilation | execution_graph_construction",
+            blocks_errors=[
+                BlockError(step, self.steps[step][0].type, None, f"part of the cycle {arrow}")
+                for step in cycle[:-1]
+            ],
+        )
+
+
+def _source_lineage(
+    graph: _Graph, compiled: dict[str, CompiledStep], selector: Selector
+) -> DataLineage:
+    if selector.kind is SelectorKind.INPUT:
+        return INPUT_LINEAGE if graph.inputs[selector.name].is_batch else ()
+    return compiled[selector.name].output_lineage
+
+
+def _step_lineage(graph: _Graph, compiled: dict[str, CompiledStep], name: str) -> DataLineage:
+    block_type = graph.steps[name][0].type
+    found: dict[DataLineage, tuple[str, str]] = {}
+    for field, selector in graph.sources[name]:
+        lineage = _source_lineage(graph, compiled, selector)
+        if lineage:
+            found.setdefault(lineage, (field, selector.raw))
+    if len(found) <= 1:
+        return next(iter(found), ())
+    (first, (f1, s1)), (second, (f2, s2)) = list(found.items())[:2]
+    if len(first) != len(second):
+        details = (
+            f"field {f1!r} ({s1}) has dimensionality {len(first)} but field {f2!r} ({s2}) has "
+            f"{len(second)}; a block's batch inputs must have the same dimensionality"
+        )
+        error: type[StepInputDimensionalityError | StepInputLineageError] = (
+            StepInputDimensionalityError
+        )
+    else:
+        details = f"field {f1!r} ({s1}) and field {f2!r} ({s2}) come from different batches"
+        error = StepInputLineageError
+    raise error(
+        f"Step {name!r} ({block_type}): {details}",
+        blocks_errors=[BlockError(name, block_type, f2, details)],
+    )
+
+
+def _compile_step(graph: _Graph, compiled: dict[str, CompiledStep], name: str) -> CompiledStep:
+    block, manifest = graph.steps[name]
+    lineage = _step_lineage(graph, compiled, name)
+    offset = block.output_dimensionality_offset
+    run_lineage, output_lineage = lineage, lineage
+    if offset > 0:
+        if not lineage:
+            raise StepInputDimensionalityError(
+                f"Step {name!r} ({block.type}) adds a dimension to its inputs, which must "
+                "then be batches (e.g. images), not parameters",
+                blocks_errors=[BlockError(name, block.type, None, "needs batch-oriented inputs")],
+            )
+        output_lineage = (*lineage, name)
+    elif offset < 0:
+        if len(lineage) < 2:
+            raise StepInputDimensionalityError(
+                f"Step {name!r} ({block.type}) removes a dimension, so its inputs must be nested "
+                f"batches (e.g. results on crops); they have dimensionality {len(lineage)}",
+                blocks_errors=[BlockError(name, block.type, None, "needs nested batch inputs")],
+            )
+        run_lineage = output_lineage = lineage[:-1]
+    for gate in graph.gates[name]:
+        gate_lineage = compiled[gate].run_lineage
+        if run_lineage[: len(gate_lineage)] != gate_lineage:
+            details = (
+                f"gated by step {gate!r}, whose condition is evaluated on a different batch "
+                f"(dimensionality {len(gate_lineage)}) than this step runs on "
+                f"(dimensionality {len(run_lineage)})"
+            )
+            raise ControlFlowDefinitionError(
+                f"Step {name!r} ({block.type}): {details}",
+                blocks_errors=[BlockError(name, block.type, None, details)],
+            )
+    return CompiledStep(
+        name=name,
+        block=block,
+        manifest=manifest,
+        references=graph.references[name],
+        selectors=graph.selectors[name],
+        depends_on=frozenset(graph.data_deps[name]),
+        lineage=lineage,
+        run_lineage=run_lineage,
+        output_lineage=output_lineage,
+        gates=tuple(graph.gates[name]),
+        targets=tuple(graph.targets[name]),
+    )
+
+
+def _compile_output(
+    graph: _Graph, compiled: dict[str, CompiledStep], field: JsonField
+) -> CompiledOutput:
+    selector = parse_selector(field.selector)
+    assert selector is not None  # the definition's pattern guarantees the syntax
+
+    def fail(details: str) -> InvalidReferenceTargetError:
+        return InvalidReferenceTargetError(
+            f"Output {field.name!r}: {details}",
+            blocks_errors=[BlockError(None, None, f"outputs.{field.name}", details)],
+        )
+
+    if selector.kind is SelectorKind.INPUT:
+        if selector.name not in graph.inputs:
+            raise fail(f"{selector.raw} names no input")
+        lineage = INPUT_LINEAGE if graph.inputs[selector.name].is_batch else ()
+    else:
+        step = compiled.get(selector.name)
+        if step is None:
+            raise fail(f"{selector.raw} names no step")
+        names = [output.name for output in step.block.outputs]
+        if not selector.is_wildcard and selector.output not in names:
+            raise fail(
+                f"step {selector.name!r} has no output {selector.output!r} (its outputs: "
+                f"{', '.join(names) or 'none'})"
+            )
+        lineage = step.output_lineage
+    return CompiledOutput(field.name, selector, field.coordinates_system, lineage)
+
+
+def _compile_inputs(document: WorkflowDefinition) -> dict[str, CompiledInput]:
+    inputs: dict[str, CompiledInput] = {}
+    for declaration in document.inputs:
+        if isinstance(declaration, VideoMetadataInput):
+            raise WorkflowDefinitionError(
+                f"Input {declaration.name!r}: WorkflowVideoMetadata inputs (video) are not "
+                "supported by this server",
+                blocks_errors=[BlockError(None, None, f"inputs.{declaration.name}")],
+            )
+        if not isinstance(declaration, ParameterInput) and declaration.dimensionality != 1:
+            raise WorkflowDefinitionError(
+                f"Input {declaration.name!r}: nested batch inputs (dimensionality "
+                f"{declaration.dimensionality}) are not supported yet; use dimensionality 1",
+                blocks_errors=[BlockError(None, None, f"inputs.{declaration.name}")],
+            )
+        kinds = tuple(declaration.kind)
+        if isinstance(declaration, ImageInput) and "image" not in kinds:
+            kinds = ("image", *kinds)
+        inputs[declaration.name] = CompiledInput(declaration.name, declaration, kinds)
+    return inputs
+
+
+def compile_workflow(definition: Mapping[str, Any], registry: BlockRegistry) -> CompiledWorkflow:
+    """Compile ``definition``; raises a ``WorkflowError`` (400) naming the step and field."""
+    if not isinstance(definition, Mapping):
+        raise WorkflowSyntaxError("A workflow definition must be a JSON object")
+    document = parse_definition(definition)
+    check_engine_version(document.version)
+    _check_unique("inputs", [declaration.name for declaration in document.inputs])
+    _check_unique(
+        "steps", [str(s["name"]) for s in document.steps if isinstance(s.get("name"), str)]
+    )
+    _check_unique("outputs", [output.name for output in document.outputs])
+    inputs = _compile_inputs(document)
+    resolved = _resolve_manifests(document.steps, registry)
+    graph = _Graph(inputs, {manifest.name: (block, manifest) for block, manifest in resolved})
+    graph.link()
+    compiled: dict[str, CompiledStep] = {}
+    for name in graph.order():
+        compiled[name] = _compile_step(graph, compiled, name)
+    depth: dict[str, int] = {}
+    for name, step in compiled.items():
+        depth[name] = 1 + max((depth[d] for d in step.depends_on | set(step.gates)), default=-1)
+    layers = tuple(
+        tuple(name for name in compiled if depth[name] == level)
+        for level in range(max(depth.values(), default=-1) + 1)
+    )
+    outputs = tuple(_compile_output(graph, compiled, field) for field in document.outputs)
+    return CompiledWorkflow(
+        definition_hash=definition_hash(definition),
+        inputs=tuple(inputs.values()),
+        steps=compiled,
+        layers=layers,
+        outputs=outputs,
+    )
+
+
+class Compiler:
+    """``compile_workflow`` with an LRU cache keyed by the definition's hash."""
+
+    def __init__(self, registry: BlockRegistry, cache_size: int = 64) -> None:
+        self.registry = registry
+        self._cache: OrderedDict[str, CompiledWorkflow] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def compile(self, definition: Mapping[str, Any]) -> tuple[CompiledWorkflow, bool]:
+        """The compiled workflow and whether it came from the cache."""
+        key = definition_hash(definition) if isinstance(definition, Mapping) else ""
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached, True
+        plan = compile_workflow(definition, self.registry)
+        with self._lock:
+            self._cache[key] = plan
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return plan, False

@@ -1,0 +1,392 @@
+"""Runs a ``CompiledWorkflow`` on a request's inputs.
+
+The executor owns batching (one result dict per input image), running independent steps
+concurrently, flow control (steps gated by ``continue_if`` are skipped where its condition is
+false; whatever depends on a skipped step is skipped too, so its outputs are ``null`` or empty
+lists), fan-out over crops (a dimensionality increase nests results one list deeper) and back
+(a decrease gathers them), coordinate mapping of outputs, error attribution and profiling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import supervision as sv
+
+from visionflow.errors import VisionflowError
+from visionflow.workflows.block import Decision, RunContext, StepInputs, StepResult
+from visionflow.workflows.errors import (
+    BlockError,
+    RuntimeInputError,
+    StepExecutionError,
+    WorkflowError,
+)
+from visionflow.workflows.lineage import WorkflowImage, to_root_coordinates
+from visionflow.workflows.plan import (
+    INPUT_LINEAGE,
+    CompiledInput,
+    CompiledOutput,
+    CompiledStep,
+    CompiledWorkflow,
+    DataLineage,
+    Index,
+)
+from visionflow.workflows.profiler import Profiler
+from visionflow.workflows.selectors import Selector, SelectorKind
+from visionflow.workflows.serialize import serialize_value
+from visionflow.workflows.state import INPUTS, MISSING, ExecutionState
+
+__all__ = ["Executor", "ImageDecoder"]
+
+log = logging.getLogger("visionflow.workflows")
+
+# Turns one runtime image value (an image object, a base64 string, a URL) into BGR pixels.
+ImageDecoder = Callable[[Any], npt.NDArray[np.uint8]]
+
+_SKIP = object()
+
+
+def _absent(value: Any) -> bool:
+    return value is MISSING or value is None
+
+
+class Executor:
+    def __init__(self, max_concurrent_steps: int = 8) -> None:
+        self.max_concurrent_steps = max_concurrent_steps
+
+    def run(
+        self,
+        plan: CompiledWorkflow,
+        inputs: Mapping[str, Any],
+        *,
+        context: RunContext,
+        decode_image: ImageDecoder,
+        profiler: Profiler | None = None,
+        excluded_fields: Collection[str] = (),
+        serialize: bool = True,
+    ) -> list[dict[str, Any]]:
+        """One dict per element of the input batch (one dict when every output is non-batch)."""
+        profiler = profiler or Profiler(enabled=False)
+        with profiler.phase("workflow_input_assembly"):
+            state = _assemble_inputs(plan, inputs, decode_image)
+        with ThreadPoolExecutor(max_workers=self.max_concurrent_steps) as pool:
+            for layer in plan.layers:
+                self._run_layer(
+                    plan, [plan.steps[name] for name in layer], state, context, profiler, pool
+                )
+        with profiler.phase("outputs_construction"):
+            outputs = _construct_outputs(plan, state, set(excluded_fields))
+            return (
+                [{k: serialize_value(v) for k, v in o.items()} for o in outputs]
+                if serialize
+                else outputs
+            )
+
+    def _run_layer(
+        self,
+        plan: CompiledWorkflow,
+        steps: list[CompiledStep],
+        state: ExecutionState,
+        context: RunContext,
+        profiler: Profiler,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        if len(steps) == 1:
+            _run_step(plan, steps[0], state, context, profiler)
+            return
+        futures: list[Future[None]] = [
+            pool.submit(_run_step, plan, step, state, context, profiler) for step in steps
+        ]
+        errors = [future.exception() for future in futures]
+        for error in errors:  # the first failing step in definition order is reported
+            if error is not None:
+                raise error
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def _batch_size(plan: CompiledWorkflow, inputs: Mapping[str, Any]) -> int:
+    for declared in plan.inputs:
+        value = inputs.get(declared.name)
+        if declared.is_batch and isinstance(value, list) and len(value) > 1:
+            return len(value)
+    return 1
+
+
+def _decode(declared: CompiledInput, value: Any, decode_image: ImageDecoder, image_id: str) -> Any:
+    if not declared.is_image:
+        return value
+    if value is None:
+        raise RuntimeInputError(f"Workflow input {declared.name!r}: an image is null")
+    try:
+        return WorkflowImage.from_input(decode_image(value), image_id)
+    except WorkflowError:
+        raise
+    except VisionflowError as exc:
+        message = f"Workflow input {declared.name!r}: {exc.message}"
+        raise type(exc)(message, details=exc.details) from None
+
+
+def _assemble_inputs(
+    plan: CompiledWorkflow, inputs: Mapping[str, Any], decode_image: ImageDecoder
+) -> ExecutionState:
+    size = _batch_size(plan, inputs)
+    state = ExecutionState(size)
+    for declared in plan.inputs:
+        if not declared.is_batch:
+            value = inputs.get(declared.name, declared.default_value)
+            state.put(INPUTS, declared.name, (), value)
+            continue
+        value = inputs.get(declared.name)
+        if value is None:
+            raise RuntimeInputError(
+                f"Workflow input {declared.name!r} ({declared.declaration.type}, kinds "
+                f"{list(declared.kinds)}) is required but was not given in 'inputs'",
+                blocks_errors=[BlockError(None, None, f"inputs.{declared.name}")],
+            )
+        if not isinstance(value, list):
+            element = _decode(declared, value, decode_image, declared.name)
+            elements = [element] * size
+        else:
+            elements = [
+                _decode(declared, item, decode_image, f"{declared.name}.[{i}]")
+                for i, item in enumerate(value)
+            ]
+            if len(elements) == 1 and size > 1:
+                elements = elements * size
+        if len(elements) != size:
+            raise RuntimeInputError(
+                "Expected all batch-oriented workflow inputs to have the same length, or length "
+                f"1, but {declared.name!r} has {len(elements)} elements where the batch size "
+                f"is {size}.",
+                blocks_errors=[BlockError(None, None, f"inputs.{declared.name}")],
+            )
+        for i, element in enumerate(elements):
+            state.put(INPUTS, declared.name, (i,), element)
+    return state
+
+
+# -- steps ----------------------------------------------------------------------------------------
+
+
+def _source_lineage(plan: CompiledWorkflow, selector: Selector) -> DataLineage:
+    if selector.kind is SelectorKind.INPUT:
+        return INPUT_LINEAGE if plan.input(selector.name).is_batch else ()
+    return plan.steps[selector.name].output_lineage
+
+
+def _fetch(plan: CompiledWorkflow, state: ExecutionState, selector: Selector, index: Index) -> Any:
+    lineage = _source_lineage(plan, selector)
+    producer = INPUTS if selector.kind is SelectorKind.INPUT else selector.name
+    output = selector.name if selector.kind is SelectorKind.INPUT else str(selector.output)
+    return state.get(producer, output, index[: len(lineage)])
+
+
+def _resolve_one(
+    plan: CompiledWorkflow, step: CompiledStep, state: ExecutionState, raw: str, index: Index
+) -> Any:
+    """The value of selector ``raw`` for the step's element ``index``; ``_SKIP`` if absent."""
+    selector = step.selectors[raw]
+    lineage = _source_lineage(plan, selector)
+    if lineage and step.block.output_dimensionality_offset < 0:
+        values = [_fetch(plan, state, selector, c) for c in state.children(lineage, index)]
+        return [v for v in values if not _absent(v)]
+    value = _fetch(plan, state, selector, index)
+    if value is MISSING or (lineage and value is None):
+        return None if step.block.accepts_empty_values else _SKIP
+    return value
+
+
+def _resolve(
+    plan: CompiledWorkflow, step: CompiledStep, state: ExecutionState, index: Index
+) -> StepInputs | None:
+    values: dict[str, Any] = {}
+    for field in type(step.manifest).model_fields:
+        if field in ("type", "name"):
+            continue
+        raw = getattr(step.manifest, field)
+        refs = step.references.get(field)
+        if refs is None or refs.kinds is None:
+            values[field] = raw
+            continue
+
+        def resolve(item: Any) -> Any:
+            if isinstance(item, str) and item in step.selectors:
+                return _resolve_one(plan, step, state, item, index)
+            return item
+
+        if refs.container == "list" and isinstance(raw, list):
+            resolved: Any = [resolve(item) for item in raw]
+            skip = any(item is _SKIP for item in resolved)
+        elif refs.container == "dict" and isinstance(raw, dict):
+            resolved = {key: resolve(item) for key, item in raw.items()}
+            skip = any(item is _SKIP for item in resolved.values())
+        else:
+            resolved = resolve(raw)
+            skip = resolved is _SKIP
+        if skip:
+            return None
+        values[field] = resolved
+    return StepInputs(step.name, step.block_type, values)
+
+
+def _gates_open(
+    plan: CompiledWorkflow, step: CompiledStep, state: ExecutionState, index: Index
+) -> bool:
+    for gate in step.gates:
+        depth = len(plan.steps[gate].run_lineage)
+        if state.decision(gate, index[:depth]) is not True:
+            return False
+    return True
+
+
+def _attribute(step: CompiledStep, exc: Exception) -> VisionflowError:
+    """``exc`` raised by a step, as an error that names the step."""
+    if isinstance(exc, WorkflowError):
+        return exc
+    where = BlockError(step.name, step.block_type, None, str(exc))
+    if isinstance(exc, VisionflowError):
+        message = f"Step {step.name!r} ({step.block_type}): {exc.message}"
+        return type(exc)(
+            message, details={**exc.details, "blocks_errors": [dataclasses.asdict(where)]}
+        )
+    log.exception("workflow step %s failed", step.name, exc_info=exc)
+    return StepExecutionError(
+        f"Error during execution of step: {step.selector}. Details: {exc}",
+        blocks_errors=[where],
+        inner=exc,
+    )
+
+
+def _run_step(
+    plan: CompiledWorkflow,
+    step: CompiledStep,
+    state: ExecutionState,
+    context: RunContext,
+    profiler: Profiler,
+) -> None:
+    with profiler.phase("step_execution", step_selector=step.selector):
+        indices = state.domain(step.run_lineage) if step.run_lineage else [()]
+        jobs: list[tuple[Index, StepInputs]] = []
+        for index in indices:
+            if not _gates_open(plan, step, state, index):
+                continue
+            inputs = _resolve(plan, step, state, index)
+            if inputs is not None:
+                jobs.append((index, inputs))
+        if not jobs:
+            return
+        try:
+            results = step.block.run_batch([inputs for _index, inputs in jobs], context)
+        except Exception as exc:
+            raise _attribute(step, exc) from exc
+        if len(results) != len(jobs):
+            raise _attribute(
+                step, RuntimeError(f"block returned {len(results)} results for {len(jobs)} inputs")
+            )
+        for (index, _inputs), result in zip(jobs, results, strict=True):
+            _store(step, state, index, result)
+
+
+def _store(step: CompiledStep, state: ExecutionState, index: Index, result: StepResult) -> None:
+    def bad(expected: str) -> VisionflowError:
+        return _attribute(
+            step, TypeError(f"block returned {type(result).__name__}, not {expected}")
+        )
+
+    if step.block.flow_control:
+        if not isinstance(result, Decision):
+            raise bad("a Decision")
+        state.decide(step.name, index, result.proceed)
+        return
+    if step.block.output_dimensionality_offset > 0:
+        if not isinstance(result, list):
+            raise bad("a list of outputs")
+        children = [(*index, j) for j in range(len(result))]
+        state.add_children(step.output_lineage, children)
+        for child, outputs in zip(children, result, strict=True):
+            _put_outputs(step, state, child, outputs)
+        return
+    if not isinstance(result, dict):
+        raise bad("a dict of outputs")
+    _put_outputs(step, state, index, result)
+
+
+def _put_outputs(step: CompiledStep, state: ExecutionState, index: Index, outputs: Any) -> None:
+    for output in step.block.outputs:
+        value = outputs.get(output.name) if isinstance(outputs, dict) else None
+        state.put(step.name, output.name, index, value)
+
+
+# -- outputs --------------------------------------------------------------------------------------
+
+
+def _to_parent_coordinates(value: Any) -> Any:
+    if isinstance(value, sv.Detections):
+        return to_root_coordinates(value)
+    if isinstance(value, dict):
+        return {key: _to_parent_coordinates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_parent_coordinates(item) for item in value]
+    return value
+
+
+def _output_value(
+    plan: CompiledWorkflow, state: ExecutionState, output: CompiledOutput, index: Index
+) -> Any:
+    selector = output.selector
+    if selector.kind is SelectorKind.INPUT or not selector.is_wildcard:
+        value = _fetch(plan, state, selector, index)
+        return None if value is MISSING else value
+    step = plan.steps[selector.name]
+    if not state.has_any(step.name, index):
+        return None
+    return {
+        out.name: None if (v := state.get(step.name, out.name, index)) is MISSING else v
+        for out in step.block.outputs
+    }
+
+
+def _nested(
+    plan: CompiledWorkflow, state: ExecutionState, output: CompiledOutput, index: Index
+) -> Any:
+    if len(index) == len(output.lineage):
+        return _output_value(plan, state, output, index)
+    deeper = output.lineage[: len(index) + 1]
+    return [_nested(plan, state, output, child) for child in state.children(deeper, index)]
+
+
+def _construct_outputs(
+    plan: CompiledWorkflow, state: ExecutionState, excluded: set[str]
+) -> list[dict[str, Any]]:
+    def finish(output: CompiledOutput, value: Any) -> Any:
+        return _to_parent_coordinates(value) if output.coordinates_system == "parent" else value
+
+    kept = [output for output in plan.outputs if output.name not in excluded]
+    non_batch = {
+        output.name: finish(output, _output_value(plan, state, output, ()))
+        for output in kept
+        if not output.lineage
+    }
+    if not any(output.lineage for output in plan.outputs):
+        return [non_batch]
+    results: list[dict[str, Any]] = []
+    for top in state.domain(INPUT_LINEAGE):
+        results.append(
+            {
+                output.name: (
+                    finish(output, _nested(plan, state, output, top))
+                    if output.lineage
+                    else non_batch[output.name]
+                )
+                for output in kept
+            }
+        )
+    return results

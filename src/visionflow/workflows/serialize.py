@@ -1,0 +1,98 @@
+"""Workflow output values → JSON-ready values, as the reference serializes each kind (§4.15, §6.8).
+
+- detections: ``{"image": {"width", "height"}, "predictions": [...]}`` with the ``/infer``
+  prediction fields (``core.wire``), ``parent_id``, and for results on crops ``parent_origin``,
+  ``root_parent_id`` and ``root_parent_origin``; semantic segmentation adds ``rle_mask``;
+- images: ``{"type": "base64", "value": <JPEG>, "video_metadata": null}`` (+ crop provenance);
+- classification: already the ``/infer`` dict; dicts and lists recursively; numpy scalars and
+  arrays as plain numbers and lists; timestamps as ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import supervision as sv
+
+from visionflow.core.detections import POLYGON
+from visionflow.core.visualization import encode_jpeg_base64
+from visionflow.core.wire import detection_predictions
+from visionflow.workflows.lineage import Lineage, WorkflowImage, lineage_of
+
+__all__ = ["RLE_MASK", "serialize_value"]
+
+# Semantic segmentation results carry one COCO RLE per class here (``{"size", "counts"}``).
+RLE_MASK = "rle_mask"
+
+
+def _origin(offset_xy: tuple[int, int], size_wh: tuple[int, int]) -> dict[str, int]:
+    return {
+        "offset_x": int(offset_xy[0]),
+        "offset_y": int(offset_xy[1]),
+        "width": int(size_wh[0]),
+        "height": int(size_wh[1]),
+    }
+
+
+def _provenance(lineage: Lineage) -> dict[str, Any]:
+    """What a crop (or a result on one) says about where it comes from."""
+    return {
+        "parent_origin": _origin(lineage.parent_offset_xy, lineage.parent_size_wh),
+        "root_parent_id": lineage.root_id,
+        "root_parent_origin": _origin(lineage.root_offset_xy, lineage.root_size_wh),
+    }
+
+
+def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
+    lineage = lineage_of(detections)
+    predictions = detection_predictions(detections)
+    rle_masks = detections.data.get(RLE_MASK)
+    polygons = detections.data.get(POLYGON)
+    kept: list[dict[str, Any]] = []
+    for index, item in enumerate(predictions):
+        item.pop("mask_format", None)
+        if polygons is not None and not item.get("points"):
+            continue  # an instance whose mask yields no polygon is dropped, as the reference does
+        if rle_masks is not None:
+            item[RLE_MASK] = rle_masks[index]
+        if lineage is not None and not lineage.is_root:
+            item.update(_provenance(lineage))
+        kept.append(item)
+    if lineage is None:
+        image: dict[str, int | None] = {"width": None, "height": None}
+    else:
+        image = {"width": lineage.size_wh[0], "height": lineage.size_wh[1]}
+    return {"image": image, "predictions": kept}
+
+
+def serialize_image(image: WorkflowImage) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "base64",
+        "value": encode_jpeg_base64(image.pixels_bgr),
+        "video_metadata": None,
+    }
+    if not image.lineage.is_root:
+        body["parent_id"] = image.lineage.image_id
+        body.update(_provenance(image.lineage))
+    return body
+
+
+def serialize_value(value: Any) -> Any:
+    """A JSON-ready form of any workflow value."""
+    if isinstance(value, sv.Detections):
+        return serialize_detections(value)
+    if isinstance(value, WorkflowImage):
+        return serialize_image(value)
+    if isinstance(value, dict):
+        return {str(key): serialize_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [serialize_value(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return serialize_value(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value

@@ -1,0 +1,95 @@
+"""Serialization of workflow outputs per kind (wire reference §4.15, §6.8)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from visionflow.core.detections import POLYGON, make_detections
+from visionflow.workflows.lineage import WorkflowImage, attach_lineage
+from visionflow.workflows.serialize import RLE_MASK, serialize_value
+
+IMAGE = WorkflowImage.from_input(np.full((40, 60, 3), 128, dtype=np.uint8), "image")
+
+
+def _detections(count: int = 2) -> Any:
+    return make_detections(
+        np.array([[0, 0, 10, 20], [10, 10, 30, 30]])[:count],
+        np.array([0.9, 0.4])[:count],
+        np.array([1, 0])[:count],
+        ["circle", "square"],
+    )
+
+
+def test_detections_on_an_input_image() -> None:
+    body = serialize_value(attach_lineage(_detections(), IMAGE.lineage))
+    assert body["image"] == {"width": 60, "height": 40}
+    first = body["predictions"][0]
+    assert first == {
+        "x": 5.0,
+        "y": 10.0,
+        "width": 10.0,
+        "height": 20.0,
+        "confidence": pytest.approx(0.9),
+        "class": "square",
+        "class_id": 1,
+        "detection_id": first["detection_id"],
+        "parent_id": "image",
+    }
+
+
+def test_detections_without_lineage_and_empty_detections() -> None:
+    assert serialize_value(_detections(0)) == {
+        "image": {"width": None, "height": None},
+        "predictions": [],
+    }
+    empty = attach_lineage(_detections(0), IMAGE.lineage)
+    assert serialize_value(empty) == {"image": {"width": 60, "height": 40}, "predictions": []}
+
+
+def test_instances_without_a_polygon_are_dropped() -> None:
+    detections = _detections()
+    polygons = np.empty(2, dtype=object)
+    polygons[0] = np.array([[0, 0], [10, 0], [10, 20]], dtype=np.float32)
+    polygons[1] = np.zeros((0, 2), dtype=np.float32)
+    detections.data[POLYGON] = polygons
+    body = serialize_value(attach_lineage(detections, IMAGE.lineage))
+    [kept] = body["predictions"]
+    assert kept["points"] == [{"x": 0.0, "y": 0.0}, {"x": 10.0, "y": 0.0}, {"x": 10.0, "y": 20.0}]
+    assert "mask_format" not in kept
+
+
+def test_semantic_masks_travel_as_rle() -> None:
+    detections = _detections(1)
+    rle = np.empty(1, dtype=object)
+    rle[0] = {"size": [40, 60], "counts": "abc"}
+    detections.data[RLE_MASK] = rle
+    body = serialize_value(attach_lineage(detections, IMAGE.lineage))
+    assert body["predictions"][0][RLE_MASK] == {"size": [40, 60], "counts": "abc"}
+
+
+def test_images_and_crops() -> None:
+    body = serialize_value(IMAGE)
+    assert set(body) == {"type", "value", "video_metadata"}
+    assert (body["type"], body["video_metadata"]) == ("base64", None)
+    crop = serialize_value(IMAGE.crop("det-1", (10, 5, 30, 25)))
+    origin = {"offset_x": 10, "offset_y": 5, "width": 60, "height": 40}
+    assert (crop["parent_id"], crop["parent_origin"]) == ("det-1", origin)
+    assert (crop["root_parent_id"], crop["root_parent_origin"]) == ("image", origin)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(None, None, id="null"),
+        pytest.param(np.float32(0.5), 0.5, id="numpy-scalar"),
+        pytest.param(np.array([[1, 2]]), [[1, 2]], id="numpy-array"),
+        pytest.param(datetime(2026, 1, 2, tzinfo=UTC), "2026-01-02T00:00:00+00:00", id="time"),
+        pytest.param({"a": [np.int64(3), (1, 2)]}, {"a": [3, [1, 2]]}, id="nested"),
+    ],
+)
+def test_plain_values(value: Any, expected: Any) -> None:
+    assert serialize_value(value) == expected
