@@ -1,9 +1,14 @@
-"""`make bench`: raw ONNX Runtime vs end-to-end ``POST /infer/<task>`` for every task.
+"""`make bench`: raw ONNX Runtime vs end-to-end ``POST /infer/<task>`` for every task, and
+workflows vs the direct route.
 
 For each model: the median of N ``session.run`` calls on an already-preprocessed tensor (raw), the
 median of N HTTP requests with a 640x480 JPEG against a real server in a subprocess (end to end:
-base64 decode, image decode, resize, inference, post-processing, JSON), and their ratio. Absolute
-times drift on shared machines; compare ratios measured in one run.
+base64 decode, image decode, resize, inference, post-processing, JSON), and their ratio. Workflow
+rows (``POST /workflows/run`` with an inline specification) use the median of N direct
+``POST /infer/object_detection`` requests on the same image as their baseline: a one-step
+workflow (object detection) shows the engine's overhead per request; a five-step one (detect,
+crop, classify the crops, draw boxes, count) what a typical chain costs. Absolute times drift on
+shared machines; compare ratios measured in one run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -77,21 +83,104 @@ def raw_ms(path: Path, image: np.ndarray, runs: int) -> float:
     return statistics.median(times)
 
 
+def post_ms(url: str, path: str, body: dict[str, Any], runs: int) -> float:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for _ in range(3):
+            client.post(path, json=body).raise_for_status()
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            client.post(path, json=body).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def http_ms(url: str, model_id: str, route: str, image_b64: str, runs: int) -> float:
     body = {
         "model_id": model_id,
         "image": {"type": "base64", "value": image_b64},
         "confidence": 0.25,
     }
-    with httpx.Client(base_url=url, timeout=60) as client:
-        for _ in range(3):
-            client.post(f"/infer/{route}", json=body).raise_for_status()
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            client.post(f"/infer/{route}", json=body).raise_for_status()
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return post_ms(url, f"/infer/{route}", body, runs)
+
+
+def _step(block: str, name: str, **fields: Any) -> dict[str, Any]:
+    return {"type": f"roboflow_core/{block}", "name": name, **fields}
+
+
+def workflow(steps: list[dict[str, Any]], outputs: dict[str, str]) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": steps,
+        "outputs": [
+            {"type": "JsonField", "name": name, "selector": selector}
+            for name, selector in outputs.items()
+        ],
+    }
+
+
+DETECT = _step(
+    "roboflow_object_detection_model@v2",
+    "det",
+    images="$inputs.image",
+    model_id="shapes/1",
+    confidence=0.25,
+)
+ONE_STEP = workflow([DETECT], {"predictions": "$steps.det.predictions"})
+FIVE_STEPS = workflow(
+    [
+        DETECT,
+        _step(
+            "dynamic_crop@v1", "crop", images="$inputs.image", predictions="$steps.det.predictions"
+        ),
+        _step(
+            "roboflow_classification_model@v2",
+            "cls",
+            images="$steps.crop.crops",
+            model_id="shapes-cls/1",
+        ),
+        _step(
+            "bounding_box_visualization@v1",
+            "viz",
+            image="$inputs.image",
+            predictions="$steps.det.predictions",
+        ),
+        _step(
+            "property_definition@v1",
+            "count",
+            data="$steps.det.predictions",
+            operations=[{"type": "SequenceLength"}],
+        ),
+    ],
+    {
+        "count": "$steps.count.output",
+        "classes": "$steps.cls.predictions",
+        "preview": "$steps.viz.image",
+    },
+)
+
+
+def workflow_rows(
+    url: str, image_b64: str, available: set[str], runs: int
+) -> tuple[list[tuple[str, str, float, float, float]], list[str]]:
+    """(model, route, direct /infer ms, workflow ms, ratio) rows, and notes on skipped rows."""
+    if "shapes/1" not in available:
+        return [], ["workflow rows: shapes/1 is missing"]
+    direct = http_ms(url, "shapes/1", "object_detection", image_b64, runs)
+    image = {"type": "base64", "value": image_b64}
+    cases = [("shapes/1", "workflows/run 1 step", ONE_STEP)]
+    notes = []
+    if "shapes-cls/1" in available:
+        cases.append(("shapes/1+cls", "workflows/run 5 steps", FIVE_STEPS))
+    else:
+        notes.append("5-step workflow: shapes-cls/1 is missing (src/visionflow/demo/models)")
+    rows = []
+    for model_id, route, specification in cases:
+        body = {"specification": specification, "inputs": {"image": image}}
+        took = post_ms(url, "/workflows/run", body, runs)
+        rows.append((model_id, route, direct, took, took / direct))
+    return rows, notes
 
 
 def main() -> int:
@@ -139,18 +228,24 @@ def main() -> int:
                 raw = raw_ms(path, image, args.runs)
                 e2e = http_ms(url, model_id, route, image_b64, args.runs)
                 rows.append((model_id, route, raw, e2e, e2e / raw))
+            flows, notes = workflow_rows(url, image_b64, set(available), args.runs)
         finally:
             server.terminate()
             server.wait(timeout=10)
     print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/<route>\n")
-    header = f"{'model':<16} {'route':<24} {'raw ORT ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
+    print("baseline: raw ORT session.run; for workflows/run rows, POST /infer/object_detection\n")
+    header = f"{'model':<16} {'route':<24} {'baseline ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
     print(header)
     print("-" * len(header))
-    for model_id, route, raw, e2e, ratio in rows:
+    for model_id, route, raw, e2e, ratio in [*rows, *flows]:
         print(f"{model_id:<16} {route:<24} {raw:>11.2f} {e2e:>14.2f} {ratio:>6.2f}")
+    for _model_id, route, direct, took, _ratio in flows:
+        print(f"{route}: {took - direct:+.2f} ms per request over the direct route")
     missing = sorted(set(MODELS) - {r[0] for r in rows})
     if missing:
         print(f"\nskipped (file missing): {', '.join(missing)}")
+    for note in notes:
+        print(f"skipped {note}")
     return 0
 
 

@@ -73,6 +73,24 @@ class Settings:
     onnx_intra_op_threads: int = 0
     demo_workspace: str = "demo"
     register_demo_models: bool = True
+    # Workflows: whether ``enable_profiling`` is honoured (the reference defaults to off for its
+    # hosted service; a self-hosted server profiles for its owner), how long stored definitions
+    # stay cached in memory, and how many independent steps run at once.
+    workflows_profiling_allowed: bool = True
+    workflows_definition_cache_s: float = 900.0
+    workflows_max_concurrent_steps: int = 8
+
+    def __post_init__(self) -> None:
+        if self.workflows_definition_cache_s < 0:
+            raise ValueError(
+                "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S must be >= 0 (0 disables the cache), "
+                f"got {self.workflows_definition_cache_s}"
+            )
+        if self.workflows_max_concurrent_steps < 1:
+            raise ValueError(
+                "VISIONFLOW_WORKFLOWS_MAX_CONCURRENT_STEPS must be >= 1, "
+                f"got {self.workflows_max_concurrent_steps}"
+            )
 
     @property
     def artifacts_dir(self) -> Path:
@@ -114,6 +132,7 @@ class Settings:
         providers_raw = get("ONNX_PROVIDERS")
         body_mb = get("MAX_BODY_MB")
         timeout_raw = get("URL_FETCH_TIMEOUT_S")
+        cache_raw = get("WORKFLOWS_DEFINITION_CACHE_S")
         return cls(
             home=Path(get("HOME") or defaults.home),
             database_url=get("DATABASE_URL"),
@@ -148,4 +167,15 @@ class Settings:
             onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
             demo_workspace=get("DEMO_WORKSPACE") or defaults.demo_workspace,
             register_demo_models=pick_bool("REGISTER_DEMO_MODELS", defaults.register_demo_models),
+            workflows_profiling_allowed=pick_bool(
+                "WORKFLOWS_PROFILING", defaults.workflows_profiling_allowed
+            ),
+            workflows_definition_cache_s=(
+                defaults.workflows_definition_cache_s
+                if cache_raw is None
+                else _float(cache_raw, "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S")
+            ),
+            workflows_max_concurrent_steps=pick_int(
+                "WORKFLOWS_MAX_CONCURRENT_STEPS", defaults.workflows_max_concurrent_steps
+            ),
         )

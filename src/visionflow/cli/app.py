@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from visionflow.cli.workflows import workflows_app
 from visionflow.config import Settings
 from visionflow.errors import VisionflowError
 
@@ -29,6 +30,7 @@ models_app = typer.Typer(help="Register and list model versions.", no_args_is_he
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
+app.add_typer(workflows_app, name="workflows")
 
 console = Console()
 errors = Console(stderr=True)

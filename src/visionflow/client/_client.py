@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
 from visionflow.client._images import encode_image
-from visionflow.errors import VisionflowError, error_class_for_code
+from visionflow.errors import InvalidInputError, VisionflowError, error_class_for_code
 
 __all__ = ["InferenceHTTPClient"]
 
@@ -37,6 +37,25 @@ def _raise_for_error(response: httpx.Response) -> None:
     error = error_class_for_code(code, response.status_code)(message)
     error.http_status = response.status_code
     raise error
+
+
+def _encode_images(value: Any) -> Any:
+    """One image → an image object; a (nested) list → a (nested) list of image objects."""
+    if isinstance(value, list | tuple):
+        return [_encode_images(item) for item in value]
+    return {"type": "base64", "value": encode_image(value)}
+
+
+def _decode_output(value: Any) -> Any:
+    """Image objects in workflow outputs become their base64 text, as the official SDK's default
+    ``output_visualisation_format`` (base64) does; dicts and lists are walked."""
+    if isinstance(value, dict):
+        if value.get("type") == "base64":
+            return value.get("value")
+        return {key: _decode_output(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decode_output(item) for item in value]
+    return value
 
 
 class InferenceHTTPClient:
@@ -165,6 +184,110 @@ class InferenceHTTPClient:
         body = await asyncio.to_thread(self._body, images, model_id, params)
         result = await self._request_async("POST", route, body)
         return result[0] if single and isinstance(result, list) else result
+
+    # -- workflows --------------------------------------------------------------------------
+    def _workflow_request(
+        self,
+        workspace_name: str | None,
+        workflow_id: str | None,
+        specification: Mapping[str, Any] | None,
+        images: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any] | None,
+        excluded_fields: Sequence[str] | None,
+        use_cache: bool,
+        enable_profiling: bool,
+        workflow_version_id: str | None,
+        disable_sinks: bool,
+    ) -> tuple[str, dict[str, Any]]:
+        named = workspace_name is not None and workflow_id is not None
+        if named == (specification is not None):
+            raise InvalidInputError(
+                "run_workflow needs either workspace_name and workflow_id (a stored workflow) "
+                "or specification (an inline definition), not both and not neither"
+            )
+        payload: dict[str, Any] = {
+            "api_key": self.api_key,
+            "use_cache": use_cache,
+            "enable_profiling": enable_profiling,
+        }
+        if disable_sinks:
+            payload["disable_sinks"] = True
+        inputs = {name: _encode_images(value) for name, value in (images or {}).items()}
+        inputs.update(parameters or {})
+        payload["inputs"] = inputs
+        if excluded_fields is not None:
+            payload["excluded_fields"] = list(excluded_fields)
+        if specification is not None:
+            payload["specification"] = dict(specification)
+            return "/workflows/run", payload
+        if workflow_version_id is not None:
+            payload["workflow_version_id"] = workflow_version_id
+        return f"/{workspace_name}/workflows/{workflow_id}", payload
+
+    def run_workflow(
+        self,
+        workspace_name: str | None = None,
+        workflow_id: str | None = None,
+        specification: Mapping[str, Any] | None = None,
+        images: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        excluded_fields: Sequence[str] | None = None,
+        use_cache: bool = True,
+        enable_profiling: bool = False,
+        workflow_version_id: str | None = None,
+        disable_sinks: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Run a stored workflow (``workspace_name`` and ``workflow_id``) or an inline
+        ``specification``; one output dict per input image.
+
+        ``images`` maps image inputs to an image (any kind ``infer`` takes) or a (nested) list
+        of them for a batch; ``parameters`` are sent as they are and win over ``images`` on a
+        name clash. Images in the outputs come back as base64 text.
+        """
+        path, payload = self._workflow_request(
+            workspace_name,
+            workflow_id,
+            specification,
+            images,
+            parameters,
+            excluded_fields,
+            use_cache,
+            enable_profiling,
+            workflow_version_id,
+            disable_sinks,
+        )
+        result = self._request("POST", path, payload)
+        return [_decode_output(output) for output in result["outputs"]]
+
+    async def run_workflow_async(
+        self,
+        workspace_name: str | None = None,
+        workflow_id: str | None = None,
+        specification: Mapping[str, Any] | None = None,
+        images: Mapping[str, Any] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        excluded_fields: Sequence[str] | None = None,
+        use_cache: bool = True,
+        enable_profiling: bool = False,
+        workflow_version_id: str | None = None,
+        disable_sinks: bool = False,
+    ) -> list[dict[str, Any]]:
+        """``run_workflow`` on the async client (images are encoded in a worker thread)."""
+        path, payload = await asyncio.to_thread(
+            self._workflow_request,
+            workspace_name,
+            workflow_id,
+            specification,
+            images,
+            parameters,
+            excluded_fields,
+            use_cache,
+            enable_profiling,
+            workflow_version_id,
+            disable_sinks,
+        )
+        result = await self._request_async("POST", path, payload)
+        return [_decode_output(output) for output in result["outputs"]]
 
     def close(self) -> None:
         self._http.close()

@@ -54,7 +54,14 @@ class Services:
             images=images,
             inference=inference,
             models=ModelAdmin(registry, artifacts, architectures),
-            workflows=WorkflowService(registry, inference, images),
+            workflows=WorkflowService(
+                registry,
+                inference,
+                images,
+                definition_ttl_s=settings.workflows_definition_cache_s,
+                profiling_allowed=settings.workflows_profiling_allowed,
+                max_concurrent_steps=settings.workflows_max_concurrent_steps,
+            ),
         )
 
     def close(self) -> None:

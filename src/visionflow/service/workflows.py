@@ -1,10 +1,12 @@
-"""The workflow use cases: run a definition (inline or stored), validate one, store versions.
+"""The workflow use cases: run a definition (inline or stored), validate and describe one,
+describe the blocks, and manage stored versions.
 
 Stored workflows are read from the registry's ``workflows`` table and cached in memory for
 ``definition_ttl_s`` (the reference caches 15 minutes); ``use_cache=False`` re-reads the store
 and refreshes the cache. A stored workflow is visible to callers whose key sees its workspace:
 their own and the public demo workspace. Any other workspace answers 404, whether or not it
-exists, so one tenant cannot probe another's workspace or workflow names.
+exists, so one tenant cannot probe another's workspace or workflow names. Creating, listing and
+reading stored definitions (``push``, ``list_stored``, ``show``) takes the workspace's own key.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.errors import InvalidInputError
+from visionflow.errors import ApiKeyRequiredError, InvalidInputError
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageLoader, ImageRef
 from visionflow.service.inference import InferenceService
-from visionflow.store.registry import Registry, StoredWorkflowRecord
+from visionflow.store import Registry, StoredWorkflowRecord, StoredWorkflowSummary
 from visionflow.workflows import (
     EXECUTION_ENGINE_VERSION,
     BlockRegistry,
@@ -32,8 +34,11 @@ from visionflow.workflows import (
     RunContext,
     WorkflowNotFoundError,
 )
+from visionflow.workflows.definition import check_engine_version
+from visionflow.workflows.describe import BlocksDescriber, describe_interface
+from visionflow.workflows.errors import WorkflowDefinitionError
 
-__all__ = ["WorkflowResult", "WorkflowRun", "WorkflowService"]
+__all__ = ["WorkflowResult", "WorkflowRun", "WorkflowService", "definition_from"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,15 @@ def _image_decoder(images: ImageLoader) -> Callable[[Any], npt.NDArray[np.uint8]
     return decode
 
 
+def definition_from(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition in ``document``: the document itself, or its ``specification`` when it is
+    a wrapper ``{"specification": {...}}`` (what reading a stored workflow answers)."""
+    wrapped = document.get("specification")
+    if isinstance(wrapped, dict) and "steps" not in document:
+        return wrapped
+    return document if isinstance(document, dict) else dict(document)
+
+
 def _version_number(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
@@ -115,6 +129,7 @@ class WorkflowService:
         blocks: BlockRegistry | None = None,
         definition_ttl_s: float = 900.0,
         profiling_allowed: bool = True,
+        max_concurrent_steps: int = 8,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registry = registry
@@ -122,7 +137,8 @@ class WorkflowService:
         self._decode = _image_decoder(images)
         self.blocks = blocks or BlockRegistry()
         self.compiler = Compiler(self.blocks)
-        self.executor = Executor()
+        self.executor = Executor(max_concurrent_steps)
+        self.describer = BlocksDescriber(self.blocks)
         self._ttl_s = definition_ttl_s
         self._profiling_allowed = profiling_allowed
         self._clock = clock
@@ -205,6 +221,79 @@ class WorkflowService:
     def save(
         self, workspace: str, workflow_id: str, definition: dict[str, Any]
     ) -> StoredWorkflowRecord:
-        """Store ``definition`` as the next version of ``workflow_id``, once it compiles."""
+        """Store ``definition`` as the next version of ``workflow_id``, once it compiles.
+
+        Runs of the latest version pick it up when their cached copy expires (every replica and
+        the CLI alike), or at once with ``use_cache=False``.
+        """
         self.validate(definition)
         return self._registry.add_workflow_version(workspace, workflow_id, definition)
+
+    # -- management by the workspace's key ------------------------------------------------------
+    @staticmethod
+    def _require_owner(principal: Principal, workspace: str, what: str) -> None:
+        if principal.workspace is None:
+            raise ApiKeyRequiredError(
+                f"{what} needs the API key of workspace {workspace!r} (api_key query parameter "
+                "or 'Authorization: Bearer <key>' header)."
+            )
+        if principal.workspace != workspace:
+            raise WorkflowNotFoundError(
+                f"Workspace {workspace!r} not found", details={"workspace": workspace}
+            )
+
+    def push(
+        self, principal: Principal, workspace: str, workflow_id: str, definition: dict[str, Any]
+    ) -> StoredWorkflowRecord:
+        """``save`` as the owner of ``workspace``."""
+        self._require_owner(principal, workspace, "Storing a workflow")
+        return self.save(workspace, workflow_id, definition)
+
+    def list_stored(self, principal: Principal, workspace: str) -> list[StoredWorkflowSummary]:
+        self._require_owner(principal, workspace, "Listing workflows")
+        return self._registry.list_workflows(workspace)
+
+    def show(
+        self, principal: Principal, workspace: str, workflow_id: str, version: str | None = None
+    ) -> StoredWorkflowRecord:
+        """A stored version (the latest unless ``version``), read from the store."""
+        self._require_owner(principal, workspace, "Reading a stored workflow")
+        return self.stored(principal, workspace, workflow_id, version, use_cache=False)
+
+    # -- introspection --------------------------------------------------------------------------
+    def describe_blocks(
+        self, execution_engine_version: str | None = None, dynamic_blocks: Sequence[Any] = ()
+    ) -> dict[str, Any]:
+        """``WorkflowsBlocksDescription`` of the registered blocks (cached per registry)."""
+        if dynamic_blocks:
+            raise WorkflowDefinitionError(
+                "Dynamic (custom Python) blocks are not supported by this server; "
+                "send dynamic_blocks_definitions: [] or leave it out.",
+                context="describing_blocks",
+            )
+        if execution_engine_version:
+            check_engine_version(execution_engine_version)
+        return self.describer.describe()
+
+    def definition_schema(self) -> dict[str, Any]:
+        return self.describer.definition_schema()
+
+    def dynamic_outputs(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return self.describer.dynamic_outputs(step)
+
+    def describe_interface(self, definition: Mapping[str, Any]) -> dict[str, Any]:
+        """Inputs and outputs of ``definition`` by kind; raises the 400 a run would raise."""
+        plan, _cache_hit = self.compiler.compile(definition)
+        return describe_interface(plan)
+
+    def describe_stored_interface(
+        self,
+        principal: Principal,
+        workspace: str,
+        workflow_id: str,
+        *,
+        version: str | None = None,
+        use_cache: bool = True,
+    ) -> dict[str, Any]:
+        record = self.stored(principal, workspace, workflow_id, version, use_cache=use_cache)
+        return self.describe_interface(record.definition)

@@ -2,7 +2,14 @@
 
 from visionflow.store.artifacts import ArtifactStore
 from visionflow.store.database import Database
-from visionflow.store.registry import ApiKeyRecord, ModelVersionRecord, Registry, WorkspaceRecord
+from visionflow.store.registry import (
+    ApiKeyRecord,
+    ModelVersionRecord,
+    Registry,
+    StoredWorkflowRecord,
+    StoredWorkflowSummary,
+    WorkspaceRecord,
+)
 
 __all__ = [
     "ApiKeyRecord",
@@ -10,5 +17,7 @@ __all__ = [
     "Database",
     "ModelVersionRecord",
     "Registry",
+    "StoredWorkflowRecord",
+    "StoredWorkflowSummary",
     "WorkspaceRecord",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "ModelVersionRecord",
     "Registry",
     "StoredWorkflowRecord",
+    "StoredWorkflowSummary",
     "WorkspaceRecord",
     "hash_api_key",
 ]
@@ -85,6 +86,17 @@ class StoredWorkflowRecord:
     version: int
     definition: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredWorkflowSummary:
+    """A stored workflow: its latest version, when version 1 and the latest were stored."""
+
+    workspace: str
+    name: str
+    latest_version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 def _workspace_record(row: Workspace) -> WorkspaceRecord:
@@ -339,3 +351,22 @@ class Registry:
             return StoredWorkflowRecord(
                 workspace, row.name, row.version, dict(row.definition), row.created_at
             )
+
+    def list_workflows(self, workspace: str | None = None) -> list[StoredWorkflowSummary]:
+        """Every stored workflow (of ``workspace``), by workspace and name."""
+        with self.database.session() as session:
+            query = (
+                select(
+                    Workspace.name,
+                    StoredWorkflow.name,
+                    func.max(StoredWorkflow.version),
+                    func.min(StoredWorkflow.created_at),
+                    func.max(StoredWorkflow.created_at),
+                )
+                .join(Workspace)
+                .group_by(Workspace.name, StoredWorkflow.name)
+                .order_by(Workspace.name, StoredWorkflow.name)
+            )
+            if workspace is not None:
+                query = query.where(Workspace.name == workspace)
+            return [StoredWorkflowSummary(*row) for row in session.execute(query)]

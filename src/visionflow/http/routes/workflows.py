@@ -5,29 +5,29 @@
 - ``POST /{workspace_name}/workflows/{workflow_id}`` (and the deprecated
   ``/infer/workflows/{workspace_name}/{workflow_id}``): run a stored workflow;
 - ``POST /workflows/validate``: compile a definition, ``{"status": "ok"}`` or the 400;
-- ``GET /workflows/execution_engine/versions``.
+- ``GET /workflows/execution_engine/versions``;
+- the introspection routes of ``workflow_describe`` and the stored-workflow management routes of
+  ``workflow_store``, included last: a management path never shadows a run path.
 
 The API key comes from the body, overridden by an ``Authorization: Bearer`` header.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from visionflow.http.deps import elapsed_s, services
 from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
+from visionflow.http.routes import workflow_describe, workflow_store
+from visionflow.http.routes.workflow_describe import VersionId
 from visionflow.service.workflows import WorkflowResult, WorkflowRun
 
 router = APIRouter(tags=["workflows"])
-
-
-def _as_text(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class _WorkflowRequest(BaseModel):
@@ -57,7 +57,7 @@ class SpecificationRequest(_WorkflowRequest):
 
 class PredefinedRequest(_WorkflowRequest):
     use_cache: bool = True
-    workflow_version_id: Annotated[str | None, BeforeValidator(_as_text)] = Field(default=None)
+    workflow_version_id: VersionId = Field(default=None)
 
 
 def _respond(request: Request, result: WorkflowResult, headers: dict[str, str]) -> Response:
@@ -115,3 +115,8 @@ def validate(definition: dict[str, Any], request: Request) -> Response:
 @router.get("/workflows/execution_engine/versions")
 def execution_engine_versions(request: Request) -> Response:
     return JSONBody({"versions": services(request).workflows.execution_engine_versions()})
+
+
+# After the run routes: ``/infer/workflows/{ws}/{id}`` must stay a run, not a management path.
+router.include_router(workflow_describe.router)
+router.include_router(workflow_store.router)
