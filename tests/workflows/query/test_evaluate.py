@@ -227,5 +227,5 @@ def test_statement_errors(group: StatementGroup, params: dict[str, Any], message
 
 
 def test_unsupported_operation_is_rejected_when_parsed() -> None:
-    with pytest.raises(ValidationError, match="Input tag 'SortDetections'"):
-        _ops({"type": "SortDetections"})
+    with pytest.raises(ValidationError, match="Input tag 'PickDetectionsByParentClass'"):
+        _ops({"type": "PickDetectionsByParentClass", "parent_class": "car"})

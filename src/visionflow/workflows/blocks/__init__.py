@@ -2,10 +2,22 @@
 entry point like any plugin's."""
 
 from visionflow.workflows.block import Block
+from visionflow.workflows.blocks.analytics import ANALYTICS_BLOCKS
+from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
+from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
+from visionflow.workflows.blocks.codes import CODE_BLOCKS
+from visionflow.workflows.blocks.consensus import CONSENSUS_BLOCKS
+from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
+from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
 from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
+from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
+from visionflow.workflows.blocks.sinks import SINK_BLOCKS
+from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
+from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
 from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
+from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
 from visionflow.workflows.blocks.visualizations import VISUALIZATION_BLOCKS
 
 __all__ = ["CORE_BLOCKS"]
@@ -14,6 +26,18 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *MODEL_BLOCKS,
     *FLOW_BLOCKS,
     *FORMATTER_BLOCKS,
+    *EXPRESSION_BLOCKS,
     *TRANSFORMATION_BLOCKS,
+    *STATIC_CROP_BLOCKS,
+    *DETECTIONS_OPS_BLOCKS,
+    *CONSENSUS_BLOCKS,
+    *PERSPECTIVE_BLOCKS,
+    *TRACKING_BLOCKS,
     *VISUALIZATION_BLOCKS,
+    *ANNOTATOR_BLOCKS,
+    *VISUAL_EFFECT_BLOCKS,
+    *CODE_BLOCKS,
+    *CLASSICAL_CV_BLOCKS,
+    *ANALYTICS_BLOCKS,
+    *SINK_BLOCKS,
 )

@@ -13,6 +13,7 @@ from visionflow.core.detections import CLASS_NAME
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.colors import parse_color, parse_palette
+from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import (
     BooleanSelector,
     FloatSelector,
@@ -26,7 +27,17 @@ from visionflow.workflows.manifest import (
 )
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
-__all__ = ["VISUALIZATION_BLOCKS", "BoundingBoxVisualizationV1", "LabelVisualizationV1"]
+__all__ = [
+    "VISUALIZATION_BLOCKS",
+    "BoundingBoxVisualizationV1",
+    "LabelVisualizationV1",
+    "Palette",
+    "PaletteManifest",
+    "TextPosition",
+    "VisualizedPredictionsSelector",
+    "annotated",
+    "palette_and_lookup",
+]
 
 VisualizedPredictionsSelector = Annotated[
     str,
@@ -81,7 +92,7 @@ TextPosition = Literal[
 ]
 
 
-class _VisualizationManifest(StepManifest):
+class PaletteManifest(StepManifest):
     image: ImageSelector
     copy_image: bool | BooleanSelector = True
     predictions: VisualizedPredictionsSelector
@@ -91,12 +102,12 @@ class _VisualizationManifest(StepManifest):
     color_axis: Literal["INDEX", "CLASS", "TRACK"] | StringSelector = "CLASS"
 
 
-class BoundingBoxManifest(_VisualizationManifest):
+class BoundingBoxManifest(PaletteManifest):
     thickness: int | IntegerSelector = 2
     roundness: Annotated[float, Field(ge=0.0, le=1.0)] | FloatZeroToOneSelector = 0.0
 
 
-class LabelManifest(_VisualizationManifest):
+class LabelManifest(PaletteManifest):
     text: LabelText | StringSelector = "Class"
     text_position: TextPosition | StringSelector = "TOP_LEFT"
     text_color: str | StringSelector = "WHITE"
@@ -106,7 +117,12 @@ class LabelManifest(_VisualizationManifest):
     border_radius: int | IntegerSelector = 0
 
 
-def _palette(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLookup]:
+def annotated(image: WorkflowImage, canvas: object) -> StepResult:
+    """The ``image`` output: ``image`` (identity and placement) with the drawn pixels."""
+    return {"image": image.with_pixels(np.asarray(canvas, dtype=np.uint8))}
+
+
+def palette_and_lookup(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLookup]:
     try:
         palette = parse_palette(
             inputs.as_str("color_palette"),
@@ -133,7 +149,7 @@ class BoundingBoxVisualizationV1(Block):
         detections = inputs.detections("predictions")
         canvas = image.pixels_bgr.copy()
         if len(detections):
-            palette, lookup = _palette(inputs)
+            palette, lookup = palette_and_lookup(inputs)
             thickness = inputs.as_int("thickness", low=1)
             roundness = inputs.as_float("roundness", low=0.0, high=1.0)
             annotator: sv.BoxAnnotator | sv.RoundBoxAnnotator = (
@@ -185,7 +201,7 @@ class LabelVisualizationV1(Block):
         detections = inputs.detections("predictions")
         canvas = image.pixels_bgr.copy()
         if len(detections):
-            palette, lookup = _palette(inputs)
+            palette, lookup = palette_and_lookup(inputs)
             position = getattr(sv.Position, inputs.as_str("text_position"), None)
             if not isinstance(position, sv.Position):
                 raise inputs.fail("text_position", "not a supervision Position name")

@@ -10,6 +10,7 @@ import numpy as np
 import supervision as sv
 
 from visionflow.core.detections import CLASS_NAME
+from visionflow.workflows.lineage import lineage_of
 from visionflow.workflows.query.operations import (
     BinaryStatement,
     ClassificationPropertyExtract,
@@ -29,15 +30,13 @@ from visionflow.workflows.query.operations import (
     ToString,
     UnaryStatement,
 )
+from visionflow.workflows.query.transforms import TRANSFORMS, QueryError
+from visionflow.workflows.serialize import serialize_value
 
 __all__ = ["QueryError", "apply_operations", "evaluate"]
 
 # The name a ``DynamicOperand`` uses for the detection under test inside ``DetectionsFilter``.
 CURRENT = "_"
-
-
-class QueryError(ValueError):
-    """An operation or comparison could not be applied to the values it got."""
 
 
 def _describe(value: Any) -> str:
@@ -83,6 +82,11 @@ def _detection_property(detections: sv.Detections, index: int, name: str) -> Any
         return int(detections.class_id[index]) if detections.class_id is not None else None
     if name == "tracker_id":
         return int(detections.tracker_id[index]) if detections.tracker_id is not None else None
+    if name == "image_dimensions" and (lineage := lineage_of(detections)) is not None:
+        return [lineage.size_wh[1], lineage.size_wh[0]]
+    if name in _DATA_PROPERTIES:
+        column = detections.data.get(name)
+        return None if column is None else serialize_value(column[index])
     geometry: dict[str, Any] = {
         "x_min": x1,
         "y_min": y1,
@@ -98,6 +102,15 @@ def _detection_property(detections: sv.Detections, index: int, name: str) -> Any
         "bottom_right": [x2, y2],
     }
     return geometry[name]
+
+
+_DATA_PROPERTIES = (
+    "polygon",
+    "time_in_zone",
+    "keypoints_xy",
+    "image_dimensions",
+    "prediction_type",
+)
 
 
 def _require(value: Any, expected: type | tuple[type, ...], operation: str) -> None:
@@ -153,6 +166,9 @@ def _apply(value: Any, operation: Operation, params: Mapping[str, Any]) -> Any:
         return _detection_property(value, 0, operation.property_name)
     if isinstance(operation, ClassificationPropertyExtract):
         return _classification(value, operation.property_name)
+    transform = TRANSFORMS.get(type(operation))
+    if transform is not None:
+        return transform(value, operation, params, apply_operations)
     assert isinstance(operation, DetectionsFilter)
     _require(value, sv.Detections, "DetectionsFilter")
     keep = np.array(

@@ -19,21 +19,45 @@ __all__ = [
     "BinaryStatement",
     "ClassificationProperty",
     "ClassificationPropertyExtract",
+    "ConvertDictionaryToJSON",
+    "ConvertImageToBase64",
+    "ConvertImageToJPEG",
     "DetectionProperty",
     "DetectionsFilter",
+    "DetectionsOffset",
     "DetectionsPropertyExtract",
+    "DetectionsRename",
+    "DetectionsSelection",
+    "DetectionsShift",
+    "DetectionsToDictionary",
+    "Divide",
     "DynamicOperand",
     "ExtractDetectionProperty",
+    "ExtractImageProperty",
     "LookupTable",
+    "Multiply",
+    "NumberRound",
+    "NumericSequenceAggregate",
     "Operand",
     "Operation",
+    "RandomNumber",
+    "SequenceAggregate",
+    "SequenceApply",
     "SequenceElementsCount",
+    "SequenceJoin",
     "SequenceLength",
+    "SequenceMap",
+    "SortDetections",
     "Statement",
     "StatementGroup",
     "StaticOperand",
+    "StringMatches",
+    "StringSubSequence",
     "StringToLowerCase",
     "StringToUpperCase",
+    "TimestampToISOFormat",
+    "ToBoolean",
+    "ToNumber",
     "ToString",
     "UnaryStatement",
 ]
@@ -55,6 +79,11 @@ DetectionProperty = Literal[
     "bottom_left",
     "bottom_right",
     "tracker_id",
+    "polygon",
+    "time_in_zone",
+    "keypoints_xy",
+    "image_dimensions",
+    "prediction_type",
 ]
 ClassificationProperty = Literal[
     "top_class",
@@ -139,6 +168,129 @@ class DetectionsFilter(_Syntax):
     filter_operation: StatementGroup
 
 
+class ToNumber(_Syntax):
+    type: Literal["ToNumber"]
+    cast_to: Literal["int", "float"]
+
+
+class NumberRound(_Syntax):
+    type: Literal["NumberRound"]
+    decimal_digits: int
+
+
+class Multiply(_Syntax):
+    type: Literal["Multiply"]
+    other: int | float
+
+
+class Divide(_Syntax):
+    type: Literal["Divide"]
+    other: int | float
+
+
+class ToBoolean(_Syntax):
+    type: Literal["ToBoolean"]
+
+
+class StringSubSequence(_Syntax):
+    type: Literal["StringSubSequence"]
+    start: int = 0
+    end: int = -1
+
+
+class StringMatches(_Syntax):
+    type: Literal["StringMatches"]
+    regex: str
+
+
+class SequenceMap(_Syntax):
+    type: Literal["SequenceMap"]
+    lookup_table: dict[str, Any]
+
+
+class SequenceApply(_Syntax):
+    type: Literal["SequenceApply"]
+    operations: list[Operation]
+
+
+class NumericSequenceAggregate(_Syntax):
+    type: Literal["NumericSequenceAggregate"]
+    function: Literal["min", "max", "sum"]
+    neutral_value: Any = None
+
+
+class SequenceAggregate(_Syntax):
+    type: Literal["SequenceAggregate"]
+    mode: Literal["first", "last", "most_common", "least_common"]
+
+
+class SequenceJoin(_Syntax):
+    type: Literal["SequenceJoin"]
+    separator: str = ", "
+
+
+class RandomNumber(_Syntax):
+    type: Literal["RandomNumber"]
+    min_value: float = 0.0
+    max_value: float = 1.0
+
+
+class DetectionsOffset(_Syntax):
+    type: Literal["DetectionsOffset"]
+    offset_x: int
+    offset_y: int
+
+
+class DetectionsShift(_Syntax):
+    type: Literal["DetectionsShift"]
+    shift_x: int
+    shift_y: int
+
+
+class DetectionsRename(_Syntax):
+    type: Literal["DetectionsRename"]
+    class_map: dict[str, str] | str
+    strict: bool | str = True
+    new_classes_id_offset: int = 1024
+
+
+class DetectionsSelection(_Syntax):
+    type: Literal["DetectionsSelection"]
+    mode: Literal["left_most", "right_most", "top_confidence", "first", "last"]
+
+
+class SortDetections(_Syntax):
+    type: Literal["SortDetections"]
+    mode: Literal["confidence", "x_min", "x_max", "y_min", "y_max", "size", "center_x", "center_y"]
+    ascending: bool = True
+
+
+class DetectionsToDictionary(_Syntax):
+    type: Literal["DetectionsToDictionary"]
+
+
+class ExtractImageProperty(_Syntax):
+    type: Literal["ExtractImageProperty"]
+    property_name: Literal["size", "height", "width", "aspect_ratio"]
+
+
+class ConvertImageToJPEG(_Syntax):
+    type: Literal["ConvertImageToJPEG"]
+    compression_level: Annotated[int, Field(ge=1, le=100)] = 95
+
+
+class ConvertImageToBase64(_Syntax):
+    type: Literal["ConvertImageToBase64"]
+
+
+class ConvertDictionaryToJSON(_Syntax):
+    type: Literal["ConvertDictionaryToJSON"]
+
+
+class TimestampToISOFormat(_Syntax):
+    type: Literal["TimestampToISOFormat"]
+
+
 Operation = Annotated[
     StringToLowerCase
     | StringToUpperCase
@@ -149,7 +301,31 @@ Operation = Annotated[
     | DetectionsPropertyExtract
     | ExtractDetectionProperty
     | ClassificationPropertyExtract
-    | DetectionsFilter,
+    | DetectionsFilter
+    | ToNumber
+    | NumberRound
+    | Multiply
+    | Divide
+    | ToBoolean
+    | StringSubSequence
+    | StringMatches
+    | SequenceMap
+    | SequenceApply
+    | NumericSequenceAggregate
+    | SequenceAggregate
+    | SequenceJoin
+    | RandomNumber
+    | DetectionsOffset
+    | DetectionsShift
+    | DetectionsRename
+    | DetectionsSelection
+    | SortDetections
+    | DetectionsToDictionary
+    | ExtractImageProperty
+    | ConvertImageToJPEG
+    | ConvertImageToBase64
+    | ConvertDictionaryToJSON
+    | TimestampToISOFormat,
     Field(discriminator="type"),
 ]
 SUPPORTED_OPERATIONS = (
@@ -163,6 +339,30 @@ SUPPORTED_OPERATIONS = (
     "ExtractDetectionProperty",
     "ClassificationPropertyExtract",
     "DetectionsFilter",
+    "ToNumber",
+    "NumberRound",
+    "Multiply",
+    "Divide",
+    "ToBoolean",
+    "StringSubSequence",
+    "StringMatches",
+    "SequenceMap",
+    "SequenceApply",
+    "NumericSequenceAggregate",
+    "SequenceAggregate",
+    "SequenceJoin",
+    "RandomNumber",
+    "DetectionsOffset",
+    "DetectionsShift",
+    "DetectionsRename",
+    "DetectionsSelection",
+    "SortDetections",
+    "DetectionsToDictionary",
+    "ExtractImageProperty",
+    "ConvertImageToJPEG",
+    "ConvertImageToBase64",
+    "ConvertDictionaryToJSON",
+    "TimestampToISOFormat",
 )
 
 
@@ -214,6 +414,13 @@ Statement = Annotated[
     BinaryStatement | UnaryStatement | StatementGroup, Field(discriminator="type")
 ]
 
-for _model in (DetectionsFilter, StaticOperand, DynamicOperand, BinaryStatement, UnaryStatement):
+for _model in (
+    DetectionsFilter,
+    SequenceApply,
+    StaticOperand,
+    DynamicOperand,
+    BinaryStatement,
+    UnaryStatement,
+):
     _model.model_rebuild()
 StatementGroup.model_rebuild()

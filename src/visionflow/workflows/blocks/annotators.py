@@ -1,0 +1,323 @@
+"""Palette-coloured visualizations with supervision's annotators: masks, polygons, halos, dots,
+circles, ellipses, triangles, box corners, colour fills and zoomed crops. Each draws on a copy of
+``image`` and outputs it as ``image``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+import supervision as sv
+from pycocotools import mask as coco_mask
+from pydantic import Field
+
+from visionflow.workflows import kinds as k
+from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.visualizations import (
+    PaletteManifest,
+    annotated,
+    palette_and_lookup,
+)
+from visionflow.workflows.manifest import (
+    FloatSelector,
+    FloatZeroToOneSelector,
+    IntegerSelector,
+    Reference,
+    StringSelector,
+)
+from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
+from visionflow.workflows.serialize import RLE_MASK
+
+__all__ = ["ANNOTATOR_BLOCKS", "Position", "position_of", "with_masks"]
+
+Position = Literal[
+    "CENTER",
+    "CENTER_LEFT",
+    "CENTER_RIGHT",
+    "TOP_CENTER",
+    "TOP_LEFT",
+    "TOP_RIGHT",
+    "BOTTOM_LEFT",
+    "BOTTOM_CENTER",
+    "BOTTOM_RIGHT",
+    "CENTER_OF_MASS",
+]
+Opacity = Annotated[float, Field(ge=0.0, le=1.0)]
+MaskedSelector = Annotated[
+    str,
+    Field(pattern=DATA_SELECTOR_PATTERN),
+    Reference(
+        (
+            k.INSTANCE_SEGMENTATION_PREDICTION,
+            k.RLE_INSTANCE_SEGMENTATION_PREDICTION,
+            k.SEMANTIC_SEGMENTATION_PREDICTION,
+        )
+    ),
+]
+SegmentationSelector = Annotated[
+    str,
+    Field(pattern=DATA_SELECTOR_PATTERN),
+    Reference((k.INSTANCE_SEGMENTATION_PREDICTION, k.RLE_INSTANCE_SEGMENTATION_PREDICTION)),
+]
+
+
+def position_of(inputs: StepInputs, field: str) -> sv.Position:
+    position = getattr(sv.Position, inputs.as_str(field), None)
+    if not isinstance(position, sv.Position):
+        raise inputs.fail(field, "not a supervision Position name")
+    return position
+
+
+def with_masks(detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
+    """``detections`` with ``mask`` set: instance masks as they are, semantic segmentation's
+    per-class RLE masks decoded."""
+    if detections.mask is not None or len(detections) == 0:
+        return detections
+    rles = detections.data.get(RLE_MASK)
+    if rles is None:
+        raise inputs.fail("predictions", "needs detections with masks (a segmentation model's)")
+    masks = np.stack(
+        [
+            np.asarray(coco_mask.decode({**rle, "counts": rle["counts"].encode()}), bool)
+            for rle in rles
+        ]
+    )
+    masked = detections[np.arange(len(detections))]
+    assert isinstance(masked, sv.Detections)
+    masked.mask = masks
+    return masked
+
+
+class _PaletteBlock(Block):
+    """Draws ``predictions`` on a copy of ``image`` with the annotator ``build`` returns."""
+
+    outputs = (OutputDefinition("image", (k.IMAGE,)),)
+    needs_masks: ClassVar[bool] = False
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        raise NotImplementedError
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        image = inputs.image("image")
+        detections = inputs.detections("predictions")
+        canvas = image.pixels_bgr.copy()
+        if len(detections):
+            if self.needs_masks:
+                detections = with_masks(detections, inputs)
+            palette, lookup = palette_and_lookup(inputs)
+            canvas = self.build(inputs, palette, lookup).annotate(canvas, detections)
+        return annotated(image, canvas)
+
+
+class MaskManifest(PaletteManifest):
+    predictions: MaskedSelector
+    opacity: Opacity | FloatZeroToOneSelector = 0.5
+
+
+class MaskVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/mask_visualization@v1"
+    aliases = ("MaskVisualization",)
+    manifest = MaskManifest
+    needs_masks = True
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        opacity = inputs.as_float("opacity", low=0.0, high=1.0)
+        return sv.MaskAnnotator(color=palette, opacity=opacity, color_lookup=lookup)
+
+
+class PolygonManifest(PaletteManifest):
+    predictions: SegmentationSelector
+    thickness: int | IntegerSelector = 2
+
+
+class PolygonVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/polygon_visualization@v1"
+    aliases: ClassVar[tuple[str, ...]] = ("PolygonVisualization",)
+    manifest = PolygonManifest
+    needs_masks = True
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        thickness = inputs.as_int("thickness", low=1)
+        return sv.PolygonAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
+
+
+class PolygonVisualizationV2(PolygonVisualizationV1):
+    type = "roboflow_core/polygon_visualization@v2"
+    aliases = ()
+
+
+class HaloManifest(PaletteManifest):
+    predictions: SegmentationSelector
+    opacity: Opacity | FloatZeroToOneSelector = 0.8
+    kernel_size: int | IntegerSelector = 40
+
+
+class HaloVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/halo_visualization@v1"
+    aliases: ClassVar[tuple[str, ...]] = ("HaloVisualization",)
+    manifest = HaloManifest
+    needs_masks = True
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        return sv.HaloAnnotator(
+            color=palette,
+            opacity=inputs.as_float("opacity", low=0.0, high=1.0),
+            kernel_size=inputs.as_int("kernel_size", low=1),
+            color_lookup=lookup,
+        )
+
+
+class HaloVisualizationV2(HaloVisualizationV1):
+    type = "roboflow_core/halo_visualization@v2"
+    aliases = ()
+
+
+class DotManifest(PaletteManifest):
+    position: Position | StringSelector = "CENTER"
+    radius: int | IntegerSelector = 4
+    outline_thickness: int | IntegerSelector = 0
+
+
+class DotVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/dot_visualization@v1"
+    aliases = ("DotVisualization",)
+    manifest = DotManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        return sv.DotAnnotator(
+            color=palette,
+            radius=inputs.as_int("radius", low=1),
+            position=position_of(inputs, "position"),
+            color_lookup=lookup,
+            outline_thickness=inputs.as_int("outline_thickness", low=0),
+        )
+
+
+class CircleManifest(PaletteManifest):
+    thickness: int | IntegerSelector = 2
+
+
+class CircleVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/circle_visualization@v1"
+    aliases = ("CircleVisualization",)
+    manifest = CircleManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        thickness = inputs.as_int("thickness", low=1)
+        return sv.CircleAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
+
+
+class EllipseManifest(PaletteManifest):
+    thickness: int | IntegerSelector = 2
+    start_angle: int | IntegerSelector = -45
+    end_angle: int | IntegerSelector = 235
+
+
+class EllipseVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/ellipse_visualization@v1"
+    aliases = ("EllipseVisualization",)
+    manifest = EllipseManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        return sv.EllipseAnnotator(
+            color=palette,
+            thickness=inputs.as_int("thickness", low=1),
+            start_angle=inputs.as_int("start_angle"),
+            end_angle=inputs.as_int("end_angle"),
+            color_lookup=lookup,
+        )
+
+
+class TriangleManifest(PaletteManifest):
+    position: Position | StringSelector = "TOP_CENTER"
+    base: int | IntegerSelector = 10
+    height: int | IntegerSelector = 10
+    outline_thickness: int | IntegerSelector = 0
+
+
+class TriangleVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/triangle_visualization@v1"
+    aliases = ("TriangleVisualization",)
+    manifest = TriangleManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        return sv.TriangleAnnotator(
+            color=palette,
+            base=inputs.as_int("base", low=1),
+            height=inputs.as_int("height", low=1),
+            position=position_of(inputs, "position"),
+            color_lookup=lookup,
+            outline_thickness=inputs.as_int("outline_thickness", low=0),
+        )
+
+
+class CornerManifest(PaletteManifest):
+    thickness: int | IntegerSelector = 4
+    corner_length: int | IntegerSelector = 15
+
+
+class CornerVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/corner_visualization@v1"
+    aliases = ("CornerVisualization",)
+    manifest = CornerManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        return sv.BoxCornerAnnotator(
+            color=palette,
+            thickness=inputs.as_int("thickness", low=1),
+            corner_length=inputs.as_int("corner_length", low=1),
+            color_lookup=lookup,
+        )
+
+
+class ColorManifest(PaletteManifest):
+    opacity: Opacity | FloatZeroToOneSelector = 0.5
+
+
+class ColorVisualizationV1(_PaletteBlock):
+    type = "roboflow_core/color_visualization@v1"
+    aliases = ("ColorVisualization",)
+    manifest = ColorManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        opacity = inputs.as_float("opacity", low=0.0, high=1.0)
+        return sv.ColorAnnotator(color=palette, opacity=opacity, color_lookup=lookup)
+
+
+class CropManifest(PaletteManifest):
+    position: Position | StringSelector = "TOP_CENTER"
+    scale_factor: float | FloatSelector = 2.0
+    border_thickness: int | IntegerSelector = 2
+
+
+class CropVisualizationV1(_PaletteBlock):
+    """Draws each detection's region, zoomed by ``scale_factor``, next to it."""
+
+    type = "roboflow_core/crop_visualization@v1"
+    aliases = ("CropVisualization",)
+    manifest = CropManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        return sv.CropAnnotator(
+            position=position_of(inputs, "position"),
+            scale_factor=inputs.as_float("scale_factor", low=0.0),
+            border_color=palette,
+            border_thickness=inputs.as_int("border_thickness", low=0),
+            border_color_lookup=lookup,
+        )
+
+
+ANNOTATOR_BLOCKS: tuple[type[Block], ...] = (
+    MaskVisualizationV1,
+    PolygonVisualizationV1,
+    PolygonVisualizationV2,
+    HaloVisualizationV1,
+    HaloVisualizationV2,
+    DotVisualizationV1,
+    CircleVisualizationV1,
+    EllipseVisualizationV1,
+    TriangleVisualizationV1,
+    CornerVisualizationV1,
+    ColorVisualizationV1,
+    CropVisualizationV1,
+)

@@ -1,0 +1,180 @@
+"""Blocks that reshape detections: ``detection_offset`` (grow boxes), ``detections_transformation``
+(query-language operations that yield detections) and ``bounding_rect`` (each mask's minimum
+rotated rectangle)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import cv2
+import numpy as np
+import supervision as sv
+from pydantic import Field
+
+from visionflow.core.detections import DETECTION_ID, PARENT_ID, POLYGON
+from visionflow.workflows import kinds as k
+from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.lineage import lineage_of
+from visionflow.workflows.manifest import (
+    AnySelector,
+    DetectionsSelector,
+    IntegerSelector,
+    Reference,
+    StepManifest,
+)
+from visionflow.workflows.query import Operation, QueryError, apply_operations
+from visionflow.workflows.query.transforms import offset_boxes
+from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
+
+__all__ = [
+    "DETECTIONS_OPS_BLOCKS",
+    "BoundingRectV1",
+    "DetectionOffsetV1",
+    "DetectionsTransformationV1",
+]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+SegmentationSelector = Annotated[
+    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.INSTANCE_SEGMENTATION_PREDICTION,))
+]
+
+
+class DetectionOffsetManifest(StepManifest):
+    predictions: DetectionsSelector
+    offset_width: PositiveInt | IntegerSelector
+    offset_height: PositiveInt | IntegerSelector
+    units: Literal["Percent (%)", "Pixels"] = "Pixels"
+
+
+class DetectionOffsetV1(Block):
+    """``predictions`` with every box grown by half of ``offset_width`` / ``offset_height`` on each
+    side (pixels, or percent of the image size), clipped to the image. Each result is a new
+    detection: a fresh ``detection_id``, and ``parent_id`` naming the detection it grew from."""
+
+    type = "roboflow_core/detection_offset@v1"
+    aliases = ("DetectionOffset",)
+    manifest = DetectionOffsetManifest
+    outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        detections = inputs.detections("predictions")
+        offset_w = inputs.as_int("offset_width", low=1)
+        offset_h = inputs.as_int("offset_height", low=1)
+        if len(detections) == 0:
+            return {"predictions": detections}
+        lineage = lineage_of(detections)
+        width, height = lineage.size_wh if lineage is not None else (np.inf, np.inf)
+        if inputs["units"] == "Percent (%)":
+            if lineage is None:
+                raise inputs.fail("units", "percent offsets need detections made on an image")
+            dx, dy = int(width * offset_w / 200), int(height * offset_h / 200)
+        else:
+            dx, dy = offset_w // 2, offset_h // 2
+        grown = offset_boxes(detections, (-dx, -dy, dx, dy))
+        grown.xyxy = np.clip(grown.xyxy, 0, [width, height, width, height]).astype(np.float32)
+        count = len(grown)
+        ids = detections.data.get(DETECTION_ID)
+        if ids is not None:
+            grown.data[PARENT_ID] = np.array(ids, dtype=object, copy=True)
+        grown.data[DETECTION_ID] = np.array([str(uuid.uuid4()) for _ in range(count)], object)
+        return {"predictions": grown}
+
+
+class DetectionsTransformationManifest(StepManifest):
+    predictions: DetectionsSelector
+    operations: list[Operation]
+    operations_parameters: dict[str, AnySelector] = Field(default_factory=dict)
+
+
+class DetectionsTransformationV1(Block):
+    """``predictions`` put through ``operations`` (e.g. ``DetectionsOffset``, ``SortDetections``,
+    ``DetectionsRename``, ``DetectionsFilter``), which must yield detections."""
+
+    type = "roboflow_core/detections_transformation@v1"
+    aliases = ("DetectionsTransformation",)
+    manifest = DetectionsTransformationManifest
+    outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        detections = inputs.detections("predictions")
+        try:
+            result = apply_operations(
+                detections, inputs["operations"], inputs["operations_parameters"]
+            )
+        except QueryError as exc:
+            raise inputs.fail("operations", str(exc)) from None
+        if not isinstance(result, sv.Detections):
+            raise inputs.fail("operations", f"must yield detections, not {type(result).__name__}")
+        return {"predictions": result}
+
+
+class BoundingRectManifest(StepManifest):
+    predictions: SegmentationSelector
+
+
+def _min_area_rect(mask: np.ndarray) -> tuple[np.ndarray, float, float, float] | None:
+    """The minimum rotated rectangle of the mask's largest contour: 4 integer corners, its
+    width, height and angle (OpenCV's convention); ``None`` for an empty mask."""
+    contours, _hierarchy = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+    )
+    if not contours:
+        return None
+    largest = max(contours, key=len)
+    (cx, cy), (rect_w, rect_h), angle = cv2.minAreaRect(largest)
+    corners = cv2.boxPoints(((cx, cy), (rect_w, rect_h), angle)).astype(int)
+    return corners, float(rect_w), float(rect_h), float(angle)
+
+
+class BoundingRectV1(Block):
+    """``detections_with_rect``: each instance's mask replaced by the minimum rotated rectangle
+    of its largest contour, the box by that rectangle's bounds; ``data`` gains ``rect`` (its 4
+    corners), ``width``, ``height`` and ``angle``."""
+
+    type = "roboflow_core/bounding_rect@v1"
+    manifest = BoundingRectManifest
+    outputs = (OutputDefinition("detections_with_rect", (k.INSTANCE_SEGMENTATION_PREDICTION,)),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        detections = inputs.detections("predictions")
+        if detections.mask is None:
+            raise inputs.fail("predictions", "needs instance masks (a segmentation model's)")
+        masks = np.asarray(detections.mask, dtype=bool)
+        height, width = masks.shape[1:]
+        keep: list[int] = []
+        new_masks, boxes, rects, sizes, angles = [], [], [], [], []
+        polygons: list[np.ndarray] = []
+        for index in range(len(detections)):
+            found = _min_area_rect(masks[index])
+            if found is None:
+                continue
+            corners, rect_w, rect_h, angle = found
+            keep.append(index)
+            new_masks.append(sv.polygon_to_mask(corners, (width, height)).astype(bool))
+            boxes.append(sv.polygon_to_xyxy(corners))
+            rects.append(corners.astype(np.float32))
+            polygons.append(corners.astype(np.float32))
+            sizes.append((rect_w, rect_h))
+            angles.append(angle)
+        result = detections[np.array(keep, dtype=int)]
+        assert isinstance(result, sv.Detections)
+        count = len(keep)
+        result.mask = np.array(new_masks, dtype=bool).reshape(count, height, width)
+        result.xyxy = np.array(boxes, dtype=np.float32).reshape(count, 4)
+        for key, values in (("rect", rects), (POLYGON, polygons)):
+            column = np.empty(count, dtype=object)
+            for position, value in enumerate(values):
+                column[position] = value
+            result.data[key] = column
+        result.data["width"] = np.array([w for w, _h in sizes], dtype=np.float32)
+        result.data["height"] = np.array([h for _w, h in sizes], dtype=np.float32)
+        result.data["angle"] = np.array(angles, dtype=np.float32)
+        return {"detections_with_rect": result}
+
+
+DETECTIONS_OPS_BLOCKS: tuple[type[Block], ...] = (
+    DetectionOffsetV1,
+    DetectionsTransformationV1,
+    BoundingRectV1,
+)

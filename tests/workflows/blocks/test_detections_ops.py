@@ -1,0 +1,171 @@
+"""``detection_offset``, ``detections_transformation`` (and the new query operations) and
+``bounding_rect`` through the executor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import supervision as sv
+
+from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
+from visionflow.core.detections import DETECTION_ID, POLYGON
+from visionflow.workflows.errors import InvalidInputTypeError
+
+
+def _three(image: np.ndarray) -> sv.Detections:
+    return boxes(
+        [[10, 10, 30, 30], [100, 20, 150, 60], [50, 50, 60, 90]],
+        confidence=[0.5, 0.9, 0.7],
+        class_ids=[0, 1, 0],
+    )
+
+
+MODELS = ScriptedModels({"m/1": _three})
+
+
+def _transform(operations: list[dict[str, Any]], **params: Any) -> sv.Detections:
+    [result] = run(
+        [
+            model_step("det", "m/1"),
+            step(
+                "detections_transformation@v1",
+                "t",
+                predictions="$steps.det.predictions",
+                operations=operations,
+                operations_parameters={name: f"$inputs.{name}" for name in params},
+            ),
+        ],
+        {"out": "$steps.t.predictions"},
+        {"image": canvas()},
+        {"image": "image", **params},
+        declared=[
+            {"type": "WorkflowImage", "name": "image"},
+            *({"type": "WorkflowParameter", "name": name} for name in params),
+        ],
+        models=MODELS,
+    )
+    out = result["out"]
+    assert isinstance(out, sv.Detections)
+    return out
+
+
+def test_detection_offset_grows_boxes_within_the_image_and_renames_them() -> None:
+    [result] = run(
+        [
+            model_step("det", "m/1"),
+            step(
+                "detection_offset@v1",
+                "off",
+                predictions="$steps.det.predictions",
+                offset_width=30,
+                offset_height=20,
+            ),
+        ],
+        {"det": "$steps.det.predictions", "off": "$steps.off.predictions"},
+        {"image": canvas(160, 100)},
+        models=MODELS,
+    )
+    before, after = result["det"], result["off"]
+    assert after.xyxy.tolist() == [[0, 0, 45, 40], [85, 10, 160, 70], [35, 40, 75, 100]]
+    assert list(after.data["parent_id"]) == list(before.data[DETECTION_ID])
+    assert set(after.data[DETECTION_ID]).isdisjoint(before.data[DETECTION_ID])
+
+
+def test_detection_offset_in_percent_of_the_image() -> None:
+    [result] = run(
+        [
+            model_step("det", "m/1"),
+            step(
+                "detection_offset@v1",
+                "off",
+                predictions="$steps.det.predictions",
+                offset_width=10,
+                offset_height=10,
+                units="Percent (%)",
+            ),
+        ],
+        {"off": "$steps.off.predictions"},
+        {"image": canvas(200, 100)},
+        models=MODELS,
+    )
+    # 10% of 200 px is 20 px in all, 10 px per side; of 100 px, 5 px per side.
+    assert result["off"].xyxy[0].tolist() == [0, 5, 40, 35]
+
+
+def test_transformation_sorts_selects_and_renames() -> None:
+    by_size = _transform([{"type": "SortDetections", "mode": "size", "ascending": False}])
+    assert by_size.xyxy[:, 0].tolist() == [100, 50, 10]
+    best = _transform([{"type": "DetectionsSelection", "mode": "top_confidence"}])
+    assert best.xyxy.tolist() == [[100, 20, 150, 60]]
+    left = _transform([{"type": "DetectionsSelection", "mode": "left_most"}])
+    assert left.xyxy.tolist() == [[10, 10, 30, 30]]
+    renamed = _transform(
+        [{"type": "DetectionsRename", "class_map": "mapping", "strict": False}],
+        mapping={"a": "person"},
+    )
+    assert list(renamed.data["class_name"]) == ["person", "b", "person"]
+    assert renamed.class_id is not None
+    assert renamed.class_id.tolist() == [1024, 1, 1024]
+    strict = _transform([{"type": "DetectionsRename", "class_map": {"a": "x", "b": "w"}}])
+    assert strict.class_id is not None
+    assert (list(strict.data["class_name"]), strict.class_id.tolist()) == (
+        ["x", "w", "x"],
+        [1, 0, 1],
+    )
+
+
+def test_transformation_offsets_and_shifts() -> None:
+    grown = _transform([{"type": "DetectionsOffset", "offset_x": 10, "offset_y": 4}])
+    assert grown.xyxy[0].tolist() == [5, 8, 35, 32]
+    shifted = _transform([{"type": "DetectionsShift", "shift_x": 5, "shift_y": -5}])
+    assert shifted.xyxy[0].tolist() == [15, 5, 35, 25]
+
+
+def test_transformation_must_yield_detections() -> None:
+    with pytest.raises(InvalidInputTypeError, match="must yield detections"):
+        _transform([{"type": "SequenceLength"}])
+
+
+def test_strict_rename_of_an_unmapped_class_is_an_error() -> None:
+    with pytest.raises(InvalidInputTypeError, match="not found in class_map"):
+        _transform([{"type": "DetectionsRename", "class_map": {"a": "x"}}])
+
+
+def test_bounding_rect_replaces_masks_by_their_minimum_rotated_rectangle() -> None:
+    mask = np.zeros((1, 100, 100), dtype=bool)
+    diamond = np.array([[50, 10], [90, 50], [50, 90], [10, 50]], dtype=np.int32)
+    mask[0] = sv.polygon_to_mask(diamond, (100, 100)).astype(bool)
+
+    def segment(image: np.ndarray) -> sv.Detections:
+        detections = boxes([[10, 10, 90, 90]])
+        detections.mask = mask.copy()
+        polygon = np.empty(1, dtype=object)
+        polygon[0] = diamond.astype(np.float32)
+        detections.data[POLYGON] = polygon
+        return detections
+
+    [result] = run(
+        [
+            step(
+                "roboflow_instance_segmentation_model@v2",
+                "seg",
+                images="$inputs.image",
+                model_id="s/1",
+            ),
+            step("bounding_rect@v1", "rect", predictions="$steps.seg.predictions"),
+        ],
+        {"rect": "$steps.rect.detections_with_rect"},
+        {"image": canvas(100, 100)},
+        models=ScriptedModels({"s/1": segment}),
+    )
+    rect = result["rect"]
+    assert np.allclose(rect.xyxy, [[10, 10, 90, 90]], atol=2)
+    assert abs(float(rect.data["angle"][0]) % 90 - 45) < 1
+    side = float(np.hypot(40, 40))
+    assert rect.data["width"][0] == pytest.approx(side, rel=0.05)
+    assert len(rect.data[POLYGON][0]) == 4
+    assert rect.mask is not None
+    assert rect.mask[0, 50, 50]
+    assert not rect.mask[0, 12, 12]
