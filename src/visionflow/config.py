@@ -79,6 +79,8 @@ class Settings:
     workflows_profiling_allowed: bool = True
     workflows_definition_cache_s: float = 900.0
     workflows_max_concurrent_steps: int = 8
+    # Folder local_file_sink may write under; ``None`` turns file sinks off.
+    workflows_sink_folder: Path | None = None
 
     def __post_init__(self) -> None:
         if self.workflows_definition_cache_s < 0:
@@ -177,5 +179,8 @@ class Settings:
             ),
             workflows_max_concurrent_steps=pick_int(
                 "WORKFLOWS_MAX_CONCURRENT_STEPS", defaults.workflows_max_concurrent_steps
+            ),
+            workflows_sink_folder=(
+                Path(sink_folder) if (sink_folder := get("WORKFLOWS_SINK_FOLDER")) else None
             ),
         )

@@ -41,7 +41,8 @@ class Services:
         artifacts = ArtifactStore(settings.artifacts_dir)
         architectures = ArchitectureRegistry()
         manager = ModelManager(settings.max_loaded_models)
-        images = ImageLoader(settings, UrlFetcher(settings))
+        fetcher = UrlFetcher(settings)
+        images = ImageLoader(settings, fetcher)
         inference = InferenceService(settings, registry, artifacts, manager, architectures)
         return cls(
             settings=settings,
@@ -61,9 +62,12 @@ class Services:
                 definition_ttl_s=settings.workflows_definition_cache_s,
                 profiling_allowed=settings.workflows_profiling_allowed,
                 max_concurrent_steps=settings.workflows_max_concurrent_steps,
+                sink_fetcher=fetcher,
+                sink_folder=settings.workflows_sink_folder,
             ),
         )
 
     def close(self) -> None:
+        self.workflows.close()
         self.manager.clear()
         self.database.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -83,51 +84,101 @@ class UrlFetcher:
         return pinned, host_header, host
 
     def fetch(self, url: str) -> bytes:
+        """GET an image URL (size-limited), refusing non-public targets on every hop."""
         if not self._settings.allow_url_input:
             raise UrlNotAllowedError(
                 "image URLs are disabled on this server (VISIONFLOW_ALLOW_URL_INPUT)"
             )
+        data, _status = self._send("GET", url, read_body=True, label="image URL")
+        return data
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        data: dict[str, str] | None = None,
+        files: dict[str, bytes] | None = None,
+        timeout_s: float | None = None,
+    ) -> int:
+        """Send a request (e.g. a webhook) under the same address rules; returns the status."""
+        _body, status = self._send(
+            method,
+            url,
+            read_body=False,
+            label="URL",
+            params=params,
+            headers=headers,
+            json=json,
+            data=data,
+            files=files,
+            timeout_s=timeout_s,
+        )
+        return status
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        read_body: bool,
+        label: str,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        data: dict[str, str] | None = None,
+        files: dict[str, bytes] | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[bytes, int]:
         limit = self._settings.max_body_bytes
         current = url
-        with httpx.Client(
-            timeout=self._settings.url_fetch_timeout_s, follow_redirects=False
-        ) as client:
+        timeout = timeout_s if timeout_s is not None else self._settings.url_fetch_timeout_s
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             for _hop in range(self._settings.url_max_redirects + 1):
                 pinned, host_header, server_name = self._pin(current)
                 request = client.build_request(
-                    "GET",
+                    method,
                     pinned,
-                    headers={"Host": host_header, "User-Agent": "visionflow"},
+                    params=params,
+                    headers={**(headers or {}), "Host": host_header, "User-Agent": "visionflow"},
+                    json=json,
+                    data=data,
+                    files=files,
                     extensions={"sni_hostname": server_name},
                 )
                 try:
                     response = client.send(request, stream=True)
                 except httpx.HTTPError as exc:
-                    raise ImageFetchError(f"could not fetch image URL {url!r}: {exc}") from None
+                    raise ImageFetchError(f"could not reach {label} {url!r}: {exc}") from None
                 try:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
-                            raise ImageFetchError(f"image URL {url!r} redirected without Location")
+                            raise ImageFetchError(f"{label} {url!r} redirected without Location")
                         current = urljoin(current, location)
                         continue
+                    if not read_body:
+                        return b"", response.status_code
                     if response.status_code >= 400:
                         raise ImageFetchError(
-                            f"image URL {url!r} answered HTTP {response.status_code}"
+                            f"{label} {url!r} answered HTTP {response.status_code}"
                         )
-                    data = bytearray()
+                    body = bytearray()
                     try:
                         for chunk in response.iter_bytes():
-                            data.extend(chunk)
-                            if len(data) > limit:
+                            body.extend(chunk)
+                            if len(body) > limit:
                                 raise PayloadTooLargeError(
                                     f"image at {url!r} is larger than {limit} bytes"
                                 )
                     except httpx.HTTPError as exc:
-                        raise ImageFetchError(f"could not fetch image URL {url!r}: {exc}") from None
-                    return bytes(data)
+                        raise ImageFetchError(f"could not fetch {label} {url!r}: {exc}") from None
+                    return bytes(body), response.status_code
                 finally:
                     response.close()
         raise ImageFetchError(
-            f"image URL {url!r} redirected more than {self._settings.url_max_redirects} times"
+            f"{label} {url!r} redirected more than {self._settings.url_max_redirects} times"
         )

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ from visionflow.errors import ApiKeyRequiredError, InvalidInputError
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageLoader, ImageRef
 from visionflow.service.inference import InferenceService
+from visionflow.service.sinks import SinkEnvironment, SinkPool
+from visionflow.service.urls import UrlFetcher
 from visionflow.store import Registry, StoredWorkflowRecord, StoredWorkflowSummary
 from visionflow.workflows import (
     EXECUTION_ENGINE_VERSION,
@@ -48,6 +51,7 @@ class WorkflowRun:
     inputs: Mapping[str, Any]
     excluded_fields: Collection[str] = ()
     enable_profiling: bool = False
+    disable_sinks: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,12 @@ class WorkflowService:
         profiling_allowed: bool = True,
         max_concurrent_steps: int = 8,
         clock: Callable[[], float] = time.monotonic,
+        sink_fetcher: UrlFetcher | None = None,
+        sink_folder: Path | None = None,
     ) -> None:
+        self._sink_fetcher = sink_fetcher
+        self._sink_folder = sink_folder
+        self._sink_pool = SinkPool()
         self._registry = registry
         self._inference = inference
         self._decode = _image_decoder(images)
@@ -145,6 +154,14 @@ class WorkflowService:
         self._definitions: dict[tuple[str, str, int | None], tuple[float, StoredWorkflowRecord]]
         self._definitions = {}
         self._lock = threading.Lock()
+
+    def _sinks(self, disabled: bool) -> SinkEnvironment | None:
+        if self._sink_fetcher is None:
+            return None
+        return SinkEnvironment(self._sink_fetcher, self._sink_pool, disabled, self._sink_folder)
+
+    def close(self) -> None:
+        self._sink_pool.shutdown()
 
     @staticmethod
     def execution_engine_versions() -> list[str]:
@@ -164,7 +181,10 @@ class WorkflowService:
         outputs = self.executor.run(
             plan,
             request.inputs,
-            context=RunContext(models=_CallerModels(self._inference, principal)),
+            context=RunContext(
+                models=_CallerModels(self._inference, principal),
+                sinks=self._sinks(request.disable_sinks),
+            ),
             decode_image=self._decode,
             profiler=profiler,
             excluded_fields=request.excluded_fields,

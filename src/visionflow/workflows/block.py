@@ -61,6 +61,8 @@ class RunContext:
     """What the executor hands to blocks besides their inputs."""
 
     models: ModelRunner
+    # The sink environment (``blocks.sinks.Sinks``) the service provides; ``None``: no sinks.
+    sinks: object | None = None
 
 
 class StepInputs(Mapping[str, Any]):

@@ -37,7 +37,7 @@ class _WorkflowRequest(BaseModel):
     inputs: dict[str, Any]
     excluded_fields: list[str] | None = None
     enable_profiling: bool = False
-    # Accepted for compatibility; this server has no sinks or custom Python blocks.
+    # ``debug`` is accepted for compatibility (there are no custom Python blocks).
     debug: bool = False
     workflow_id: str | None = None
     disable_sinks: bool = False
@@ -47,6 +47,7 @@ class _WorkflowRequest(BaseModel):
             inputs=self.inputs,
             excluded_fields=tuple(self.excluded_fields or ()),
             enable_profiling=self.enable_profiling,
+            disable_sinks=self.disable_sinks,
         )
 
 

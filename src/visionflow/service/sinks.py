@@ -1,0 +1,62 @@
+"""The sink environment workflows get: guarded HTTP requests, a confined file folder, a small
+background pool for fire-and-forget requests, and the request's ``disable_sinks``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from visionflow.service.urls import UrlFetcher
+from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse
+
+__all__ = ["SinkEnvironment", "SinkPool"]
+
+log = logging.getLogger("visionflow.sinks")
+
+
+class SinkPool:
+    """A bounded pool shared by all runs (fire-and-forget webhooks must not pile up threads)."""
+
+    def __init__(self, workers: int = 4) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sink")
+
+    def submit(self, task: Callable[[], object]) -> None:
+        def guarded() -> None:
+            try:
+                task()
+            except Exception:  # a background sink failure must not vanish silently
+                log.exception("background sink task failed")
+
+        self._executor.submit(guarded)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class SinkEnvironment:
+    """One run's view of the sinks (implements ``visionflow.workflows.blocks.sinks.Sinks``)."""
+
+    fetcher: UrlFetcher
+    pool: SinkPool
+    disabled: bool
+    file_root: Path | None
+
+    def send(self, request: HttpRequest) -> HttpResponse:
+        status = self.fetcher.request(
+            request.method,
+            request.url,
+            params=request.params or None,
+            headers=request.headers or None,
+            json=request.json,
+            data=request.data,
+            files=request.files,
+            timeout_s=request.timeout_s,
+        )
+        return HttpResponse(status_code=status)
+
+    def submit(self, task: Callable[[], object]) -> None:
+        self.pool.submit(task)

@@ -1,0 +1,132 @@
+"""Workflow sinks through the service: the webhook obeys the URL guard and ``disable_sinks``;
+the file sink writes only inside the configured folder."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Tenant
+from tests.http.test_workflow_blocks import DETECTOR, IMAGE, step
+from visionflow.http.app import create_app
+from visionflow.service.services import Services
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    received: list[Any]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.server.received.append(json.loads(self.rfile.read(length)))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hook_server() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _workflow(url: str) -> dict[str, Any]:
+    return {
+        "version": "1.0",
+        "inputs": [{"type": "WorkflowImage", "name": "image"}],
+        "steps": [
+            DETECTOR,
+            step(
+                "webhook_sink@v1",
+                "hook",
+                url=url,
+                method="POST",
+                json_payload={"count": "$steps.det.predictions"},
+                json_payload_operations={"count": [{"type": "SequenceLength"}]},
+                fire_and_forget=False,
+            ),
+            step(
+                "local_file_sink@v1",
+                "file",
+                content="$steps.hook.message",
+                output_mode="separate_files",
+                target_directory="reports",
+                file_name_prefix="hook",
+            ),
+        ],
+        "outputs": [
+            {"type": "JsonField", "name": "hook", "selector": "$steps.hook.message"},
+            {"type": "JsonField", "name": "hook_error", "selector": "$steps.hook.error_status"},
+            {"type": "JsonField", "name": "file", "selector": "$steps.file.message"},
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "disable_sinks", [pytest.param(False, id="on"), pytest.param(True, id="off")]
+)
+def test_webhook_and_file_sink(
+    services: Services,
+    tenant: Tenant,
+    hook_server: ThreadingHTTPServer,
+    tmp_path: Path,
+    disable_sinks: bool,
+) -> None:
+    folder = tmp_path / "sinks"
+    settings = services.settings.with_overrides(
+        url_allow_networks=("127.0.0.1/32",), workflows_sink_folder=folder
+    )
+    allowed = Services.build(settings)
+    url = f"http://127.0.0.1:{hook_server.server_address[1]}/hook"
+    try:
+        with TestClient(create_app(allowed)) as client:
+            response = client.post(
+                "/workflows/run",
+                json={
+                    "api_key": tenant.key,
+                    "inputs": {"image": IMAGE},
+                    "specification": _workflow(url),
+                    "disable_sinks": disable_sinks,
+                },
+            )
+    finally:
+        allowed.close()
+    assert response.status_code == 200, response.text
+    [result] = response.json()["outputs"]
+    written = list(folder.rglob("*")) if folder.exists() else []
+    if disable_sinks:
+        assert hook_server.received == []  # type: ignore[attr-defined]
+        assert not [p for p in written if p.is_file()]
+        return
+    assert result["hook_error"] is False, result
+    assert hook_server.received == [{"count": 1}]  # type: ignore[attr-defined]
+    files = [p for p in written if p.is_file()]
+    assert len(files) == 1
+    assert files[0].resolve().is_relative_to(folder.resolve())
+
+
+def test_webhook_to_loopback_is_refused_by_default(
+    client: TestClient, tenant: Tenant, hook_server: ThreadingHTTPServer
+) -> None:
+    url = f"http://127.0.0.1:{hook_server.server_address[1]}/hook"
+    response = client.post(
+        "/workflows/run",
+        json={"api_key": tenant.key, "inputs": {"image": IMAGE}, "specification": _workflow(url)},
+    )
+    [result] = response.json()["outputs"]
+    assert result["hook_error"] is True
+    assert "non-public" in result["hook"]
+    assert hook_server.received == []  # type: ignore[attr-defined]
