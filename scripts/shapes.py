@@ -1,7 +1,10 @@
-"""Synthetic "shapes" detection data: coloured circles, squares and triangles.
+"""Synthetic "shapes" data: coloured circles, squares and triangles.
 
 Pure numpy + OpenCV so the serving side and its tests can draw fresh, labelled images without
 torch or any download. Every image is a deterministic function of ``(seed, index)``.
+
+Ground truth per object: box, class, outline polygon (instance masks: :func:`masks_of`), corner
+keypoints (:attr:`Sample.keypoints`) and square crops around it (:func:`object_crops`).
 
 Library use::
 
@@ -11,6 +14,9 @@ Library use::
 CLI::
 
     python scripts/shapes.py yolo-dataset /tmp/shapes-ds --train 300 --val 60 --seed 0
+    python scripts/shapes.py yolo-dataset /tmp/shapes-seg-ds --task segment --seed 0
+    python scripts/shapes.py yolo-dataset /tmp/shapes-pose-ds --task pose --seed 0
+    python scripts/shapes.py cls-dataset /tmp/shapes-cls-ds --train 300 --val 60 --seed 0
     python scripts/shapes.py preview /tmp/shapes-preview.png --seed 0 --count 8 --boxes
 """
 
@@ -26,6 +32,16 @@ import cv2
 import numpy as np
 
 CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle")
+
+# Corner keypoints: every object has NUM_KEYPOINTS slots. Squares fill all four, triangles the
+# first three (the fourth is invisible), circles none. Order: the top-most corner (smallest y,
+# then smallest x) first, then clockwise as seen on screen (y down).
+NUM_KEYPOINTS = 4
+KEYPOINT_NAMES: tuple[str, ...] = tuple(f"corner_{k + 1}" for k in range(NUM_KEYPOINTS))
+# Ultralytics' keypoint visibility flags.
+KPT_VISIBLE = 2.0
+KPT_ABSENT = 0.0
+YOLO_TASKS: tuple[str, ...] = ("detect", "segment", "pose")
 
 # Fixed-point bits for cv2 drawing, so vertices keep sub-pixel precision and the float
 # polygons/boxes we report match what is actually drawn.
@@ -64,6 +80,82 @@ class Sample:
     xyxy: np.ndarray
     class_id: np.ndarray
     polygons: list[np.ndarray]
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """``(N, NUM_KEYPOINTS, 3)`` float32 corners ``x, y, visibility`` per object.
+
+        Visibility is 2 for a real corner and 0 (with ``x = y = 0``) for an empty slot; see
+        :func:`corner_keypoints` for the order.
+        """
+        kpts = [
+            corner_keypoints(int(c), p) for c, p in zip(self.class_id, self.polygons, strict=True)
+        ]
+        return np.asarray(kpts, dtype=np.float32).reshape(-1, NUM_KEYPOINTS, 3)
+
+
+def corner_keypoints(class_id: int, polygon: np.ndarray) -> np.ndarray:
+    """Corner keypoints of one shape: ``(NUM_KEYPOINTS, 3)`` float32 ``x, y, visibility``.
+
+    Squares give 4 corners, triangles 3 (slot 4 empty), circles none (all slots empty). Corners
+    start at the top-most one (smallest y; ties broken by smallest x) and go clockwise on screen
+    (image y axis points down), so the order is a function of what the image shows.
+    """
+    out = np.zeros((NUM_KEYPOINTS, 3), dtype=np.float32)
+    if class_id == 0:
+        return out
+    pts = np.asarray(polygon, dtype=np.float64)
+    centre = pts.mean(axis=0)
+    # With y pointing down, increasing atan2 angle runs clockwise on screen.
+    order = np.argsort(np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0]), kind="stable")
+    pts = pts[order]
+    first = min(range(len(pts)), key=lambda i: (pts[i, 1], pts[i, 0]))
+    pts = np.roll(pts, -first, axis=0)
+    out[: len(pts), :2] = pts
+    out[: len(pts), 2] = KPT_VISIBLE
+    return out
+
+
+def polygon_mask(polygon: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """Rasterize one ``(K, 2)`` float polygon to an ``(H, W)`` bool mask (sub-pixel vertices)."""
+    mask = np.zeros((int(size_wh[1]), int(size_wh[0])), dtype=np.uint8)
+    cv2.fillPoly(mask, [_fixed(np.asarray(polygon, dtype=np.float32))], (1,), cv2.LINE_8, _SHIFT)
+    return mask.astype(bool)
+
+
+def masks_of(sample: Sample) -> np.ndarray:
+    """``(N, H, W)`` bool instance masks of a sample, rasterized from its polygons."""
+    h, w = sample.image_bgr.shape[:2]
+    if not sample.polygons:
+        return np.zeros((0, h, w), dtype=bool)
+    return np.stack([polygon_mask(p, (w, h)) for p in sample.polygons])
+
+
+def object_crops(
+    sample: Sample,
+    rng: np.random.Generator,
+    margin: tuple[float, float] = (1.15, 1.6),
+    jitter: float = 0.08,
+) -> list[tuple[np.ndarray, int]]:
+    """Square crops around each object of ``sample``: ``[(crop_bgr, class_id), ...]``.
+
+    The side is the object's longer box side times ``U(margin)``; the centre moves by up to
+    ``jitter`` times the side; the square is shifted to lie inside the image (it never needs
+    padding, as shapes are at most 0.36 of the shorter image side). Crops are square so that
+    any resize mode (stretch, letterbox, centre crop) sees the same content. Neighbouring shapes
+    may poke into a crop; the label is the object the crop was made for.
+    """
+    h, w = sample.image_bgr.shape[:2]
+    crops: list[tuple[np.ndarray, int]] = []
+    for (x1, y1, x2, y2), cls in zip(sample.xyxy.tolist(), sample.class_id.tolist(), strict=True):
+        side = max(x2 - x1, y2 - y1) * float(rng.uniform(*margin))
+        side = round(min(max(side, 8.0), w, h))
+        cx = (x1 + x2) / 2 + float(rng.uniform(-jitter, jitter)) * side
+        cy = (y1 + y2) / 2 + float(rng.uniform(-jitter, jitter)) * side
+        left = round(min(max(cx - side / 2, 0), w - side))
+        top = round(min(max(cy - side / 2, 0), h - side))
+        crops.append((sample.image_bgr[top : top + side, left : left + side].copy(), int(cls)))
+    return crops
 
 
 def _random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -285,10 +377,44 @@ def _split_size(seed: int, index: int, mixed: bool) -> tuple[int, int]:
     return _EXTRA_SIZES[int(rng.integers(0, len(_EXTRA_SIZES)))]
 
 
+def _label_line(sample: Sample, index: int, size_wh: tuple[int, int], task: str) -> str:
+    """One Ultralytics label line: ``class cx cy w h`` (detect), ``class x1 y1 ... xK yK``
+    (segment) or ``class cx cy w h x1 y1 v1 ... x4 y4 v4`` (pose); all normalized to 0-1."""
+    w, h = size_wh
+    c = int(sample.class_id[index])
+    if task == "segment":
+        poly = sample.polygons[index] / np.array([w, h], dtype=np.float32)
+        coords = " ".join(f"{v:.6f}" for v in np.clip(poly, 0.0, 1.0).reshape(-1).tolist())
+        return f"{c} {coords}"
+    x1, y1, x2, y2 = sample.xyxy[index].tolist()
+    cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
+    line = f"{c} {cx:.6f} {cy:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+    if task == "pose":
+        kpts = corner_keypoints(c, sample.polygons[index])
+        parts = []
+        for x, y, v in kpts.tolist():
+            parts.append(f"{x / w:.6f} {y / h:.6f} {int(v)}" if v > 0 else "0 0 0")
+        line += " " + " ".join(parts)
+    return line
+
+
 def write_yolo_dataset(
-    out_dir: Path, n_train: int, n_val: int, seed: int, mixed_sizes: bool = True
+    out_dir: Path,
+    n_train: int,
+    n_val: int,
+    seed: int,
+    mixed_sizes: bool = True,
+    task: str = "detect",
 ) -> Path:
-    """Write an Ultralytics YOLO detection dataset and return the path of its ``data.yaml``."""
+    """Write an Ultralytics YOLO data set and return the path of its ``data.yaml``.
+
+    ``task`` picks the label format: ``detect`` (boxes), ``segment`` (one polygon per object)
+    or ``pose`` (box + :data:`NUM_KEYPOINTS` corner keypoints, ``kpt_shape: [4, 3]``; no
+    ``flip_idx`` is written because no single permutation fits both 4-corner squares and
+    3-corner triangles, so train pose models with ``fliplr=0``).
+    """
+    if task not in YOLO_TASKS:
+        raise ValueError(f"task must be one of {YOLO_TASKS}, got {task!r}")
     out_dir = out_dir.resolve()
     for split, count, offset in (("train", n_train, 0), ("val", n_val, _VAL_INDEX_OFFSET)):
         img_dir = out_dir / "images" / split
@@ -301,18 +427,42 @@ def write_yolo_dataset(
             s = render_sample(np.random.default_rng([seed, index]), size)
             name = f"{split}_{i:05d}"
             cv2.imwrite(str(img_dir / f"{name}.jpg"), s.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            w, h = size
-            lines = []
-            for (x1, y1, x2, y2), c in zip(s.xyxy.tolist(), s.class_id.tolist(), strict=True):
-                cx, cy = (x1 + x2) / 2 / w, (y1 + y2) / 2 / h
-                lines.append(f"{c} {cx:.6f} {cy:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}")
+            lines = [_label_line(s, k, size, task) for k in range(len(s.class_id))]
             (lbl_dir / f"{name}.txt").write_text("\n".join(lines) + "\n")
     names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
+    text = f"path: {out_dir}\ntrain: images/train\nval: images/val\nnames:\n{names}\n"
+    if task == "pose":
+        # Every class shares the slot names (a circle's slots are all empty).
+        slots = "[" + ", ".join(KEYPOINT_NAMES) + "]"
+        kpt_names = "".join(f"  {i}: {slots}\n" for i in range(len(CLASS_NAMES)))
+        text += f"kpt_shape: [{NUM_KEYPOINTS}, 3]\nkpt_names:\n{kpt_names}"
     data_yaml = out_dir / "data.yaml"
-    data_yaml.write_text(
-        f"path: {out_dir}\ntrain: images/train\nval: images/val\nnames:\n{names}\n"
-    )
+    data_yaml.write_text(text)
     return data_yaml
+
+
+def write_classification_dataset(
+    out_dir: Path, n_train: int, n_val: int, seed: int, mixed_sizes: bool = True
+) -> Path:
+    """Write an Ultralytics classification folder data set of object crops; return ``out_dir``.
+
+    Layout: ``{train,val}/<class name>/<split>_<image>_<object>.jpg``, one square crop
+    (:func:`object_crops`) per object of ``n_train`` / ``n_val`` generated images (so about
+    three crops per image). Images and crop jitter depend only on ``(seed, index)``.
+    """
+    out_dir = out_dir.resolve()
+    for split, count, offset in (("train", n_train, 0), ("val", n_val, _VAL_INDEX_OFFSET)):
+        for name in CLASS_NAMES:
+            (out_dir / split / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            index = offset + i
+            size = _split_size(seed, index, mixed_sizes)
+            s = render_sample(np.random.default_rng([seed, index]), size)
+            crop_rng = np.random.default_rng([seed, index, 11])
+            for k, (crop, c) in enumerate(object_crops(s, crop_rng)):
+                path = out_dir / split / CLASS_NAMES[c] / f"{split}_{i:05d}_{k}.jpg"
+                cv2.imwrite(str(path), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    return out_dir
 
 
 def draw_preview(samples: list[Sample], columns: int = 4, boxes: bool = True) -> np.ndarray:
@@ -355,14 +505,17 @@ def draw_preview(samples: list[Sample], columns: int = 4, boxes: bool = True) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    ds = sub.add_parser("yolo-dataset", help="write an Ultralytics YOLO detection dataset")
-    ds.add_argument("out_dir", type=Path)
-    ds.add_argument("--train", type=int, default=300)
-    ds.add_argument("--val", type=int, default=60)
-    ds.add_argument("--seed", type=int, default=0)
-    ds.add_argument(
-        "--square-only", action="store_true", help="all images 320x320 (default mixes sizes)"
-    )
+    ds = sub.add_parser("yolo-dataset", help="write an Ultralytics YOLO dataset")
+    cl = sub.add_parser("cls-dataset", help="write an Ultralytics classification dataset of crops")
+    for p in (ds, cl):
+        p.add_argument("out_dir", type=Path)
+        p.add_argument("--train", type=int, default=300, help="number of generated train images")
+        p.add_argument("--val", type=int, default=60, help="number of generated val images")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument(
+            "--square-only", action="store_true", help="all images 320x320 (default mixes sizes)"
+        )
+    ds.add_argument("--task", choices=YOLO_TASKS, default="detect", help="label format")
     pv = sub.add_parser(
         "preview", help="write one plain sample, or several tiled, e.g. to try the server"
     )
@@ -375,9 +528,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "yolo-dataset":
         data_yaml = write_yolo_dataset(
-            args.out_dir, args.train, args.val, args.seed, mixed_sizes=not args.square_only
+            args.out_dir,
+            args.train,
+            args.val,
+            args.seed,
+            mixed_sizes=not args.square_only,
+            task=args.task,
         )
         print(data_yaml)
+    elif args.command == "cls-dataset":
+        out = write_classification_dataset(
+            args.out_dir, args.train, args.val, args.seed, mixed_sizes=not args.square_only
+        )
+        print(out)
     else:
         samples = generate(args.seed, args.count, (args.width, args.height))
         if not cv2.imwrite(str(args.out_file), draw_preview(samples, boxes=args.boxes)):
