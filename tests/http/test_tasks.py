@@ -27,21 +27,11 @@ from fastapi.testclient import TestClient
 from pycocotools import mask as coco_mask
 
 from tests.conftest import Tenant, jpeg_bytes
-from tests.fixtures.onnx_graphs import (
-    classifier_scores,
-    region_planes,
-    write_roboflow_task_folder,
-    write_ultralytics_outputs,
-    write_visionflow_package,
-    yolov8_pose_rows,
-    yolov8_seg_outputs,
-)
+from tests.fixtures.task_models import write_task_models
 from visionflow.service.services import Services
 
 IMAGE_B64 = base64.b64encode(jpeg_bytes()).decode()
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
-SHAPES = ("circle", "square")
-ANIMALS = ("cat", "dog", "bird")
 SQUARE_BOX = {"x": 320.0, "y": 240.0, "width": 128.0, "height": 128.0}
 CIRCLE_BOX = {"x": 160.0, "y": 160.0, "width": 80.0, "height": 80.0}
 # Inclusive pixel bboxes (x1, y1, x2, y2) of the masks in accurate mode.
@@ -68,63 +58,7 @@ MODEL_TASKS = {
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("task-models")
-    protos = region_planes(
-        4,
-        (80, 80),
-        [(0, (0, 0, 80, 80), 10.0), (1, (0, 0, 20, 80), 10.0), (1, (20, 0, 80, 80), -10.0)],
-    )
-    seg = yolov8_seg_outputs(
-        [[160, 160, 64, 64], [80, 120, 40, 40]],
-        [[0.1, 0.9], [0.8, 0.1]],
-        [[1, 0, 0, 0], [0, 1, 0, 0]],
-        protos,
-        anchors=2100,
-    )
-    pose = yolov8_pose_rows(
-        [[160, 160, 64, 64]],
-        [[0.9]],
-        [[[140, 150, 0.9], [10, 20, 0.0], [330, 300, 0.5]]],
-        anchors=2100,
-    )
-    logits = region_planes(3, (80, 80), [(1, (0, 0, 40, 80), 5.0), (2, (0, 0, 80, 10), 9.0)])
-    return {
-        "seg/1": write_ultralytics_outputs(folder / "seg.onnx", seg, SHAPES, task="segment"),
-        "pose/1": write_roboflow_task_folder(
-            folder / "pose",
-            {"output0": pose},
-            ("person",),
-            task="keypoint-detection",
-            model_type="yolov8n-pose",
-            resize_format="Fit (black edges) in",
-            keypoint_names={0: ["nose", "left_eye", "right_eye"]},
-        ),
-        "cls/1": write_ultralytics_outputs(
-            folder / "cls.onnx",
-            {"output0": classifier_scores([0.1, 0.7, 0.2])},
-            ANIMALS,
-            task="classify",
-            imgsz=(224, 224),
-        ),
-        "tags/1": write_roboflow_task_folder(
-            folder / "tags",
-            {"output0": classifier_scores([0.9, 0.2, 0.6])},
-            ANIMALS,
-            task="classification",
-            input_hw=(224, 224),
-            model_type="resnet18",
-            multiclass=True,
-        ),
-        "sem/1": write_visionflow_package(
-            folder / "sem",
-            {"output": logits},
-            ("background", "person", "sky"),
-            task="semantic-segmentation",
-            architecture="semantic",
-            input_spec={"width": 320, "height": 320, "resize_mode": "letterbox"},
-            extra={"output": "logits"},
-        ),
-    }
+    return write_task_models(tmp_path_factory.mktemp("task-models"))
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant, jpeg_bytes
+from tests.fixtures.task_models import write_task_models
 from tests.workflows.fakes import definition, detector
-from tests.workflows.task_models import write_task_models
 from visionflow.service.services import Services
 from visionflow.workflows import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.manifest import AnySelector, StepManifest
