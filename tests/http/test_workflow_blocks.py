@@ -161,3 +161,22 @@ def test_formatters_and_guarded_sinks(client: TestClient, tenant: Tenant) -> Non
     assert "non-public" in result["hook"], result["hook"]
     assert result["hook_error"] is True
     assert result["file"].startswith("Sink skipped")
+
+
+def test_decoded_qr_text_reaches_the_wire(client: TestClient, tenant: Tenant) -> None:
+    """Extra per-detection values (here the decoded text) are serialized as the reference does."""
+    encoder = cv2.QRCodeEncoder.create()
+    code = cv2.resize(encoder.encode("visionflow"), (200, 200), interpolation=cv2.INTER_NEAREST)
+    canvas = np.full((320, 320), 255, dtype=np.uint8)
+    canvas[60:260, 60:260] = code
+    ok, jpeg = cv2.imencode(".png", cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR))
+    assert ok
+    image = {"type": "base64", "value": base64.b64encode(jpeg.tobytes()).decode()}
+    workflow = definition(
+        [step("qr_code_detector@v1", "qr", images="$inputs.image")],
+        {"codes": "$steps.qr.predictions"},
+    )
+    [result] = run(client, tenant, workflow, image=image)
+    [prediction] = result["codes"]["predictions"]
+    assert prediction["data"] == "visionflow"
+    assert prediction["class"] == "qr_code"

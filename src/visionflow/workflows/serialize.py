@@ -25,6 +25,13 @@ __all__ = ["RLE_MASK", "serialize_value"]
 
 # Semantic segmentation results carry one COCO RLE per class here (``{"size", "counts"}``).
 RLE_MASK = "rle_mask"
+# Per-detection values blocks add that the reference writes into each prediction under the same
+# key: a decoded QR/barcode text, seconds spent in a zone.
+_PASSTHROUGH = ("data", "time_in_zone")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _origin(offset_xy: tuple[int, int], size_wh: tuple[int, int]) -> dict[str, int]:
@@ -57,6 +64,10 @@ def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
             continue  # an instance whose mask yields no polygon is dropped, as the reference does
         if rle_masks is not None:
             item[RLE_MASK] = rle_masks[index]
+        for key in _PASSTHROUGH:
+            values = detections.data.get(key)
+            if values is not None:
+                item[key] = _plain(values[index])
         if lineage is not None and not lineage.is_root:
             item.update(_provenance(lineage))
         kept.append(item)
