@@ -690,3 +690,32 @@ def test_manifest_not_json(tmp_path: Path, data: bytes) -> None:
 def test_manifest_root_must_be_an_object() -> None:
     with pytest.raises(InvalidModelPackageError, match="<root>"):
         ModelManifest.from_json_bytes(b"[]")
+
+
+@pytest.mark.parametrize(
+    ("kpt_names", "expected"),
+    [
+        pytest.param(None, {}, id="absent"),
+        pytest.param("{0: ['nose', 'tail']}", {"0": ["nose", "tail"]}, id="names"),
+        pytest.param("{}", {}, id="empty"),
+    ],
+)
+def test_ultralytics_keypoint_names(
+    tmp_path: Path, kpt_names: str | None, expected: dict[str, list[str]]
+) -> None:
+    meta = _ultralytics_meta(task="pose", kpt_shape="[2, 3]", kpt_names=kpt_names)
+    output0 = np.zeros((1, 4 + len(NAMES) + 2 * 3, 100), np.float32)
+    path = _write_onnx(tmp_path / "m.onnx", meta, output0=output0)
+
+    keypoints = import_ultralytics_onnx(path).manifest.extra["keypoints"]
+
+    assert keypoints["count"] == 2
+    assert keypoints["names"] == expected
+
+
+def test_ultralytics_bad_keypoint_names(tmp_path: Path) -> None:
+    meta = _ultralytics_meta(task="pose", kpt_names="['nose']")
+    output0 = np.zeros((1, 4 + len(NAMES) + 3, 100), np.float32)
+    path = _write_onnx(tmp_path / "m.onnx", meta, output0=output0)
+    with pytest.raises(InvalidModelPackageError, match="kpt_names"):
+        import_ultralytics_onnx(path)

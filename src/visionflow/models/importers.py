@@ -175,6 +175,16 @@ def _task_architecture(
     return "semantic", {"output": "logits"}
 
 
+def _ultralytics_keypoint_names(raw: str, origin: str) -> dict[str, list[str]]:
+    """``kpt_names`` metadata (``{class id: [names]}``, Ultralytics 8.4+) → class id → names."""
+    parsed = _literal(raw, "kpt_names", origin)
+    if not isinstance(parsed, dict) or not all(
+        isinstance(v, list | tuple) for v in parsed.values()
+    ):
+        raise InvalidModelPackageError(f"{origin}: ONNX metadata 'kpt_names' must map ids to lists")
+    return {str(int(k)): [str(name) for name in v] for k, v in parsed.items()}
+
+
 def import_ultralytics_onnx(path: Path) -> ModelPackage:
     origin = path.name
     info = read_onnx_info(path)
@@ -201,7 +211,10 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
         height, width = int(imgsz[0]), int(imgsz[1])
     if height is None or width is None:
         raise InvalidModelPackageError(f"{origin}: cannot tell the input size (no imgsz)")
-    architecture, extra = _task_architecture(task, info, class_names, "", origin)
+    keypoint_names = (
+        _ultralytics_keypoint_names(meta["kpt_names"], origin) if "kpt_names" in meta else None
+    )
+    architecture, extra = _task_architecture(task, info, class_names, "", origin, keypoint_names)
     if task == "keypoint-detection":
         kpt_shape = (
             _literal(meta.get("kpt_shape"), "kpt_shape", origin) if "kpt_shape" in meta else None
