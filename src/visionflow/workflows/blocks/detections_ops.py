@@ -15,6 +15,7 @@ from pydantic import Field
 from visionflow.core.detections import DETECTION_ID, PARENT_ID, POLYGON
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.transformations import detections_through_operations
 from visionflow.workflows.lineage import lineage_of
 from visionflow.workflows.manifest import (
     AnySelector,
@@ -23,7 +24,7 @@ from visionflow.workflows.manifest import (
     Reference,
     StepManifest,
 )
-from visionflow.workflows.query import Operation, QueryError, apply_operations
+from visionflow.workflows.query import Operation
 from visionflow.workflows.query.transforms import offset_boxes
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
@@ -97,16 +98,7 @@ class DetectionsTransformationV1(Block):
     outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        detections = inputs.detections("predictions")
-        try:
-            result = apply_operations(
-                detections, inputs["operations"], inputs["operations_parameters"]
-            )
-        except QueryError as exc:
-            raise inputs.fail("operations", str(exc)) from None
-        if not isinstance(result, sv.Detections):
-            raise inputs.fail("operations", f"must yield detections, not {type(result).__name__}")
-        return {"predictions": result}
+        return detections_through_operations(inputs)
 
 
 class BoundingRectManifest(StepManifest):

@@ -110,6 +110,18 @@ class DetectionsFilterManifest(StepManifest):
     operations_parameters: dict[str, AnySelector] = Field(default_factory=dict)
 
 
+def detections_through_operations(inputs: StepInputs) -> StepResult:
+    """``predictions`` put through the step's ``operations``, which must yield detections."""
+    detections = inputs.detections("predictions")
+    try:
+        result = apply_operations(detections, inputs["operations"], inputs["operations_parameters"])
+    except QueryError as exc:
+        raise inputs.fail("operations", str(exc)) from None
+    if not isinstance(result, sv.Detections):
+        raise inputs.fail("operations", f"must yield detections, not {type(result).__name__}")
+    return {"predictions": result}
+
+
 class DetectionsFilterV1(Block):
     """``predictions`` put through ``operations`` — typically one ``DetectionsFilter`` whose
     statements compare each detection's properties (``_``) with literals or parameters."""
@@ -120,16 +132,7 @@ class DetectionsFilterV1(Block):
     outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        detections = inputs.detections("predictions")
-        try:
-            result = apply_operations(
-                detections, inputs["operations"], inputs["operations_parameters"]
-            )
-        except QueryError as exc:
-            raise inputs.fail("operations", str(exc)) from None
-        if not isinstance(result, sv.Detections):
-            raise inputs.fail("operations", f"must yield detections, not {type(result).__name__}")
-        return {"predictions": result}
+        return detections_through_operations(inputs)
 
 
 class DimensionCollapseManifest(StepManifest):
