@@ -1,6 +1,6 @@
 """The block contract: a namespaced, versioned type id, a manifest, declared outputs, ``run``.
 
-A block is a class with class-level declarations and at most five hooks, all but ``run`` optional:
+A block is a class with class-level declarations and a few hooks, all but ``run`` optional:
 
 - ``type`` (``"roboflow_core/dynamic_crop@v1"``), ``aliases``, ``manifest`` (a ``StepManifest``
   subclass whose fields declare the kinds they accept), ``outputs`` (names and kinds);
@@ -10,7 +10,13 @@ A block is a class with class-level declarations and at most five hooks, all but
 - ``accepts_empty_values`` — optional: run even where an input is missing (skipped branch);
 - ``output_dimensionality_offset`` — optional: ``+1`` when ``run`` returns a list of outputs per
   element (crops), ``-1`` when it receives lists of the nested level and returns one value;
-- ``flow_control`` — optional: ``run`` returns a ``Decision`` that gates the step's targets.
+- ``flow_control`` — optional: ``run`` returns a ``Decision`` that gates the step's targets;
+- ``input_dimensionality_offsets`` with ``dimensionality_reference_property`` — optional: fields
+  one level deeper than the reference field (``{"image": 0, "predictions": 1}``); the block runs
+  once per element of the reference field and gets each deeper field as a list, one item (``None``
+  where absent) per nested element under it;
+- ``outputs_for(manifest)`` — optional: the outputs of one step when they depend on its manifest
+  (``json_parser``'s ``expected_fields``); the default is ``outputs``.
 """
 
 from __future__ import annotations
@@ -160,6 +166,13 @@ class Block:
     accepts_empty_values: ClassVar[bool] = False
     output_dimensionality_offset: ClassVar[int] = 0
     flow_control: ClassVar[bool] = False
+    input_dimensionality_offsets: ClassVar[Mapping[str, int]] = {}
+    dimensionality_reference_property: ClassVar[str | None] = None
+
+    def outputs_for(self, manifest: StepManifest) -> tuple[OutputDefinition, ...]:
+        """The outputs of the step ``manifest`` describes (names the compiler checks selectors
+        against and the executor stores); ``outputs`` unless they depend on the manifest."""
+        return self.outputs
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         raise NotImplementedError

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from visionflow.workflows.block import Block
+from visionflow.workflows.block import Block, OutputDefinition
 from visionflow.workflows.definition import (
     ImageInput,
     JsonField,
@@ -125,6 +125,11 @@ def _selector_strings(value: Any, refs: FieldReferences) -> Iterator[str]:
             yield candidate
 
 
+def _step_outputs(block: Block, manifest: StepManifest) -> tuple[OutputDefinition, ...]:
+    """The step's outputs; a name-pattern output (``*``) stands for the run-time ones."""
+    return tuple(output for output in block.outputs_for(manifest) if output.name != "*")
+
+
 class _Graph:
     """Compilation state shared by the passes below."""
 
@@ -139,6 +144,7 @@ class _Graph:
         self.targets: dict[str, list[str]] = {name: [] for name in steps}
         self.gates: dict[str, list[str]] = {name: [] for name in steps}
         self.sources: dict[str, list[tuple[str, Selector]]] = {name: [] for name in steps}
+        self.outputs = {name: _step_outputs(b, m) for name, (b, m) in steps.items()}
 
     def fail_reference(self, step: str, field: str, message: str) -> InvalidReferenceTargetError:
         block_type = self.steps[step][0].type
@@ -163,7 +169,7 @@ class _Graph:
             raise self.fail_reference(
                 step, field, f"{selector.raw}: '*' selects all outputs, usable only in outputs"
             )
-        outputs = {output.name: output.kinds for output in producer[0].outputs}
+        outputs = {output.name: output.kinds for output in self.outputs[selector.name]}
         if selector.output not in outputs:
             known = ", ".join(outputs) or "none"
             raise self.fail_reference(
@@ -249,8 +255,53 @@ def _source_lineage(
     return compiled[selector.name].output_lineage
 
 
+def _offsets_lineage(graph: _Graph, compiled: dict[str, CompiledStep], name: str) -> DataLineage:
+    """The lineage of a step whose block declares per-field dimensionality offsets: that of its
+    reference field, every other batch field ``offset`` levels deeper under the same elements."""
+    block = graph.steps[name][0]
+    offsets = block.input_dimensionality_offsets
+    reference = block.dimensionality_reference_property
+    found = [
+        (field, selector, _source_lineage(graph, compiled, selector))
+        for field, selector in graph.sources[name]
+    ]
+    base = next((lin for field, _s, lin in found if field == reference and lin), None)
+
+    def fail(field: str | None, details: str) -> StepInputDimensionalityError:
+        return StepInputDimensionalityError(
+            f"Step {name!r} ({block.type}): {details}",
+            blocks_errors=[BlockError(name, block.type, field, details)],
+        )
+
+    if base is None:
+        raise fail(reference, f"field {reference!r} must select batch data (e.g. images)")
+    for field, selector, lineage in found:
+        if not lineage:
+            continue
+        expected = len(base) + offsets.get(field, 0) - offsets.get(str(reference), 0)
+        if len(lineage) != expected:
+            raise fail(
+                field,
+                f"field {field!r} ({selector.raw}) has dimensionality {len(lineage)} but must "
+                f"have {expected} (offset {offsets.get(field, 0)} from field {reference!r}, "
+                f"dimensionality {len(base)})",
+            )
+        if lineage[: len(base)] != base:
+            details = (
+                f"field {field!r} ({selector.raw}) does not descend from the batch of field "
+                f"{reference!r}"
+            )
+            raise StepInputLineageError(
+                f"Step {name!r} ({block.type}): {details}",
+                blocks_errors=[BlockError(name, block.type, field, details)],
+            )
+    return base
+
+
 def _step_lineage(graph: _Graph, compiled: dict[str, CompiledStep], name: str) -> DataLineage:
     block_type = graph.steps[name][0].type
+    if graph.steps[name][0].input_dimensionality_offsets:
+        return _offsets_lineage(graph, compiled, name)
     found: dict[DataLineage, tuple[str, str]] = {}
     for field, selector in graph.sources[name]:
         lineage = _source_lineage(graph, compiled, selector)
@@ -321,6 +372,7 @@ def _compile_step(graph: _Graph, compiled: dict[str, CompiledStep], name: str) -
         output_lineage=output_lineage,
         gates=tuple(graph.gates[name]),
         targets=tuple(graph.targets[name]),
+        outputs=graph.outputs[name],
     )
 
 
@@ -344,7 +396,7 @@ def _compile_output(
         step = compiled.get(selector.name)
         if step is None:
             raise fail(f"{selector.raw} names no step")
-        names = [output.name for output in step.block.outputs]
+        names = [output.name for output in step.outputs]
         if not selector.is_wildcard and selector.output not in names:
             raise fail(
                 f"step {selector.name!r} has no output {selector.output!r} (its outputs: "

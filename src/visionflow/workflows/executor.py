@@ -198,10 +198,28 @@ def _resolve_one(
     if lineage and step.block.output_dimensionality_offset < 0:
         values = [_fetch(plan, state, selector, c) for c in state.children(lineage, index)]
         return [v for v in values if not _absent(v)]
+    if len(lineage) > len(index):  # a field deeper than the step (input dimensionality offset)
+        return _gather(plan, state, selector, lineage, index)
     value = _fetch(plan, state, selector, index)
     if value is MISSING or (lineage and value is None):
         return None if step.block.accepts_empty_values else _SKIP
     return value
+
+
+def _gather(
+    plan: CompiledWorkflow,
+    state: ExecutionState,
+    selector: Selector,
+    lineage: DataLineage,
+    index: Index,
+) -> list[Any]:
+    """The values of ``selector`` under ``index``, nested one list per level, ``None`` where
+    absent (so items stay aligned with the nested elements, e.g. crops with detections)."""
+    children = state.children(lineage[: len(index) + 1], index)
+    if len(index) + 1 < len(lineage):
+        return [_gather(plan, state, selector, lineage, child) for child in children]
+    values = [_fetch(plan, state, selector, child) for child in children]
+    return [None if value is MISSING else value for value in values]
 
 
 def _resolve(
@@ -320,7 +338,7 @@ def _store(step: CompiledStep, state: ExecutionState, index: Index, result: Step
 
 
 def _put_outputs(step: CompiledStep, state: ExecutionState, index: Index, outputs: Any) -> None:
-    for output in step.block.outputs:
+    for output in step.outputs:
         value = outputs.get(output.name) if isinstance(outputs, dict) else None
         state.put(step.name, output.name, index, value)
 
@@ -350,7 +368,7 @@ def _output_value(
         return None
     return {
         out.name: None if (v := state.get(step.name, out.name, index)) is MISSING else v
-        for out in step.block.outputs
+        for out in step.outputs
     }
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "WorkflowImage",
     "attach_lineage",
     "lineage_of",
+    "to_image_coordinates",
     "to_root_coordinates",
 ]
 
@@ -125,7 +126,20 @@ def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
     lineage = lineage_of(detections)
     if lineage is None or lineage.is_root:
         return detections
-    dx, dy = lineage.root_offset_xy
+    return to_image_coordinates(detections, lineage.root())
+
+
+def to_image_coordinates(detections: sv.Detections, target: Lineage) -> sv.Detections:
+    """A copy of ``detections`` (made on a crop of the image of ``target``, or on a crop of one
+    of its ancestors) in the pixel coordinates of that image, marked as made on it. Detections
+    without lineage only get the mark."""
+    lineage = lineage_of(detections)
+    if lineage is None:
+        marked = detections[np.arange(len(detections))]
+        assert isinstance(marked, sv.Detections)
+        return attach_lineage(marked, target)
+    dx = lineage.root_offset_xy[0] - target.root_offset_xy[0]
+    dy = lineage.root_offset_xy[1] - target.root_offset_xy[1]
     shift = np.array([dx, dy], dtype=np.float32)
     data = dict(detections.data)
     if POLYGON in data:
@@ -137,12 +151,13 @@ def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
         data[KEYPOINTS_XY] = np.asarray(data[KEYPOINTS_XY], dtype=np.float32) + shift
     mask = None
     if detections.mask is not None:
-        width, height = lineage.root_size_wh
+        width, height = target.size_wh
         mask = np.zeros((len(detections), height, width), dtype=bool)
         crop_masks = np.asarray(detections.mask, dtype=bool)
         crop_h, crop_w = crop_masks.shape[1:]
-        mask[:, dy : dy + crop_h, dx : dx + crop_w] = crop_masks[
-            :, : max(0, height - dy), : max(0, width - dx)
+        x0, y0 = max(0, -dx), max(0, -dy)  # parts of the crop left of / above the image
+        mask[:, dy + y0 : dy + crop_h, dx + x0 : dx + crop_w] = crop_masks[
+            :, y0 : max(y0, height - dy), x0 : max(x0, width - dx)
         ]
     moved = sv.Detections(
         xyxy=np.asarray(detections.xyxy, dtype=np.float32) + np.array([dx, dy, dx, dy], np.float32),
@@ -153,4 +168,4 @@ def to_root_coordinates(detections: sv.Detections) -> sv.Detections:
         data=data,
         metadata=dict(detections.metadata),
     )
-    return attach_lineage(moved, lineage.root())
+    return attach_lineage(moved, target)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from visionflow.workflows.block import Block
+from visionflow.workflows.block import Block, OutputDefinition
 from visionflow.workflows.definition import BatchInput, ImageInput, ParameterInput
 from visionflow.workflows.manifest import FieldReferences, StepManifest
 from visionflow.workflows.selectors import Selector
@@ -60,7 +60,7 @@ class CompiledStep:
     lineage of the step's batch inputs (``()`` if none), ``run_lineage`` that of the indices it
     runs on (one level up for a dimensionality decrease) and ``output_lineage`` that of its
     outputs. ``gates`` are the flow-control steps deciding whether it runs; ``targets`` the steps
-    a flow-control step decides for.
+    a flow-control step decides for. ``outputs`` are the step's outputs (``block.outputs_for``).
     """
 
     name: str
@@ -74,6 +74,7 @@ class CompiledStep:
     output_lineage: DataLineage
     gates: tuple[str, ...]
     targets: tuple[str, ...]
+    outputs: tuple[OutputDefinition, ...]
 
     @property
     def block_type(self) -> str:

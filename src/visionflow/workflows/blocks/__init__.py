@@ -11,6 +11,7 @@ from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
 from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
 from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
+from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
@@ -31,6 +32,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *STATIC_CROP_BLOCKS,
     *DETECTIONS_OPS_BLOCKS,
     *CONSENSUS_BLOCKS,
+    *FUSION_BLOCKS,
     *PERSPECTIVE_BLOCKS,
     *TRACKING_BLOCKS,
     *VISUALIZATION_BLOCKS,

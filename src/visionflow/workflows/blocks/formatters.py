@@ -1,18 +1,22 @@
-"""Formatters: ``property_definition`` (query-language operations on a value) and
-``first_non_empty_or_default``."""
+"""Formatters: ``property_definition`` (query-language operations on a value),
+``first_non_empty_or_default`` and ``json_parser`` (fields of a JSON text, e.g. a model's answer,
+as outputs named at run time)."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import re
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.manifest import AnySelector, StepManifest
+from visionflow.workflows.manifest import AnySelector, Reference, StepManifest
 from visionflow.workflows.query import Operation, QueryError, apply_operations
+from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
-__all__ = ["FORMATTER_BLOCKS", "FirstNonEmptyOrDefaultV1", "PropertyDefinitionV1"]
+__all__ = ["FORMATTER_BLOCKS", "FirstNonEmptyOrDefaultV1", "JsonParserV1", "PropertyDefinitionV1"]
 
 
 class PropertyDefinitionManifest(StepManifest):
@@ -56,4 +60,63 @@ class FirstNonEmptyOrDefaultV1(Block):
         return {"output": inputs["default"]}
 
 
-FORMATTER_BLOCKS: tuple[type[Block], ...] = (PropertyDefinitionV1, FirstNonEmptyOrDefaultV1)
+LanguageModelOutputSelector = Annotated[
+    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.LANGUAGE_MODEL_OUTPUT,))
+]
+_JSON_MARKDOWN_BLOCK = re.compile(r"```json([\s\S]*?)```", flags=re.IGNORECASE)
+_ERROR_STATUS = "error_status"
+
+
+class JsonParserManifest(StepManifest):
+    raw_json: str | LanguageModelOutputSelector
+    expected_fields: list[str]
+
+    @field_validator("expected_fields")
+    @classmethod
+    def _not_reserved(cls, value: list[str]) -> list[str]:
+        if _ERROR_STATUS in value:
+            raise ValueError(f"{_ERROR_STATUS!r} is a reserved output name")
+        return value
+
+
+def parse_json_fields(raw: str, fields: list[str]) -> tuple[bool, dict[str, Any]]:
+    """``(error, values)``: the ``fields`` of the JSON in ``raw`` (or in its first ```json
+    markdown block); a missing field is ``None`` and sets ``error``, as does invalid JSON."""
+    blocks = _JSON_MARKDOWN_BLOCK.findall(raw)
+    try:
+        parsed = json.loads(blocks[0] if blocks else raw)
+    except ValueError:
+        return True, dict.fromkeys(fields)
+    if not isinstance(parsed, dict):
+        return True, dict.fromkeys(fields)
+    return any(f not in parsed for f in fields), {f: parsed.get(f) for f in fields}
+
+
+class JsonParserV1(Block):
+    """One output per ``expected_fields`` entry, read from the JSON text ``raw_json``, and
+    ``error_status`` (``true`` when the text is not a JSON object or lacks a field)."""
+
+    type = "roboflow_core/json_parser@v1"
+    manifest = JsonParserManifest
+    outputs = (
+        OutputDefinition(_ERROR_STATUS, (k.BOOLEAN,)),
+        OutputDefinition("*", (k.WILDCARD,)),
+    )
+
+    def outputs_for(self, manifest: StepManifest) -> tuple[OutputDefinition, ...]:
+        assert isinstance(manifest, JsonParserManifest)
+        fields = tuple(OutputDefinition(f, (k.WILDCARD,)) for f in manifest.expected_fields)
+        return (self.outputs[0], *fields)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        error, values = parse_json_fields(
+            inputs.as_str("raw_json"), list(inputs["expected_fields"])
+        )
+        return {_ERROR_STATUS: error, **values}
+
+
+FORMATTER_BLOCKS: tuple[type[Block], ...] = (
+    PropertyDefinitionV1,
+    FirstNonEmptyOrDefaultV1,
+    JsonParserV1,
+)

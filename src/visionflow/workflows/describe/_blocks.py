@@ -202,7 +202,7 @@ class BlocksDescriber:
                 blocks_errors=[BlockError(name, None, "type", details)],
             )
         try:
-            block.manifest.model_validate(step)
+            manifest = block.manifest.model_validate(step)
         except ValidationError as exc:
             errors = [
                 BlockError(name, block.type, str(e["loc"][0]) if e["loc"] else None, e["msg"])
@@ -214,4 +214,7 @@ class BlocksDescriber:
                 context="describing_block_outputs",
                 blocks_errors=errors,
             ) from None
-        return [{"name": output.name, "kind": _kinds_of(output.kinds)} for output in block.outputs]
+        return [
+            {"name": output.name, "kind": _kinds_of(output.kinds)}
+            for output in block.outputs_for(manifest)
+        ]

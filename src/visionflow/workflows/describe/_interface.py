@@ -53,7 +53,7 @@ def _output_kinds(
     selector = output.selector
     if selector.kind is SelectorKind.INPUT:
         return list(inputs[selector.name])
-    declared = {item.name: list(item.kinds) for item in plan.steps[selector.name].block.outputs}
+    declared = {item.name: list(item.kinds) for item in plan.steps[selector.name].outputs}
     if selector.is_wildcard:
         return declared
     return declared[str(selector.output)]
