@@ -11,11 +11,16 @@ __all__ = [
     "AddModelRequest",
     "ClassificationRequest",
     "ClearModelRequest",
+    "DoctrOcrRequest",
+    "EasyOcrRequest",
     "ImageObject",
     "InstanceSegmentationRequest",
     "KeypointsDetectionRequest",
     "ObjectDetectionRequest",
+    "OcrRequestBase",
+    "PpOcrRequest",
     "SemanticSegmentationRequest",
+    "TrOcrRequest",
 ]
 
 
@@ -81,3 +86,32 @@ class AddModelRequest(_Lenient):
 class ClearModelRequest(_Lenient):
     model_id: str
     api_key: str | None = None
+
+
+class OcrRequestBase(_Lenient):
+    """Fields every OCR request shares (wire reference §3.9)."""
+
+    id: str | None = None
+    api_key: str | None = None
+    image: ImageObject | list[ImageObject]
+    generate_bounding_boxes: bool | None = False
+
+
+class DoctrOcrRequest(OcrRequestBase):
+    doctr_version_id: str | None = "default"
+
+
+class EasyOcrRequest(OcrRequestBase):
+    easy_ocr_version_id: str | None = None
+    language_codes: list[str] | None = None
+    quantize: bool | None = False
+
+
+class TrOcrRequest(OcrRequestBase):
+    trocr_version_id: str | None = "trocr-base-printed"
+
+
+class PpOcrRequest(OcrRequestBase):
+    pp_ocr_version_id: str | None = None
+    text_detection: str | None = None
+    text_recognition: str | None = None
