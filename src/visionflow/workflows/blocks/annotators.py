@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+import numpy.typing as npt
 import supervision as sv
 from pycocotools import mask as coco_mask
 from pydantic import Field
@@ -15,7 +16,7 @@ from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.visualizations import (
     PaletteManifest,
-    annotated,
+    draw_detections,
     palette_and_lookup,
 )
 from visionflow.workflows.manifest import (
@@ -98,15 +99,13 @@ class _PaletteBlock(Block):
         raise NotImplementedError
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        image = inputs.image("image")
-        detections = inputs.detections("predictions")
-        canvas = image.pixels_bgr.copy()
-        if len(detections):
+        def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
             if self.needs_masks:
                 detections = with_masks(detections, inputs)
             palette, lookup = palette_and_lookup(inputs)
-            canvas = self.build(inputs, palette, lookup).annotate(canvas, detections)
-        return annotated(image, canvas)
+            return self.build(inputs, palette, lookup).annotate(canvas, detections)
+
+        return draw_detections(inputs, draw)
 
 
 class MaskManifest(PaletteManifest):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import supervision as sv
 from pydantic import Field
 
@@ -17,6 +18,7 @@ from visionflow.workflows.blocks.visualizations import (
     PaletteManifest,
     VisualizedPredictionsSelector,
     annotated,
+    draw_detections,
     palette_and_lookup,
 )
 from visionflow.workflows.manifest import (
@@ -70,12 +72,10 @@ class BlurVisualizationV1(Block):
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        image = inputs.image("image")
-        detections = inputs.detections("predictions")
-        canvas = image.pixels_bgr.copy()
-        if len(detections):
+        width, height = inputs.image("image").lineage.size_wh
+
+        def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
             padding = inputs.as_int("padding", low=0)
-            width, height = image.lineage.size_wh
             grown = detections[np.arange(len(detections))]
             assert isinstance(grown, sv.Detections)
             pad = np.array([-padding, -padding, padding, padding], dtype=np.float32)
@@ -85,8 +85,9 @@ class BlurVisualizationV1(Block):
                 [width, height, width, height],
             ).astype(np.float32)
             annotator = sv.BlurAnnotator(kernel_size=inputs.as_int("kernel_size", low=1))
-            canvas = annotator.annotate(canvas, grown)
-        return annotated(image, canvas)
+            return annotator.annotate(canvas, grown)
+
+        return draw_detections(inputs, draw)
 
 
 class PixelateManifest(_PlainManifest):
@@ -100,13 +101,11 @@ class PixelateVisualizationV1(Block):
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        image = inputs.image("image")
-        detections = inputs.detections("predictions")
-        canvas = image.pixels_bgr.copy()
-        if len(detections):
+        def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
             annotator = sv.PixelateAnnotator(pixel_size=inputs.as_int("pixel_size", low=1))
-            canvas = annotator.annotate(canvas, detections)
-        return annotated(image, canvas)
+            return annotator.annotate(canvas, detections)
+
+        return draw_detections(inputs, draw)
 
 
 class BackgroundColorManifest(_PlainManifest):

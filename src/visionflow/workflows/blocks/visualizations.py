@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
+import numpy.typing as npt
 import supervision as sv
 from pydantic import Field
 
@@ -122,6 +124,18 @@ def annotated(image: WorkflowImage, canvas: object) -> StepResult:
     return {"image": image.with_pixels(np.asarray(canvas, dtype=np.uint8))}
 
 
+Draw = Callable[[npt.NDArray[np.uint8], sv.Detections], object]
+
+
+def draw_detections(inputs: StepInputs, draw: Draw) -> StepResult:
+    """The step of a detection visualization: ``draw`` on a copy of ``image`` with the step's
+    ``predictions``; with no detections the image comes back undrawn (a copy)."""
+    image = inputs.image("image")
+    detections = inputs.detections("predictions")
+    pixels = image.pixels_bgr.copy()
+    return annotated(image, draw(pixels, detections) if len(detections) else pixels)
+
+
 def palette_and_lookup(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLookup]:
     try:
         palette = parse_palette(
@@ -145,10 +159,7 @@ class BoundingBoxVisualizationV1(Block):
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        image = inputs.image("image")
-        detections = inputs.detections("predictions")
-        canvas = image.pixels_bgr.copy()
-        if len(detections):
+        def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
             palette, lookup = palette_and_lookup(inputs)
             thickness = inputs.as_int("thickness", low=1)
             roundness = inputs.as_float("roundness", low=0.0, high=1.0)
@@ -159,8 +170,9 @@ class BoundingBoxVisualizationV1(Block):
                 if roundness > 0
                 else sv.BoxAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
             )
-            canvas = annotator.annotate(canvas, detections)
-        return {"image": image.with_pixels(np.asarray(canvas, dtype=np.uint8))}
+            return annotator.annotate(canvas, detections)
+
+        return draw_detections(inputs, draw)
 
 
 def _labels(detections: sv.Detections, text: str) -> list[str]:
@@ -197,10 +209,7 @@ class LabelVisualizationV1(Block):
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        image = inputs.image("image")
-        detections = inputs.detections("predictions")
-        canvas = image.pixels_bgr.copy()
-        if len(detections):
+        def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
             palette, lookup = palette_and_lookup(inputs)
             position = getattr(sv.Position, inputs.as_str("text_position"), None)
             if not isinstance(position, sv.Position):
@@ -220,8 +229,9 @@ class LabelVisualizationV1(Block):
                 border_radius=inputs.as_int("border_radius", low=0),
             )
             labels = _labels(detections, inputs.as_str("text"))
-            canvas = annotator.annotate(canvas, detections, labels=labels)
-        return {"image": image.with_pixels(np.asarray(canvas, dtype=np.uint8))}
+            return annotator.annotate(canvas, detections, labels=labels)
+
+        return draw_detections(inputs, draw)
 
 
 VISUALIZATION_BLOCKS: tuple[type[Block], ...] = (BoundingBoxVisualizationV1, LabelVisualizationV1)
