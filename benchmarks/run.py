@@ -33,6 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import shapes  # noqa: E402
+from clip import clip_rows  # noqa: E402
+from ocr import ocr_rows  # noqa: E402
+from yolo_world import yolo_world_rows  # noqa: E402
 
 from visionflow.config import Settings  # noqa: E402
 from visionflow.models.base import images_to_tensor  # noqa: E402
@@ -229,15 +232,19 @@ def main() -> int:
                 e2e = http_ms(url, model_id, route, image_b64, args.runs)
                 rows.append((model_id, route, raw, e2e, e2e / raw))
             flows, notes = workflow_rows(url, image_b64, set(available), args.runs)
+            reading = ocr_rows(url, args.runs)
+            embedding = clip_rows(url, Path(home), args.runs)
+            world = yolo_world_rows(url, Path(home), args.runs)
         finally:
             server.terminate()
             server.wait(timeout=10)
     print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/<route>\n")
-    print("baseline: raw ORT session.run; for workflows/run rows, POST /infer/object_detection\n")
+    print("baseline: raw ORT session.run; for workflows/run rows, POST /infer/object_detection")
+    print("ocr rows: a rendered page / one line as PNG; baseline: the PP-OCR engine in-process\n")
     header = f"{'model':<16} {'route':<24} {'baseline ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
     print(header)
     print("-" * len(header))
-    for model_id, route, raw, e2e, ratio in [*rows, *flows]:
+    for model_id, route, raw, e2e, ratio in [*rows, *flows, *reading, *embedding, *world]:
         print(f"{model_id:<16} {route:<24} {raw:>11.2f} {e2e:>14.2f} {ratio:>6.2f}")
     for _model_id, route, direct, took, _ratio in flows:
         print(f"{route}: {took - direct:+.2f} ms per request over the direct route")

@@ -75,3 +75,22 @@ def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None
 
 def test_empty_values_mean_default() -> None:
     assert Settings.from_env({"VISIONFLOW_PORT": ""}).port == 9001
+
+
+def test_model_maps_merge_with_defaults_and_name_their_own_form() -> None:
+    settings = Settings.from_env(
+        {
+            "VISIONFLOW_CLIP_MODELS": "ViT-B-32=clip/2",
+            "VISIONFLOW_YOLO_WORLD_MODELS": "v2-s=world/3",
+        }
+    )
+    clip = dict(settings.clip_models)
+    assert clip["ViT-B-32"] == "clip/2"
+    assert clip["ViT-B-16"] == "clip/1"
+    world = dict(settings.yolo_world_models)
+    assert world["v2-s"] == "world/3"
+    assert world["v2-l"] == "yolo-world/1"
+    with pytest.raises(ValueError, match="v2-s=yolo-world/1"):
+        Settings.from_env({"VISIONFLOW_YOLO_WORLD_MODELS": "v2-s"})
+    with pytest.raises(ValueError, match="ViT-B-16=clip/1"):
+        Settings.from_env({"VISIONFLOW_CLIP_MODELS": "nonsense"})

@@ -41,6 +41,19 @@ def _float(raw: str, name: str) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+def _pairs(raw: str, name: str, example: str) -> tuple[tuple[str, str], ...]:
+    """``"a=x,b=y"`` → ``(("a", "x"), ("b", "y"))``; ``example`` shows the form in errors."""
+    pairs: list[tuple[str, str]] = []
+    for item in (part.strip() for part in raw.split(",")):
+        key, sep, value = item.partition("=")
+        if not item:
+            continue
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{name} must look like {example!r}, got {raw!r}")
+        pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
 def is_loopback_host(host: str) -> bool:
     if host in {"localhost", "localhost.localdomain"}:
         return True
@@ -81,6 +94,18 @@ class Settings:
     workflows_max_concurrent_steps: int = 8
     # Folder local_file_sink may write under; ``None`` turns file sinks off.
     workflows_sink_folder: Path | None = None
+    # CLIP: ``clip_version_id`` values (ViT-B-16, RN50, ...) → registered model ids of CLIP
+    # packages, and the version used when a request names none (the reference's default).
+    clip_models: tuple[tuple[str, str], ...] = (("ViT-B-16", "clip/1"),)
+    clip_default_version: str = "ViT-B-16"
+    # YOLO-World: ``yolo_world_version_id`` values → registered model ids of YOLO-World
+    # packages (scripts/export_yolo_world.py). Every reference version id maps to
+    # ``yolo-world/1`` unless VISIONFLOW_YOLO_WORLD_MODELS ("v2-s=yolo-world-s/1,...") says
+    # otherwise; its entries override those defaults one by one.
+    yolo_world_models: tuple[tuple[str, str], ...] = tuple(
+        (version, "yolo-world/1")
+        for version in ("s", "m", "l", "x", "v2-s", "v2-m", "v2-l", "v2-x")
+    )
 
     def __post_init__(self) -> None:
         if self.workflows_definition_cache_s < 0:
@@ -182,5 +207,30 @@ class Settings:
             ),
             workflows_sink_folder=(
                 Path(sink_folder) if (sink_folder := get("WORKFLOWS_SINK_FOLDER")) else None
+            ),
+            clip_models=tuple(
+                {
+                    **dict(defaults.clip_models),
+                    **dict(
+                        _pairs(
+                            get("CLIP_MODELS") or "",
+                            "VISIONFLOW_CLIP_MODELS",
+                            "ViT-B-16=clip/1,RN50=clip-rn50/1",
+                        )
+                    ),
+                }.items()
+            ),
+            clip_default_version=get("CLIP_VERSION_ID") or defaults.clip_default_version,
+            yolo_world_models=tuple(
+                {
+                    **dict(defaults.yolo_world_models),
+                    **dict(
+                        _pairs(
+                            get("YOLO_WORLD_MODELS") or "",
+                            "VISIONFLOW_YOLO_WORLD_MODELS",
+                            "v2-s=yolo-world/1,l=yolo-world-l/1",
+                        )
+                    ),
+                }.items()
             ),
         )

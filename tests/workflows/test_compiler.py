@@ -310,11 +310,42 @@ ERRORS = [
         id="missing-version",
     ),
     pytest.param(
-        definition([], {}, inputs=[{"type": "WorkflowVideoMetadata", "name": "video"}]),
-        WorkflowDefinitionError,
-        "WorkflowVideoMetadata inputs (video) are not supported",
-        (None, "inputs.video"),
-        id="video-input",
+        definition(
+            [
+                detector(),
+                {
+                    "type": "roboflow_core/byte_tracker@v1",
+                    "name": "track",
+                    "metadata": "$inputs.image",
+                    "detections": "$steps.det.predictions",
+                },
+            ],
+            {},
+            inputs=[IMAGE_INPUT, {"type": "WorkflowVideoMetadata", "name": "video"}],
+        ),
+        ReferenceTypeError,
+        "$inputs.image is of kind ['image'], but the field accepts ['video_metadata']",
+        ("track", "metadata"),
+        id="image-as-video-metadata",
+    ),
+    pytest.param(
+        definition(
+            [
+                detector(),
+                {
+                    "type": "roboflow_core/byte_tracker@v2",
+                    "name": "track",
+                    "image": "$inputs.video",
+                    "detections": "$steps.det.predictions",
+                },
+            ],
+            {},
+            inputs=[IMAGE_INPUT, {"type": "WorkflowVideoMetadata", "name": "video"}],
+        ),
+        ReferenceTypeError,
+        "$inputs.video is of kind ['video_metadata'], but the field accepts ['image']",
+        ("track", "image"),
+        id="video-metadata-as-image",
     ),
 ]
 

@@ -11,6 +11,7 @@ import pytest
 from visionflow.core.detections import POLYGON, make_detections
 from visionflow.workflows.lineage import WorkflowImage, attach_lineage
 from visionflow.workflows.serialize import RLE_MASK, serialize_value
+from visionflow.workflows.video_metadata import VideoMetadata
 
 IMAGE = WorkflowImage.from_input(np.full((40, 60, 3), 128, dtype=np.uint8), "image")
 
@@ -93,3 +94,59 @@ def test_images_and_crops() -> None:
 )
 def test_plain_values(value: Any, expected: Any) -> None:
     assert serialize_value(value) == expected
+
+
+def test_values_blocks_add_per_detection_are_written_under_their_keys() -> None:
+    detections = _detections()
+    detections.data["time_in_zone"] = np.array([1.5, 0.0])
+    detections.data["velocity"] = np.array([[3.0, -4.0], [0.0, 1.0]], dtype=np.float32)
+    detections.data["speed"] = np.array([5.0, 1.0], dtype=np.float32)
+    detections.data["smoothed_velocity"] = np.array([[2.0, -3.0], [0.0, 0.5]])
+    detections.data["smoothed_speed"] = np.array([3.6, 0.5])
+    detections.data["path_deviation"] = np.array([12.5, 0.0])
+    detections.data["area_px"] = np.array([200.0, 400.0])
+    detections.data["area_converted"] = np.array([2.0, 4.0])
+    first = serialize_value(detections)["predictions"][0]
+    assert {key: first[key] for key in detections.data if key not in _CORE_DATA} == {
+        "time_in_zone": 1.5,
+        "velocity": [3.0, -4.0],
+        "speed": 5.0,
+        "smoothed_velocity": [2.0, -3.0],
+        "smoothed_speed": 3.6,
+        "path_deviation": 12.5,
+        "area_px": 200.0,
+        "area_converted": 2.0,
+    }
+    assert not {"rect", "angle", "polygon"} & set(first)
+
+
+_CORE_DATA = ("class_name", "detection_id")
+
+
+def test_bounding_rect_fields_replace_the_box_size_as_the_reference_does() -> None:
+    detections = _detections(1)
+    corners = np.array([[[0.2, 0.0], [10.0, 0.0], [10.0, 20.0], [0.0, 19.6]]], dtype=np.float32)
+    detections.data["rect"] = corners
+    detections.data["width"] = np.array([19.5], dtype=np.float32)
+    detections.data["height"] = np.array([10.25], dtype=np.float32)
+    detections.data["angle"] = np.array([90.0], dtype=np.float32)
+    [item] = serialize_value(detections)["predictions"]
+    square = [[0, 0], [10, 0], [10, 20], [0, 20]]
+    assert (item["rect"], item["polygon"]) == (square, square)
+    assert (item["width"], item["height"], item["angle"]) == (19.5, 10.25, 90.0)
+    assert (item["x"], item["y"]) == (5.0, 10.0)  # the box centre stays
+
+
+def test_images_write_their_video_metadata() -> None:
+    stamp = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    metadata = VideoMetadata("cam", 7, stamp, fps=25.0, comes_from_video_file=True)
+    image = WorkflowImage.from_input(np.zeros((4, 4, 3), np.uint8), "image", metadata)
+    assert serialize_value(image)["video_metadata"] == {
+        "video_identifier": "cam",
+        "frame_number": 7,
+        "frame_timestamp": "2024-05-01T10:00:00+00:00",
+        "fps": 25.0,
+        "measured_fps": None,
+        "comes_from_video_file": True,
+    }
+    assert serialize_value({"m": metadata})["m"]["frame_number"] == 7

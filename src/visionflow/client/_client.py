@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 
+from visionflow.client._clip import ClipMethods
 from visionflow.client._images import encode_image
+from visionflow.client._yolo_world import YoloWorldMethods
 from visionflow.errors import InvalidInputError, VisionflowError, error_class_for_code
 
 __all__ = ["InferenceHTTPClient"]
@@ -58,7 +60,7 @@ def _decode_output(value: Any) -> Any:
     return value
 
 
-class InferenceHTTPClient:
+class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
     """Client of a visionflow (or Roboflow inference) server.
 
     ``infer(image, model_id="project/1")`` returns the server's JSON (a dict; a list for a list of

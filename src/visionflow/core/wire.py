@@ -43,6 +43,7 @@ TASK_ROUTES = {
     "keypoint-detection": "/infer/keypoints_detection",
     "classification": "/infer/classification",
     "semantic-segmentation": "/infer/semantic_segmentation",
+    "open-vocabulary-detection": "/yolo_world/infer",
 }
 
 

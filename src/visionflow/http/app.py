@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from visionflow import __version__
 from visionflow.http.errors import install_error_handlers
 from visionflow.http.limits import BodyLimitMiddleware
-from visionflow.http.routes import infer, info, legacy, models, ocr, workflows
+from visionflow.http.routes import clip, infer, info, legacy, models, ocr, workflows, yolo_world
 from visionflow.service.services import Services
 
 __all__ = ["create_app"]
@@ -30,6 +30,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(infer.router)
     app.include_router(workflows.router)
     app.include_router(ocr.router)
+    app.include_router(clip.router)
+    app.include_router(yolo_world.router)
     # The catch-all legacy route goes last so it never shadows a specific route.
     app.include_router(legacy.router)
     return app

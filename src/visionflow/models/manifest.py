@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from visionflow.errors import InvalidModelPackageError
 
@@ -28,7 +35,14 @@ Task = Literal[
     "keypoint-detection",
     "classification",
     "semantic-segmentation",
+    # CLIP-style encoders: image and text in, vectors out (no classes).
+    "embedding",
+    # YOLO-World-style detectors: the class names come with each request.
+    "open-vocabulary-detection",
 ]
+
+# Tasks whose models have no fixed label set.
+_CLASSLESS_TASKS = frozenset({"embedding", "open-vocabulary-detection"})
 
 
 def _problems(exc: ValidationError) -> str:
@@ -82,13 +96,22 @@ class ModelManifest(_Strict):
     format: Literal["visionflow-model-package/1"] = "visionflow-model-package/1"
     task: Task
     architecture: str
-    class_names: tuple[str, ...] = Field(min_length=1)
+    # Required (non-empty) for every task but the classless ones (``_CLASSLESS_TASKS``).
+    class_names: tuple[str, ...] = ()
     input: InputSpec
     weights: dict[str, WeightFile] = Field(min_length=1)
     # Task-specific settings of later tasks (keypoint names, skeleton, ...).
     extra: dict[str, Any] = Field(default_factory=dict)
     # Where the package came from (importer name, original metadata); informational only.
     source: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("class_names")
+    @classmethod
+    def _classes_for_task(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        task = info.data.get("task")
+        if not value and task not in _CLASSLESS_TASKS:
+            raise ValueError(f"at least one class name is needed for task {task!r}")
+        return value
 
     def to_json_bytes(self) -> bytes:
         """Canonical bytes (sorted keys): the sha256 of these is the package checksum."""

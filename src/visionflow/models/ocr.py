@@ -12,7 +12,11 @@ import supervision as sv
 from visionflow.core.detections import CLASS_NAME
 from visionflow.runtime.ocr import OcrEngine, OcrLine, OcrWord, Polygon, ocr_engine
 
-__all__ = ["OcrResult", "read_text"]
+__all__ = ["PP_OCR_SIZES", "OcrResult", "read_text"]
+
+# The PP-OCR model sizes requests may name (each stage: detection, recognition). Every size runs
+# the same PP-OCR models; the reference's ``none`` (one stage skipped) is not supported.
+PP_OCR_SIZES = ("tiny", "small", "medium")
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,10 @@ class InferenceService:
         self._manager = manager
         self._architectures = architectures
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     @staticmethod
     def manager_key(record: ModelVersionRecord) -> str:
         return f"{record.workspace}/{record.model_id}"

@@ -20,13 +20,18 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import supervision as sv
 
 from visionflow.errors import ApiKeyRequiredError, InvalidInputError
+from visionflow.models.ocr import OcrResult, read_text
+from visionflow.models.yolo_world import OpenVocabularyParams
 from visionflow.service.auth import Principal
+from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageLoader, ImageRef
 from visionflow.service.inference import InferenceService
 from visionflow.service.sinks import SinkEnvironment, SinkPool
 from visionflow.service.urls import UrlFetcher
+from visionflow.service.yolo_world import YoloWorldService
 from visionflow.store import Registry, StoredWorkflowRecord, StoredWorkflowSummary
 from visionflow.workflows import (
     EXECUTION_ENGINE_VERSION,
@@ -81,6 +86,27 @@ class _CallerModels:
                 details={"model_task": view.record.task},
             )
         return list(view.model.infer(images_bgr, params))
+
+    def ocr(self, images_bgr: Sequence[npt.NDArray[np.uint8]]) -> Sequence[OcrResult]:
+        # The OCR engine is built in, not a registered model: any caller may run it.
+        return [read_text(image) for image in images_bgr]
+
+    def clip_embed(
+        self, version: str | None, values: Sequence[npt.NDArray[np.uint8] | str]
+    ) -> npt.NDArray[np.float32]:
+        return ClipService(self._inference).embed(self._principal, version, values)
+
+    def yolo_world(
+        self,
+        version: str | None,
+        images_bgr: Sequence[npt.NDArray[np.uint8]],
+        params: OpenVocabularyParams,
+    ) -> Sequence[sv.Detections]:
+        world = YoloWorldService(self._inference)
+        _view, results = world.detect(
+            self._principal, version, images_bgr, params.class_names, params
+        )
+        return results
 
 
 def _image_decoder(images: ImageLoader) -> Callable[[Any], npt.NDArray[np.uint8]]:
@@ -184,6 +210,8 @@ class WorkflowService:
             context=RunContext(
                 models=_CallerModels(self._inference, principal),
                 sinks=self._sinks(request.disable_sinks),
+                # Stateful blocks (data_aggregator, trackers) keep state per workspace.
+                tenant=principal.workspace or "",
             ),
             decode_image=self._decode,
             profiler=profiler,

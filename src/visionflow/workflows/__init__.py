@@ -24,10 +24,12 @@ from visionflow.workflows.errors import (
 from visionflow.workflows.executor import Executor, ImageDecoder
 from visionflow.workflows.lineage import Lineage, WorkflowImage
 from visionflow.workflows.manifest import StepManifest
+from visionflow.workflows.memory import MemoryScope, StepMemory
 from visionflow.workflows.plan import CompiledWorkflow
 from visionflow.workflows.profiler import Profiler
 from visionflow.workflows.registry import ENTRY_POINT_GROUP, BlockRegistry
 from visionflow.workflows.runner import ModelRunner
+from visionflow.workflows.video_metadata import VideoMetadata
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -41,14 +43,17 @@ __all__ = [
     "Executor",
     "ImageDecoder",
     "Lineage",
+    "MemoryScope",
     "ModelRunner",
     "OutputDefinition",
     "Profiler",
     "RunContext",
     "StepInputs",
     "StepManifest",
+    "StepMemory",
     "StepOutputs",
     "StepResult",
+    "VideoMetadata",
     "WorkflowError",
     "WorkflowImage",
     "WorkflowNotFoundError",

@@ -31,6 +31,7 @@ import supervision as sv
 from visionflow.workflows.errors import BlockError, InvalidInputTypeError
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import StepManifest
+from visionflow.workflows.memory import MemoryScope
 from visionflow.workflows.runner import ModelRunner
 
 __all__ = [
@@ -69,6 +70,11 @@ class RunContext:
     models: ModelRunner
     # The sink environment (``blocks.sinks.Sinks``) the service provides; ``None``: no sinks.
     sinks: object | None = None
+    # Whose run this is (the caller's workspace): stateful blocks never share state across it.
+    tenant: str = ""
+    # Set by the executor: state that lasts across runs of this workflow (``workflows.memory``);
+    # ``None`` outside an executor run, where state lasts one ``run_batch`` call.
+    memory: MemoryScope | None = None
 
 
 class StepInputs(Mapping[str, Any]):

@@ -409,12 +409,6 @@ def _compile_output(
 def _compile_inputs(document: WorkflowDefinition) -> dict[str, CompiledInput]:
     inputs: dict[str, CompiledInput] = {}
     for declaration in document.inputs:
-        if isinstance(declaration, VideoMetadataInput):
-            raise WorkflowDefinitionError(
-                f"Input {declaration.name!r}: WorkflowVideoMetadata inputs (video) are not "
-                "supported by this server",
-                blocks_errors=[BlockError(None, None, f"inputs.{declaration.name}")],
-            )
         if not isinstance(declaration, ParameterInput) and declaration.dimensionality != 1:
             raise WorkflowDefinitionError(
                 f"Input {declaration.name!r}: nested batch inputs (dimensionality "
@@ -424,6 +418,8 @@ def _compile_inputs(document: WorkflowDefinition) -> dict[str, CompiledInput]:
         kinds = tuple(declaration.kind)
         if isinstance(declaration, ImageInput) and "image" not in kinds:
             kinds = ("image", *kinds)
+        if isinstance(declaration, VideoMetadataInput) and "video_metadata" not in kinds:
+            kinds = ("video_metadata", *kinds)
         inputs[declaration.name] = CompiledInput(declaration.name, declaration, kinds)
     return inputs
 

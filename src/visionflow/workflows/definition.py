@@ -80,8 +80,11 @@ class BatchInput(_Declaration):
 
 
 class VideoMetadataInput(_Declaration):
+    """A batch of video frames' metadata (``WorkflowVideoMetadata``), one per input image."""
+
     type: Literal["WorkflowVideoMetadata"]
     kind: KindList = Field(default_factory=lambda: ["video_metadata"])
+    dimensionality: int = Field(default=1, ge=1, le=1)
 
 
 InputDeclaration = Annotated[

@@ -28,6 +28,7 @@ from visionflow.workflows.errors import (
     WorkflowError,
 )
 from visionflow.workflows.lineage import WorkflowImage, to_root_coordinates
+from visionflow.workflows.memory import StepMemory
 from visionflow.workflows.plan import (
     INPUT_LINEAGE,
     CompiledInput,
@@ -41,6 +42,7 @@ from visionflow.workflows.profiler import Profiler
 from visionflow.workflows.selectors import Selector, SelectorKind
 from visionflow.workflows.serialize import serialize_value
 from visionflow.workflows.state import INPUTS, MISSING, ExecutionState
+from visionflow.workflows.video_metadata import VideoMetadata
 
 __all__ = ["Executor", "ImageDecoder"]
 
@@ -57,8 +59,12 @@ def _absent(value: Any) -> bool:
 
 
 class Executor:
-    def __init__(self, max_concurrent_steps: int = 8) -> None:
+    """Runs compiled workflows; ``memory`` holds what stateful blocks keep between runs (one per
+    process, shared by every run of this executor)."""
+
+    def __init__(self, max_concurrent_steps: int = 8, memory: StepMemory | None = None) -> None:
         self.max_concurrent_steps = max_concurrent_steps
+        self.memory = memory if memory is not None else StepMemory()
 
     def run(
         self,
@@ -73,6 +79,9 @@ class Executor:
     ) -> list[dict[str, Any]]:
         """One dict per element of the input batch (one dict when every output is non-batch)."""
         profiler = profiler or Profiler(enabled=False)
+        if context.memory is None:
+            scope = self.memory.scope(context.tenant, plan.definition_hash)
+            context = dataclasses.replace(context, memory=scope)
         with profiler.phase("workflow_input_assembly"):
             state = _assemble_inputs(plan, inputs, decode_image)
         with ThreadPoolExecutor(max_workers=self.max_concurrent_steps) as pool:
@@ -120,13 +129,28 @@ def _batch_size(plan: CompiledWorkflow, inputs: Mapping[str, Any]) -> int:
     return 1
 
 
+def _video_metadata(declared: CompiledInput, value: Any) -> VideoMetadata:
+    try:
+        return VideoMetadata.from_dict(value)
+    except ValueError as exc:
+        raise RuntimeInputError(
+            f"Workflow input {declared.name!r}: could not read video metadata: {exc}",
+            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", str(exc))],
+        ) from None
+
+
 def _decode(declared: CompiledInput, value: Any, decode_image: ImageDecoder, image_id: str) -> Any:
+    if declared.is_video_metadata:
+        return _video_metadata(declared, value)
     if not declared.is_image:
         return value
     if value is None:
         raise RuntimeInputError(f"Workflow input {declared.name!r}: an image is null")
+    metadata = None
+    if isinstance(value, dict) and value.get("video_metadata") is not None:
+        metadata = _video_metadata(declared, value["video_metadata"])
     try:
-        return WorkflowImage.from_input(decode_image(value), image_id)
+        return WorkflowImage.from_input(decode_image(value), image_id, metadata)
     except WorkflowError:
         raise
     except VisionflowError as exc:

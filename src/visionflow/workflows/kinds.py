@@ -17,6 +17,7 @@ __all__ = [
     "DETECTION",
     "DETECTION_KINDS",
     "DICTIONARY",
+    "EMBEDDING",
     "FLOAT",
     "FLOAT_ZERO_TO_ONE",
     "IMAGE",
@@ -59,6 +60,7 @@ FLOAT_ZERO_TO_ONE = "float_zero_to_one"
 STRING = "string"
 LIST_OF_VALUES = "list_of_values"
 DICTIONARY = "dictionary"
+EMBEDDING = "embedding"
 RGB_COLOR = "rgb_color"
 INFERENCE_ID = "inference_id"
 ROBOFLOW_MODEL_ID = "roboflow_model_id"

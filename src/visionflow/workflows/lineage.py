@@ -20,6 +20,7 @@ import supervision as sv
 
 from visionflow.core.detections import KEYPOINTS_XY, PARENT_ID, POLYGON
 from visionflow.core.images import Image
+from visionflow.workflows.video_metadata import VideoMetadata
 
 __all__ = [
     "LINEAGE",
@@ -74,19 +75,35 @@ class Lineage:
 
 @dataclass(frozen=True)
 class WorkflowImage:
-    """An image flowing through a workflow: ``image.pixels_bgr`` is ``(H, W, 3) uint8``."""
+    """An image flowing through a workflow: ``image.pixels_bgr`` is ``(H, W, 3) uint8``.
+
+    ``video_metadata`` is the frame's metadata when the request gave it with the image (``None``
+    otherwise: ``video()`` then assumes the reference's still-image defaults). Drawing on the
+    image keeps it; a crop has none, as in the reference."""
 
     image: Image
     lineage: Lineage
+    video_metadata: VideoMetadata | None = None
 
     @property
     def pixels_bgr(self) -> npt.NDArray[np.uint8]:
         return self.image.pixels_bgr
 
+    def video(self) -> VideoMetadata:
+        """The frame's metadata, or the reference's defaults for a still image."""
+        return self.video_metadata or VideoMetadata.default_for(self.lineage.image_id)
+
     @classmethod
-    def from_input(cls, pixels_bgr: npt.NDArray[np.uint8], image_id: str) -> WorkflowImage:
+    def from_input(
+        cls,
+        pixels_bgr: npt.NDArray[np.uint8],
+        image_id: str,
+        video_metadata: VideoMetadata | None = None,
+    ) -> WorkflowImage:
         size = (int(pixels_bgr.shape[1]), int(pixels_bgr.shape[0]))
-        return cls(Image(pixels_bgr, id=image_id), Lineage.for_input(image_id, size))
+        return cls(
+            Image(pixels_bgr, id=image_id), Lineage.for_input(image_id, size), video_metadata
+        )
 
     def crop(self, crop_id: str, xyxy: tuple[int, int, int, int]) -> WorkflowImage:
         """The region ``xyxy`` (integer pixels, end-exclusive) as a new image."""
@@ -104,7 +121,7 @@ class WorkflowImage:
             parent_id=self.image.parent_id,
             offset_xy=self.image.offset_xy,
         )
-        return WorkflowImage(image, self.lineage)
+        return WorkflowImage(image, self.lineage, self.video_metadata)
 
 
 def attach_lineage(detections: sv.Detections, lineage: Lineage) -> sv.Detections:

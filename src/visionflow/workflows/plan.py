@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from visionflow.workflows.block import Block, OutputDefinition
-from visionflow.workflows.definition import BatchInput, ImageInput, ParameterInput
+from visionflow.workflows.definition import (
+    BatchInput,
+    ImageInput,
+    ParameterInput,
+    VideoMetadataInput,
+)
 from visionflow.workflows.manifest import FieldReferences, StepManifest
 from visionflow.workflows.selectors import Selector
 
@@ -35,7 +40,7 @@ INPUT_LINEAGE: DataLineage = ("$inputs",)
 @dataclass(frozen=True)
 class CompiledInput:
     name: str
-    declaration: ImageInput | ParameterInput | BatchInput
+    declaration: ImageInput | ParameterInput | BatchInput | VideoMetadataInput
     kinds: tuple[str, ...]
 
     @property
@@ -45,6 +50,13 @@ class CompiledInput:
     @property
     def is_image(self) -> bool:
         return self.is_batch and "image" in self.kinds
+
+    @property
+    def is_video_metadata(self) -> bool:
+        """Values are frames' video metadata (read into ``VideoMetadata`` at input assembly)."""
+        return isinstance(self.declaration, VideoMetadataInput) or (
+            self.is_batch and self.kinds == ("video_metadata",)
+        )
 
     @property
     def default_value(self) -> Any:

@@ -11,6 +11,10 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+import supervision as sv
+
+from visionflow.models.ocr import OcrResult
+from visionflow.models.yolo_world import OpenVocabularyParams
 
 __all__ = ["ModelRunner"]
 
@@ -26,4 +30,25 @@ class ModelRunner(Protocol):
         """One result per image from model ``model_id``, which must be a ``task`` model
         (``"object-detection"``, ``"classification"``...): ``sv.Detections`` for detection-like
         tasks, ``ClassificationResult`` or ``SemanticSegmentationResult`` otherwise."""
+        ...
+
+    def ocr(self, images_bgr: Sequence[npt.NDArray[np.uint8]]) -> Sequence[OcrResult]:
+        """The text of each image (PP-OCR): words, lines and the joined text."""
+        ...
+
+    def clip_embed(
+        self, version: str | None, values: Sequence[npt.NDArray[np.uint8] | str]
+    ) -> npt.NDArray[np.float32]:
+        """CLIP embeddings ``(N, D) float32`` (unnormalized) of BGR images and texts, in order,
+        from the CLIP model that ``version`` (``"ViT-B-16"``..., ``None``: default) maps to."""
+        ...
+
+    def yolo_world(
+        self,
+        version: str | None,
+        images_bgr: Sequence[npt.NDArray[np.uint8]],
+        params: OpenVocabularyParams,
+    ) -> Sequence[sv.Detections]:
+        """Open-vocabulary detections of ``params.class_names`` per image, from the YOLO-World
+        model that ``version`` (``"v2-s"``, ``"l"``..., ``None``: default) maps to."""
         ...

@@ -3,7 +3,10 @@
 - detections: ``{"image": {"width", "height"}, "predictions": [...]}`` with the ``/infer``
   prediction fields (``core.wire``), ``parent_id``, and for results on crops ``parent_origin``,
   ``root_parent_id`` and ``root_parent_origin``; semantic segmentation adds ``rle_mask``;
-- images: ``{"type": "base64", "value": <JPEG>, "video_metadata": null}`` (+ crop provenance);
+- detections also carry what blocks added per detection (``time_in_zone``, ``velocity``,
+  ``bounding_rect``'s ``rect``/``angle``...: see ``_PASSTHROUGH`` and ``_BOUNDING_RECT``);
+- images: ``{"type": "base64", "value": <JPEG>, "video_metadata": null | {...}}`` (+ crop
+  provenance); video metadata as the reference's ``VideoMetadata`` dict;
 - classification: already the ``/infer`` dict; dicts and lists recursively; numpy scalars and
   arrays as plain numbers and lists; timestamps as ISO 8601.
 """
@@ -20,18 +23,46 @@ from visionflow.core.detections import POLYGON
 from visionflow.core.visualization import encode_jpeg_base64
 from visionflow.core.wire import detection_predictions
 from visionflow.workflows.lineage import Lineage, WorkflowImage, lineage_of
+from visionflow.workflows.video_metadata import VideoMetadata
 
 __all__ = ["RLE_MASK", "serialize_value"]
 
 # Semantic segmentation results carry one COCO RLE per class here (``{"size", "counts"}``).
 RLE_MASK = "rle_mask"
-# Per-detection values blocks add that the reference writes into each prediction under the same
-# key: a decoded QR/barcode text, seconds spent in a zone.
-_PASSTHROUGH = ("data", "time_in_zone")
+# Per-detection values blocks put in ``data`` that the reference writes into each prediction
+# under the same key: a decoded QR/barcode text, seconds spent in a zone, deviation from a
+# reference path, velocity (``[vx, vy]`` px/s) and speed, their smoothed forms, mask areas.
+_PASSTHROUGH = (
+    "path_deviation",
+    "time_in_zone",
+    "data",
+    "velocity",
+    "speed",
+    "smoothed_velocity",
+    "smoothed_speed",
+    "area_px",
+    "area_converted",
+)
+# ``bounding_rect`` results: the rotated rectangle's 4 integer corners (``rect``, also written as
+# ``polygon``), its ``width`` and ``height`` (replacing the box's, as the reference does)
+# and ``angle``; written only when all four are there.
+_BOUNDING_RECT = ("angle", "rect", "height", "width")
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _bounding_rect(item: dict[str, Any], data: dict[str, Any], index: int) -> None:
+    if not all(key in data for key in _BOUNDING_RECT):
+        return
+    # The reference's corners are integers (``np.int0``), as is the polygon it writes.
+    corners = np.round(np.asarray(data["rect"][index], dtype=np.float64)).astype(int)
+    item["polygon"] = corners.reshape(-1, 2).tolist()
+    for key in _BOUNDING_RECT:
+        item[key] = item["polygon"] if key == "rect" else float(data[key][index])
 
 
 def _origin(offset_xy: tuple[int, int], size_wh: tuple[int, int]) -> dict[str, int]:
@@ -68,6 +99,7 @@ def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
             values = detections.data.get(key)
             if values is not None:
                 item[key] = _plain(values[index])
+        _bounding_rect(item, detections.data, index)
         if lineage is not None and not lineage.is_root:
             item.update(_provenance(lineage))
         kept.append(item)
@@ -79,10 +111,11 @@ def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
 
 
 def serialize_image(image: WorkflowImage) -> dict[str, Any]:
+    metadata = image.video_metadata
     body: dict[str, Any] = {
         "type": "base64",
         "value": encode_jpeg_base64(image.pixels_bgr),
-        "video_metadata": None,
+        "video_metadata": None if metadata is None else metadata.to_dict(),
     }
     if not image.lineage.is_root:
         body["parent_id"] = image.lineage.image_id
@@ -96,6 +129,8 @@ def serialize_value(value: Any) -> Any:
         return serialize_detections(value)
     if isinstance(value, WorkflowImage):
         return serialize_image(value)
+    if isinstance(value, VideoMetadata):
+        return value.to_dict()
     if isinstance(value, dict):
         return {str(key): serialize_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

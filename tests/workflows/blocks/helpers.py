@@ -92,7 +92,8 @@ def run(
     plan = compile_workflow(workflow, REGISTRY)
 
     def decode(value: Any) -> Pixels:
-        return images[str(value)]
+        # An image object ({"type", "value", ["video_metadata"]}) names its image in "value".
+        return images[str(value["value"] if isinstance(value, dict) else value)]
 
     return Executor().run(
         plan,

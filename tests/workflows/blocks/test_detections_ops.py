@@ -169,3 +169,24 @@ def test_bounding_rect_replaces_masks_by_their_minimum_rotated_rectangle() -> No
     assert rect.mask is not None
     assert rect.mask[0, 50, 50]
     assert not rect.mask[0, 12, 12]
+    # On the wire: the rectangle's corners, size and angle, as the reference writes them.
+    [wire] = run(
+        [
+            step(
+                "roboflow_instance_segmentation_model@v2",
+                "seg",
+                images="$inputs.image",
+                model_id="s/1",
+            ),
+            step("bounding_rect@v1", "rect", predictions="$steps.seg.predictions"),
+        ],
+        {"rect": "$steps.rect.detections_with_rect"},
+        {"image": canvas(100, 100)},
+        models=ScriptedModels({"s/1": segment}),
+        serialize=True,
+    )
+    [item] = wire["rect"]["predictions"]
+    assert item["rect"] == item["polygon"] == rect.data["rect"][0].astype(int).tolist()
+    assert item["width"] == pytest.approx(side, rel=0.05)
+    assert item["angle"] == pytest.approx(float(rect.data["angle"][0]))
+    assert len(item["points"]) >= 4

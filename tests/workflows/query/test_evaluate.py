@@ -226,6 +226,6 @@ def test_statement_errors(group: StatementGroup, params: dict[str, Any], message
         evaluate(group, params)
 
 
-def test_unsupported_operation_is_rejected_when_parsed() -> None:
-    with pytest.raises(ValidationError, match="Input tag 'PickDetectionsByParentClass'"):
-        _ops({"type": "PickDetectionsByParentClass", "parent_class": "car"})
+def test_unknown_operation_is_rejected_when_parsed() -> None:
+    with pytest.raises(ValidationError, match="Input tag 'DetectionsTeleport'"):
+        _ops({"type": "DetectionsTeleport"})

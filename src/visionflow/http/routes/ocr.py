@@ -21,6 +21,7 @@ from visionflow.http.schemas import (
     PpOcrRequest,
     TrOcrRequest,
 )
+from visionflow.models.ocr import PP_OCR_SIZES
 from visionflow.service.ocr import OcrPrediction, run_ocr
 
 router = APIRouter(tags=["ocr"])
@@ -29,7 +30,6 @@ DOCTR_VERSIONS = ("default",)
 EASY_OCR_VERSIONS = ("english_g2",)
 EASY_OCR_LANGUAGES = ("en",)
 TROCR_VERSIONS = ("trocr-base-printed", "trocr-small-printed", "trocr-large-printed")
-PP_OCR_SIZES = ("tiny", "small", "medium")
 
 
 def _check(value: str | None, supported: tuple[str, ...], field: str) -> None:

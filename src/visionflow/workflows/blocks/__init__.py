@@ -2,9 +2,11 @@
 entry point like any plugin's."""
 
 from visionflow.workflows.block import Block
+from visionflow.workflows.blocks.aggregator import AGGREGATOR_BLOCKS
 from visionflow.workflows.blocks.analytics import ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
 from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
+from visionflow.workflows.blocks.clip import CLIP_BLOCKS
 from visionflow.workflows.blocks.codes import CODE_BLOCKS
 from visionflow.workflows.blocks.consensus import CONSENSUS_BLOCKS
 from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
@@ -13,6 +15,7 @@ from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
+from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
@@ -20,11 +23,15 @@ from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
 from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
 from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
 from visionflow.workflows.blocks.visualizations import VISUALIZATION_BLOCKS
+from visionflow.workflows.blocks.yolo_world import YOLO_WORLD_BLOCKS
 
 __all__ = ["CORE_BLOCKS"]
 
 CORE_BLOCKS: tuple[type[Block], ...] = (
     *MODEL_BLOCKS,
+    *OCR_BLOCKS,
+    *YOLO_WORLD_BLOCKS,
+    *CLIP_BLOCKS,
     *FLOW_BLOCKS,
     *FORMATTER_BLOCKS,
     *EXPRESSION_BLOCKS,
@@ -41,5 +48,6 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
     *ANALYTICS_BLOCKS,
+    *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
 )

@@ -1,10 +1,13 @@
-"""Video analytics on tracked detections: ``line_counter@v1..v2`` (crossings of a line) and
-``time_in_zone@v1..v3`` (how long each track has been inside a polygon). State (the line's counts,
-when each track entered) is kept per video for one run — see ``blocks.video``."""
+"""Video analytics on tracked detections: ``line_counter@v1..v2`` (crossings of a line),
+``time_in_zone@v1..v3`` (how long each track has been inside a polygon) and ``velocity@v1``
+(each track's velocity and speed). State (the line's counts, when each track entered, where each
+track was last) is kept per video — see ``blocks.video`` for how long."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,10 +17,20 @@ import supervision as sv
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.annotators import Position, position_of
-from visionflow.workflows.blocks.tracking import BoxesSelector, VideoMetadataSelector
-from visionflow.workflows.blocks.video import VideoMetadata
+from visionflow.workflows.blocks.tracking import (
+    AnyDetectionsSelector,
+    BoxesSelector,
+    VideoMetadataSelector,
+)
+from visionflow.workflows.blocks.video import (
+    VideoMetadata,
+    frame_metadata,
+    settings_key,
+    video_state,
+)
 from visionflow.workflows.manifest import (
     BooleanSelector,
+    FloatSelector,
     ImageSelector,
     ListOfValuesSelector,
     StepManifest,
@@ -26,6 +39,11 @@ from visionflow.workflows.manifest import (
 
 __all__ = ["ANALYTICS_BLOCKS", "TIME_IN_ZONE"]
 
+_ANY_DETECTIONS = (
+    k.KEYPOINT_DETECTION_PREDICTION,
+    k.OBJECT_DETECTION_PREDICTION,
+    k.INSTANCE_SEGMENTATION_PREDICTION,
+)
 # Where ``time_in_zone`` puts each detection's seconds in the zone.
 TIME_IN_ZONE = "time_in_zone"
 _CORNERS = (
@@ -52,17 +70,12 @@ def _point(value: Any) -> tuple[float, float] | None:
 
 
 class _VideoBlock(Block):
-    """Runs ``step`` on each element with the state of its video (created by ``start``)."""
+    """Runs ``step`` on each element with the state of its video (created by ``start``; see
+    ``blocks.video`` for how long it lasts)."""
 
     metadata_field: ClassVar[str | None] = None
-
-    def metadata(self, inputs: StepInputs) -> VideoMetadata:
-        if self.metadata_field is None:
-            return VideoMetadata.of_image(inputs.image("image"))
-        try:
-            return VideoMetadata.parse(inputs[self.metadata_field])
-        except ValueError as exc:
-            raise inputs.fail(self.metadata_field, str(exc)) from None
+    # Fields whose values shape the state: a change starts new state.
+    state_fields: ClassVar[tuple[str, ...]] = ()
 
     def start(self, inputs: StepInputs) -> Any:
         raise NotImplementedError
@@ -74,13 +87,15 @@ class _VideoBlock(Block):
         return self.run_batch([inputs], context)[0]
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        states: dict[str, Any] = {}
+        local: dict[Hashable, Any] = {}
         results: list[StepResult] = []
         for inputs in batch:
-            metadata = self.metadata(inputs)
-            if metadata.video_identifier not in states:
-                states[metadata.video_identifier] = self.start(inputs)
-            results.append(self.step(states[metadata.video_identifier], inputs, metadata))
+            metadata, explicit = frame_metadata(inputs, self.metadata_field)
+            key = settings_key(inputs, self.state_fields)
+            with video_state(
+                context, inputs, metadata, key, explicit, local, partial(self.start, inputs)
+            ) as state:
+                results.append(self.step(state, inputs, metadata))
         return results
 
 
@@ -104,6 +119,8 @@ class LineCounterManifestV2(StepManifest):
 class _LineCounter(_VideoBlock):
     """``count_in`` / ``count_out``: tracks whose anchor crossed ``line_segment`` (two points)
     in each direction so far in the video."""
+
+    state_fields = ("line_segment", "triggering_anchor")
 
     def start(self, inputs: StepInputs) -> sv.LineZone:
         segment = inputs["line_segment"]
@@ -196,6 +213,7 @@ class _TimeInZone(_VideoBlock):
         ),
     )
     several_zones: ClassVar[bool] = False
+    state_fields = ("zone", "triggering_anchor", "reset_out_of_zone_detections")
 
     def start(self, inputs: StepInputs) -> tuple[list[sv.PolygonZone], dict[int, float]]:
         zone = inputs["zone"]
@@ -252,10 +270,78 @@ class TimeInZoneV3(_TimeInZone):
     several_zones = True
 
 
+# -- velocity -------------------------------------------------------------------------------------
+
+
+class VelocityManifest(StepManifest):
+    image: ImageSelector
+    detections: AnyDetectionsSelector
+    smoothing_alpha: float | FloatSelector = 0.5
+    pixels_per_meter: float | FloatSelector = 1.0
+
+
+@dataclass
+class _Motion:
+    """Per track: last box centre (px) and time (s), and the smoothed velocity (px/s)."""
+
+    last: dict[int, tuple[npt.NDArray[np.float64], float]] = field(default_factory=dict)
+    smoothed: dict[int, npt.NDArray[np.float64]] = field(default_factory=dict)
+
+
+class VelocityV1(_VideoBlock):
+    """``velocity_detections``: ``detections`` with, per track, ``velocity`` (``[vx, vy]``, box
+    centre displacement since the track's previous frame over the time between the frames),
+    ``speed`` (its norm), and their exponential moving averages ``smoothed_velocity`` /
+    ``smoothed_speed`` (weight ``smoothing_alpha`` on the new value), all divided by
+    ``pixels_per_meter``. A track's first frame has zero velocity. Frame times come from the
+    image's video metadata (frame number / fps for video files)."""
+
+    type = "roboflow_core/velocity@v1"
+    manifest = VelocityManifest
+    outputs = (OutputDefinition("velocity_detections", _ANY_DETECTIONS),)
+
+    def start(self, inputs: StepInputs) -> _Motion:
+        return _Motion()
+
+    def step(self, state: Any, inputs: StepInputs, metadata: VideoMetadata) -> StepResult:
+        detections = _tracked(inputs)
+        alpha = inputs.as_float("smoothing_alpha")
+        if not 0 < alpha <= 1:
+            raise inputs.fail("smoothing_alpha", "must be in (0, 1]")
+        scale = inputs.as_float("pixels_per_meter")
+        if scale <= 0:
+            raise inputs.fail("pixels_per_meter", "must be greater than 0")
+        now = metadata.seconds
+        centres = (detections.xyxy[:, :2] + detections.xyxy[:, 2:]).astype(np.float64) / 2
+        velocity = np.zeros((len(detections), 2), dtype=np.float64)
+        smoothed = np.zeros((len(detections), 2), dtype=np.float64)
+        assert detections.tracker_id is not None
+        for index, track in enumerate(int(t) for t in detections.tracker_id):
+            previous = state.last.get(track)
+            if previous is not None and now > previous[1]:
+                velocity[index] = (centres[index] - previous[0]) / (now - previous[1])
+            before = state.smoothed.get(track)
+            smoothed[index] = (
+                velocity[index]
+                if before is None
+                else alpha * velocity[index] + (1 - alpha) * before
+            )
+            state.last[track] = (centres[index], now)
+            state.smoothed[track] = smoothed[index]
+        result = detections[np.arange(len(detections))]
+        assert isinstance(result, sv.Detections)
+        result.data["velocity"] = velocity / scale
+        result.data["speed"] = np.linalg.norm(velocity, axis=1) / scale
+        result.data["smoothed_velocity"] = smoothed / scale
+        result.data["smoothed_speed"] = np.linalg.norm(smoothed, axis=1) / scale
+        return {"velocity_detections": result}
+
+
 ANALYTICS_BLOCKS: tuple[type[Block], ...] = (
     LineCounterV1,
     LineCounterV2,
     TimeInZoneV1,
     TimeInZoneV2,
     TimeInZoneV3,
+    VelocityV1,
 )

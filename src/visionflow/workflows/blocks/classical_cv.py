@@ -51,7 +51,9 @@ def replace_pixels(image: WorkflowImage, pixels: npt.NDArray[Any]) -> WorkflowIm
         bgr = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
     if bgr.shape[:2] == image.pixels_bgr.shape[:2]:
         return image.with_pixels(bgr)
-    return WorkflowImage.from_input(np.ascontiguousarray(bgr), image.lineage.image_id)
+    return WorkflowImage.from_input(
+        np.ascontiguousarray(bgr), image.lineage.image_id, image.video_metadata
+    )
 
 
 class _ImageManifest(StepManifest):

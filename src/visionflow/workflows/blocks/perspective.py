@@ -195,7 +195,9 @@ class PerspectiveCorrectionV1(Block):
         warped: WorkflowImage = image
         if inputs.as_bool("warp_image"):
             pixels = cv2.warpPerspective(image.pixels_bgr, matrix, (width, height))
-            warped = WorkflowImage.from_input(np.asarray(pixels, np.uint8), image.lineage.image_id)
+            warped = WorkflowImage.from_input(
+                np.asarray(pixels, np.uint8), image.lineage.image_id, image.video_metadata
+            )
         corrected = None
         if inputs.get("predictions") is not None:
             corrected = correct_detections(

@@ -3,7 +3,9 @@ the video identity comes from and how long state lasts)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -13,7 +15,12 @@ from pydantic import Field
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.bytetrack import ByteTrack
-from visionflow.workflows.blocks.video import VideoMetadata
+from visionflow.workflows.blocks.video import (
+    VideoMetadata,
+    frame_metadata,
+    settings_key,
+    video_state,
+)
 from visionflow.workflows.lineage import attach_lineage, lineage_of
 from visionflow.workflows.manifest import (
     FloatZeroToOneSelector,
@@ -84,51 +91,76 @@ def _setting(inputs: StepInputs, name: str, default: float) -> Any:
     return value
 
 
+@dataclass
+class _Tracks:
+    tracker: ByteTrack
+    seen: set[int] = field(default_factory=set)
+
+
+def _new_tracks(inputs: StepInputs, metadata: VideoMetadata) -> _Tracks:
+    return _Tracks(
+        ByteTrack(
+            track_activation_threshold=_setting(inputs, "track_activation_threshold", 0.25),
+            lost_track_buffer=int(_setting(inputs, "lost_track_buffer", 30)),
+            minimum_matching_threshold=_setting(inputs, "minimum_matching_threshold", 0.8),
+            frame_rate=metadata.fps or 30.0,
+            minimum_consecutive_frames=int(_setting(inputs, "minimum_consecutive_frames", 1)),
+        )
+    )
+
+
+_SETTINGS = (
+    "track_activation_threshold",
+    "lost_track_buffer",
+    "minimum_matching_threshold",
+    "minimum_consecutive_frames",
+)
+
+
 class _ByteTracker(Block):
     """``tracked_detections``: ``detections`` that belong to a confirmed track, with
-    ``tracker_id`` (ids from 1 per video). Frames of one video are the elements of the run with
-    the same video identifier, in batch order."""
+    ``tracker_id`` (ids from 1 per video). Frames of one video are the elements with the same
+    video identifier, in batch order, and — when they come with video metadata — those of later
+    requests too (``blocks.video``)."""
 
     with_instances: ClassVar[bool] = False
-
-    def metadata(self, inputs: StepInputs) -> VideoMetadata:
-        return VideoMetadata.of_image(inputs.image("image"))
+    metadata_field: ClassVar[str | None] = None
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         return self.run_batch([inputs], context)[0]
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        trackers: dict[str, ByteTrack] = {}
-        seen: dict[str, set[int]] = {}
+        local: dict[Hashable, Any] = {}
         results: list[StepResult] = []
         for inputs in batch:
-            metadata = self.metadata(inputs)
+            metadata, explicit = frame_metadata(inputs, self.metadata_field)
             detections = inputs.detections("detections")
-            video = metadata.video_identifier
-            if video not in trackers:
-                trackers[video] = ByteTrack(
-                    track_activation_threshold=_setting(inputs, "track_activation_threshold", 0.25),
-                    lost_track_buffer=int(_setting(inputs, "lost_track_buffer", 30)),
-                    minimum_matching_threshold=_setting(inputs, "minimum_matching_threshold", 0.8),
-                    frame_rate=metadata.fps or 30.0,
-                    minimum_consecutive_frames=int(
-                        _setting(inputs, "minimum_consecutive_frames", 1)
-                    ),
-                )
-                seen[video] = set()
-            tracked = trackers[video].update(detections)
-            lineage = lineage_of(detections)
-            if lineage is not None:
-                attach_lineage(tracked, lineage)
-            outputs: dict[str, Any] = {"tracked_detections": tracked}
-            if self.with_instances:
-                ids = [] if tracked.tracker_id is None else [int(t) for t in tracked.tracker_id]
-                new = [t not in seen[video] for t in ids]
-                seen[video].update(ids)
-                outputs["new_instances"] = _pick(tracked, new)
-                outputs["already_seen_instances"] = _pick(tracked, [not n for n in new])
-            results.append(outputs)
+            key = settings_key(inputs, _SETTINGS)
+            with video_state(
+                context,
+                inputs,
+                metadata,
+                key,
+                explicit,
+                local,
+                partial(_new_tracks, inputs, metadata),
+            ) as tracks:
+                results.append(self._update(tracks, detections))
         return results
+
+    def _update(self, tracks: _Tracks, detections: sv.Detections) -> StepResult:
+        tracked = tracks.tracker.update(detections)
+        lineage = lineage_of(detections)
+        if lineage is not None:
+            attach_lineage(tracked, lineage)
+        outputs: dict[str, Any] = {"tracked_detections": tracked}
+        if self.with_instances:
+            ids = [] if tracked.tracker_id is None else [int(t) for t in tracked.tracker_id]
+            new = [t not in tracks.seen for t in ids]
+            tracks.seen.update(ids)
+            outputs["new_instances"] = _pick(tracked, new)
+            outputs["already_seen_instances"] = _pick(tracked, [not n for n in new])
+        return outputs
 
 
 def _pick(detections: sv.Detections, keep: list[bool]) -> sv.Detections:
@@ -143,16 +175,11 @@ class ByteTrackerV1(_ByteTracker):
     type = "roboflow_core/byte_tracker@v1"
     manifest = ByteTrackerManifestV1
     outputs = (OutputDefinition("tracked_detections", (k.OBJECT_DETECTION_PREDICTION,)),)
-
-    def metadata(self, inputs: StepInputs) -> VideoMetadata:
-        try:
-            return VideoMetadata.parse(inputs["metadata"])
-        except ValueError as exc:
-            raise inputs.fail("metadata", str(exc)) from None
+    metadata_field = "metadata"
 
 
 class ByteTrackerV2(_ByteTracker):
-    """v2: the video is the image's (here: its id, frame rate 30)."""
+    """v2: the video is the image's (its video metadata, else the image is its own video)."""
 
     type = "roboflow_core/byte_tracker@v2"
     manifest = ByteTrackerManifestV2

@@ -1,81 +1,66 @@
-"""Video metadata for stateful blocks (trackers, line counters, time in zone).
+"""Video state for stateful blocks (trackers, line counters, time in zone).
 
-A ``video_metadata`` value may come from a ``WorkflowBatchInput`` of kind ``video_metadata``
-(a dict as the reference's ``VideoMetadata`` serializes: ``video_identifier``, ``frame_number``,
-``frame_timestamp``, ``fps``...). Images carry none here, so blocks that read it from an image
-get the reference's defaults for a still image: the image's id as the video, frame 0, now,
-30 fps.
+A block learns which video a frame belongs to from its ``video_metadata``: a ``metadata`` field
+fed by a ``WorkflowVideoMetadata`` input (v1 blocks), or the metadata the image came with (v2+).
+An image without metadata is, as in the reference, its own video (its id, frame 0, now, 30 fps).
 
-State lives for one run: a block keeps it in ``run_batch`` per video, as the reference's HTTP
-server (which builds its execution engine per request) effectively does."""
+State is kept per (step, settings, video). Frames with explicit metadata share it across runs:
+it lives in the executor's memory (``workflows.memory``), so a client can send a video frame by
+frame, request by request, with the same ``video_identifier``. Frames without metadata keep
+state for one run only (the elements of one batch), like the reference's HTTP server, which
+builds its blocks per request — otherwise unrelated still images would be taken for one video.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+import json
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from visionflow.workflows.lineage import WorkflowImage
+from visionflow.workflows.block import RunContext, StepInputs
+from visionflow.workflows.video_metadata import VideoMetadata
 
-__all__ = ["VideoMetadata"]
+__all__ = ["VideoMetadata", "frame_metadata", "settings_key", "video_state"]
+
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class VideoMetadata:
-    video_identifier: str
-    frame_number: int
-    frame_timestamp: datetime
-    fps: float | None = 30.0
-    comes_from_video_file: bool | None = None
+def frame_metadata(inputs: StepInputs, field: str | None) -> tuple[VideoMetadata, bool]:
+    """The frame's metadata (from ``field``, or from the ``image`` when ``None``) and whether it
+    was given explicitly (rather than assumed for a still image)."""
+    if field is None:
+        image = inputs.image("image")
+        return image.video(), image.video_metadata is not None
+    try:
+        return VideoMetadata.parse(inputs[field]), True
+    except ValueError as exc:
+        raise inputs.fail(field, str(exc)) from None
 
-    @property
-    def seconds(self) -> float:
-        """The frame's time in seconds: from its number for frames of a video file (with a frame
-        rate), else its timestamp."""
-        if self.comes_from_video_file and self.fps:
-            return self.frame_number / self.fps
-        return self.frame_timestamp.timestamp()
 
-    @classmethod
-    def of_image(cls, image: WorkflowImage) -> VideoMetadata:
-        return cls(image.lineage.image_id, 0, datetime.now(tz=UTC), 30.0)
+def settings_key(inputs: StepInputs, fields: Sequence[str]) -> str:
+    """The values of ``fields`` that shape a block's state (a zone, tracker thresholds), as a
+    key: state made under other settings is not reused."""
+    return json.dumps([inputs.get(name) for name in fields], sort_keys=True, default=str)
 
-    @classmethod
-    def parse(cls, value: Any) -> VideoMetadata:
-        """From a dict (or an object with the same attributes); ``ValueError`` if unusable."""
-        if isinstance(value, VideoMetadata):
-            return value
 
-        def get(name: str, default: Any = None) -> Any:
-            if isinstance(value, dict):
-                return value.get(name, default)
-            return getattr(value, name, default)
-
-        identifier = get("video_identifier")
-        if identifier is None:
-            raise ValueError("video metadata needs a video_identifier")
-        stamp = get("frame_timestamp")
-        if isinstance(stamp, str):
-            try:
-                stamp = datetime.fromisoformat(stamp)
-            except ValueError:
-                raise ValueError(f"frame_timestamp {stamp!r} is not ISO 8601") from None
-        elif isinstance(stamp, int | float) and not isinstance(stamp, bool):
-            stamp = datetime.fromtimestamp(stamp, tz=UTC)
-        elif stamp is None:
-            stamp = datetime.now(tz=UTC)
-        if not isinstance(stamp, datetime):
-            raise ValueError(f"frame_timestamp {stamp!r} is not a time")
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=UTC)
-        fps = get("fps", 30.0)
-        try:
-            return cls(
-                str(identifier),
-                int(get("frame_number", 0) or 0),
-                stamp,
-                float(fps) if fps is not None else None,
-                bool(get("comes_from_video_file")) if get("comes_from_video_file") else None,
-            )
-        except (TypeError, ValueError):
-            raise ValueError("video metadata: frame_number and fps must be numbers") from None
+@contextmanager
+def video_state(
+    context: RunContext,
+    inputs: StepInputs,
+    video: VideoMetadata,
+    key: Hashable,
+    explicit: bool,
+    local: dict[Hashable, Any],
+    factory: Callable[[], T],
+) -> Iterator[T]:
+    """The state of ``video`` for this step and settings ``key``: remembered across runs when the
+    metadata is ``explicit`` (and the executor gives memory), else kept in ``local`` (one run)."""
+    full_key = (inputs.step, key, video.video_identifier)
+    if explicit and context.memory is not None:
+        with context.memory.hold(("video", *full_key), factory) as state:
+            yield state
+        return
+    if full_key not in local:
+        local[full_key] = factory()
+    yield local[full_key]

@@ -89,6 +89,9 @@ def _property_options(model: type[BaseModel] | None) -> list[str] | None:
 
 
 def _operator_kinds(operator: str) -> list[list[str]]:
+    if operator == "(Detection) in zone":
+        # Sic: the reference lists both operands' kinds in one entry.
+        return [["detection", "zone"]]
     if operator in ("==", "!=", "(Number) ==", "(Number) !="):
         return [_COMPARABLE, _COMPARABLE]
     if operator == "(Number) in range":
@@ -134,7 +137,7 @@ def query_language_description() -> dict[str, Any]:
         operators.append(
             {
                 "operator_type": operator,
-                "operands_number": len(kinds),
+                "operands_number": 2 if operator in BINARY_COMPARATORS else len(kinds),
                 "operands_kinds": kinds,
                 "description": None,
             }

@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import supervision as sv
 
@@ -60,6 +61,7 @@ _BINARY: dict[str, Callable[[Any, Any], bool]] = {
     "in (Sequence)": lambda a, b: bool(a in b),
     "any in (Sequence)": lambda a, b: any(item in b for item in a),
     "all in (Sequence)": lambda a, b: all(item in b for item in a),
+    "(Detection) in zone": lambda a, b: _in_zone(a, b),
 }
 _UNARY: dict[str, Callable[[Any], bool]] = {
     "Exists": lambda a: a is not None,
@@ -69,6 +71,38 @@ _UNARY: dict[str, Callable[[Any], bool]] = {
     "(Sequence) is empty": lambda a: len(a) == 0,
     "(Sequence) is not empty": lambda a: len(a) > 0,
 }
+
+
+def _point_of(value: Any) -> tuple[float, float]:
+    """A detection's box centre, or a point given as ``[x, y]``."""
+    if isinstance(value, sv.Detections):
+        if len(value) != 1:
+            raise QueryError(f"(Detection) in zone needs one detection, got {len(value)}")
+        x1, y1, x2, y2 = (float(v) for v in value.xyxy[0])
+        return (x1 + x2) / 2, (y1 + y2) / 2
+    try:
+        x, y = (float(v) for v in np.asarray(value, dtype=np.float64).reshape(2))
+    except (TypeError, ValueError):
+        raise QueryError(
+            f"(Detection) in zone needs a detection or an [x, y] point, got {_describe(value)}"
+        ) from None
+    return x, y
+
+
+def _in_zone(detection: Any, zone: Any) -> bool:
+    """Whether the detection's centre (or the point) lies inside the polygon ``zone`` (a list
+    of at least 3 ``[x, y]`` points) or on its edge."""
+    point = _point_of(detection)
+    try:
+        polygon = np.asarray(zone, dtype=np.float32).reshape(-1, 2)
+    except (TypeError, ValueError):
+        polygon = np.zeros((0, 2), dtype=np.float32)
+    if len(polygon) < 3:
+        raise QueryError(
+            f"(Detection) in zone needs a polygon of at least 3 [x, y] points, got "
+            f"{_describe(zone)}"
+        )
+    return bool(cv2.pointPolygonTest(polygon.reshape(-1, 1, 2), point, False) >= 0)
 
 
 def _detection_property(detections: sv.Detections, index: int, name: str) -> Any:
@@ -84,7 +118,7 @@ def _detection_property(detections: sv.Detections, index: int, name: str) -> Any
         return int(detections.tracker_id[index]) if detections.tracker_id is not None else None
     if name == "image_dimensions" and (lineage := lineage_of(detections)) is not None:
         return [lineage.size_wh[1], lineage.size_wh[0]]
-    if name in _DATA_PROPERTIES:
+    if name in _DATA_PROPERTIES or (name in ("width", "height") and name in detections.data):
         column = detections.data.get(name)
         return None if column is None else serialize_value(column[index])
     geometry: dict[str, Any] = {
@@ -104,12 +138,23 @@ def _detection_property(detections: sv.Detections, index: int, name: str) -> Any
     return geometry[name]
 
 
+# Properties read from ``data`` (``None`` when the detections have no such column).
 _DATA_PROPERTIES = (
+    "in_out",
+    "path_deviation",
     "polygon",
     "time_in_zone",
-    "keypoints_xy",
+    "velocity",
+    "speed",
+    "smoothed_velocity",
+    "smoothed_speed",
     "image_dimensions",
     "prediction_type",
+    "keypoints_xy",
+    "rect",
+    "angle",
+    "area_px",
+    "area_converted",
 )
 
 

@@ -33,13 +33,16 @@ __all__ = [
     "Divide",
     "DynamicOperand",
     "ExtractDetectionProperty",
+    "ExtractFrameMetadata",
     "ExtractImageProperty",
+    "FrameMetadataProperty",
     "LookupTable",
     "Multiply",
     "NumberRound",
     "NumericSequenceAggregate",
     "Operand",
     "Operation",
+    "PickDetectionsByParentClass",
     "RandomNumber",
     "SequenceAggregate",
     "SequenceApply",
@@ -62,29 +65,42 @@ __all__ = [
     "UnaryStatement",
 ]
 
+# In the reference's order. ``width`` and ``height`` are ``bounding_rect``'s when a detection
+# has them, else the box's; the data-backed ones (``velocity``, ``rect``...) are None when absent.
 DetectionProperty = Literal[
     "confidence",
     "class_name",
-    "class_id",
     "x_min",
     "x_max",
     "y_min",
     "y_max",
-    "width",
-    "height",
     "size",
+    "class_id",
     "center",
     "top_left",
     "top_right",
     "bottom_left",
     "bottom_right",
-    "tracker_id",
+    "in_out",
+    "path_deviation",
     "polygon",
     "time_in_zone",
-    "keypoints_xy",
+    "tracker_id",
+    "velocity",
+    "speed",
+    "smoothed_velocity",
+    "smoothed_speed",
     "image_dimensions",
     "prediction_type",
+    "keypoints_xy",
+    "rect",
+    "width",
+    "height",
+    "angle",
+    "area_px",
+    "area_converted",
 ]
+FrameMetadataProperty = Literal["frame_number", "frame_timestamp", "seconds_since_start"]
 ClassificationProperty = Literal[
     "top_class",
     "top_class_confidence",
@@ -108,6 +124,7 @@ BINARY_COMPARATORS = (
     "in (Sequence)",
     "any in (Sequence)",
     "all in (Sequence)",
+    "(Detection) in zone",
 )
 UNARY_OPERATORS = (
     "Exists",
@@ -274,6 +291,16 @@ class ExtractImageProperty(_Syntax):
     property_name: Literal["size", "height", "width", "aspect_ratio"]
 
 
+class ExtractFrameMetadata(_Syntax):
+    type: Literal["ExtractFrameMetadata"]
+    property_name: FrameMetadataProperty
+
+
+class PickDetectionsByParentClass(_Syntax):
+    type: Literal["PickDetectionsByParentClass"]
+    parent_class: str
+
+
 class ConvertImageToJPEG(_Syntax):
     type: Literal["ConvertImageToJPEG"]
     compression_level: Annotated[int, Field(ge=1, le=100)] = 95
@@ -322,9 +349,11 @@ Operation = Annotated[
     | SortDetections
     | DetectionsToDictionary
     | ExtractImageProperty
+    | ExtractFrameMetadata
     | ConvertImageToJPEG
     | ConvertImageToBase64
     | ConvertDictionaryToJSON
+    | PickDetectionsByParentClass
     | TimestampToISOFormat,
     Field(discriminator="type"),
 ]
@@ -359,9 +388,11 @@ SUPPORTED_OPERATIONS = (
     "SortDetections",
     "DetectionsToDictionary",
     "ExtractImageProperty",
+    "ExtractFrameMetadata",
     "ConvertImageToJPEG",
     "ConvertImageToBase64",
     "ConvertDictionaryToJSON",
+    "PickDetectionsByParentClass",
     "TimestampToISOFormat",
 )
 

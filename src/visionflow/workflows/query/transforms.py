@@ -1,5 +1,6 @@
 """The query language's value transformations beyond the core set: numbers, strings, sequences,
-detections (offset, shift, rename, select, sort), images and dictionaries — as the reference
+detections (offset, shift, rename, select, sort, pick by parent class), images (properties, frame
+metadata, encodings) and dictionaries — as the reference
 applies them. ``apply_transform`` is called by ``evaluate`` for these operation types."""
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from visionflow.workflows.query.operations import (
     DetectionsShift,
     DetectionsToDictionary,
     Divide,
+    ExtractFrameMetadata,
     ExtractImageProperty,
     Multiply,
     NumberRound,
     NumericSequenceAggregate,
     Operation,
+    PickDetectionsByParentClass,
     RandomNumber,
     SequenceAggregate,
     SequenceApply,
@@ -323,6 +326,32 @@ def _sort(value: Any, op: SortDetections, params: Mapping[str, Any], apply: Appl
     return sorted_detections
 
 
+def _pick_by_parent(
+    value: Any, op: PickDetectionsByParentClass, params: Mapping[str, Any], apply: Apply
+) -> Any:
+    """The detections of class ``parent_class`` and, after them, the other detections whose box
+    centre lies inside (or on the edge of) one of those boxes; nothing without a parent."""
+    detections = _detections(value, "PickDetectionsByParentClass")
+    names = detections.data.get(CLASS_NAME)
+    if names is None or len(detections) == 0:
+        return detections[np.zeros(len(detections), dtype=bool)]
+    is_parent = np.asarray([str(name) == op.parent_class for name in names], dtype=bool)
+    if not is_parent.any():
+        return detections[np.zeros(len(detections), dtype=bool)]
+    parents = detections.xyxy[is_parent]
+    centres = (detections.xyxy[:, :2] + detections.xyxy[:, 2:]) / 2
+    inside = (
+        (centres[:, None, 0] >= parents[None, :, 0])
+        & (centres[:, None, 0] <= parents[None, :, 2])
+        & (centres[:, None, 1] >= parents[None, :, 1])
+        & (centres[:, None, 1] <= parents[None, :, 3])
+    ).any(axis=1)
+    order = np.concatenate([np.flatnonzero(is_parent), np.flatnonzero(~is_parent & inside)])
+    picked = detections[order]
+    assert isinstance(picked, sv.Detections)
+    return picked
+
+
 def _to_dictionary(
     value: Any, op: DetectionsToDictionary, params: Mapping[str, Any], apply: Apply
 ) -> Any:
@@ -347,6 +376,19 @@ def _image_property(
         "width": width,
         "aspect_ratio": width / height if height else 0,
     }[op.property_name]
+
+
+def _frame_metadata(
+    value: Any, op: ExtractFrameMetadata, params: Mapping[str, Any], apply: Apply
+) -> Any:
+    """The image's frame number, timestamp or seconds since the video's start (the reference's
+    still-image defaults when the image came without video metadata)."""
+    metadata = _image(value, "ExtractFrameMetadata").video()
+    if op.property_name == "frame_number":
+        return metadata.frame_number
+    if op.property_name == "frame_timestamp":
+        return metadata.frame_timestamp
+    return metadata.seconds_since_start
 
 
 def _jpeg(value: Any, op: ConvertImageToJPEG, params: Mapping[str, Any], apply: Apply) -> Any:
@@ -389,7 +431,9 @@ TRANSFORMS: dict[type, Transform] = {
     DetectionsSelection: _select,
     SortDetections: _sort,
     DetectionsToDictionary: _to_dictionary,
+    PickDetectionsByParentClass: _pick_by_parent,
     ExtractImageProperty: _image_property,
+    ExtractFrameMetadata: _frame_metadata,
     ConvertImageToJPEG: _jpeg,
     ConvertImageToBase64: _base64,
     ConvertDictionaryToJSON: _json,

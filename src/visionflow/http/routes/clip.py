@@ -1,0 +1,93 @@
+"""``POST /clip/embed_image``, ``/clip/embed_text``, ``/clip/compare`` (wire reference §3.9,
+§4.9). Responses keep ``frame_id`` and ``time`` (null allowed): the official SDK reads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
+
+from visionflow.http.deps import elapsed_s, services
+from visionflow.http.keys import api_key_from
+from visionflow.http.responses import JSONBody
+from visionflow.http.routes.infer import image_refs
+from visionflow.http.schemas import ImageObject
+from visionflow.service.clip import ClipService, parse_prompts, parse_subject, parse_texts
+
+router = APIRouter(tags=["clip"])
+
+
+class _ClipRequest(BaseModel):
+    """Fields every CLIP request shares; unknown fields are ignored (SDKs add some)."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    id: str | None = None
+    api_key: str | None = None
+    clip_version_id: str | None = None
+
+
+class ClipImageEmbeddingRequest(_ClipRequest):
+    image: ImageObject | list[ImageObject]
+
+
+class ClipTextEmbeddingRequest(_ClipRequest):
+    # Checked by the service, so wrong types get a message rather than a schema dump.
+    text: Any = None
+
+
+class ClipCompareRequest(_ClipRequest):
+    subject: Any = None
+    subject_type: Any = "image"
+    prompt: Any = None
+    prompt_type: Any = "text"
+
+
+def _clip(request: Request, body: _ClipRequest) -> tuple[ClipService, Any]:
+    svc = services(request)
+    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
+    return ClipService(svc.inference, svc.images), principal
+
+
+@router.post("/clip/embed_image")
+def embed_image(body: ClipImageEmbeddingRequest, request: Request) -> Response:
+    clip, principal = _clip(request, body)
+    images = [services(request).images.load(ref) for ref in image_refs(body.image)]
+    embeddings = clip.image_embeddings(principal, body.clip_version_id, images)
+    return JSONBody(_embedding_body(body, request, embeddings))
+
+
+@router.post("/clip/embed_text")
+def embed_text(body: ClipTextEmbeddingRequest, request: Request) -> Response:
+    texts = parse_texts(body.text)
+    clip, principal = _clip(request, body)
+    embeddings = clip.text_embeddings(principal, body.clip_version_id, texts)
+    return JSONBody(_embedding_body(body, request, embeddings))
+
+
+@router.post("/clip/compare")
+def compare(body: ClipCompareRequest, request: Request) -> Response:
+    subject = parse_subject(body.subject, body.subject_type)
+    prompts = parse_prompts(body.prompt, body.prompt_type)
+    clip, principal = _clip(request, body)
+    similarity = clip.compare(principal, body.clip_version_id, subject, prompts)
+    return JSONBody(
+        {
+            "inference_id": body.id,
+            "frame_id": None,
+            "time": elapsed_s(request),
+            "similarity": similarity,
+            "parent_id": None,
+        }
+    )
+
+
+def _embedding_body(body: _ClipRequest, request: Request, embeddings: Any) -> dict[str, Any]:
+    return {
+        "inference_id": body.id,
+        "frame_id": None,
+        "time": elapsed_s(request),
+        "embeddings": embeddings,
+    }

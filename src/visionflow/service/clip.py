@@ -1,0 +1,231 @@
+"""CLIP use cases: image and text embeddings, and subject-vs-prompts cosine similarity.
+
+``clip_version_id`` values (``ViT-B-16``, ``RN50``, …) map to registered CLIP packages through
+``Settings.clip_models`` (``VISIONFLOW_CLIP_MODELS``); a ``<project>/<version>`` model id is also
+accepted directly. Models resolve in the caller's workspaces and load through the ModelManager
+like every other model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.errors import InvalidInputError, ModelNotFoundError
+from visionflow.models.clip import ClipModel, cosine_similarity
+from visionflow.service.auth import Principal
+from visionflow.service.images import ImageLoader, ImageRef
+from visionflow.service.inference import InferenceService
+
+__all__ = [
+    "ClipInput",
+    "ClipPrompts",
+    "ClipService",
+    "parse_prompts",
+    "parse_subject",
+    "parse_texts",
+]
+
+InputType = Literal["image", "text"]
+_INPUT_TYPES = ("image", "text")
+
+
+@dataclass(frozen=True)
+class ClipInput:
+    """One thing to embed: an image declaration or a text."""
+
+    type: InputType
+    value: ImageRef | str
+
+
+@dataclass(frozen=True)
+class ClipPrompts:
+    """The prompts of a compare request; ``names`` is set when they came as a dict."""
+
+    items: tuple[ClipInput, ...]
+    names: tuple[str, ...] | None = None
+
+
+def parse_texts(value: Any, field: str = "text") -> list[str]:
+    """A text or a list of texts, each non-blank."""
+    texts = value if isinstance(value, list) else [value]
+    if not texts:
+        raise InvalidInputError(f"'{field}' is an empty list: send at least one text")
+    for index, text in enumerate(texts):
+        where = f"'{field}'" if not isinstance(value, list) else f"'{field}[{index}]'"
+        if not isinstance(text, str):
+            raise InvalidInputError(
+                f"{where} must be a string, not {type(text).__name__}",
+            )
+        if not text.strip():
+            raise InvalidInputError(f"{where} is empty: CLIP needs some text to embed")
+    return list(texts)
+
+
+def _input_type(raw: Any, field: str) -> InputType:
+    if raw is None:
+        raise InvalidInputError(f"'{field}' must be 'image' or 'text'")
+    kind = str(raw).lower()
+    if kind not in _INPUT_TYPES:
+        raise InvalidInputError(
+            f"unknown {field} {raw!r}: use 'image' or 'text'",
+            details={"supported": ["image", "text"]},
+        )
+    return "image" if kind == "image" else "text"
+
+
+def _is_image_object(value: Any) -> bool:
+    return isinstance(value, dict) and "type" in value and "value" in value
+
+
+def _item(value: Any, kind: InputType, where: str) -> ClipInput:
+    if kind == "text":
+        if isinstance(value, dict):
+            raise InvalidInputError(f"{where} is an object but its type is 'text': send a string")
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{where} must be a string, not {type(value).__name__}")
+        if not value.strip():
+            raise InvalidInputError(f"{where} is empty: CLIP needs some text to embed")
+        return ClipInput("text", value)
+    if isinstance(value, str):
+        raise InvalidInputError(
+            f"{where} is a string but its type is 'image': send an image object "
+            '{"type": "base64" | "url", "value": ...} or set the type to \'text\''
+        )
+    if not _is_image_object(value) or not isinstance(value["type"], str):
+        raise InvalidInputError(
+            f'{where} must be an image object {{"type": "base64" | "url", "value": ...}}'
+        )
+    return ClipInput("image", ImageRef(type=value["type"], value=value["value"]))
+
+
+def parse_subject(value: Any, subject_type: Any) -> ClipInput:
+    if value is None:
+        raise InvalidInputError("'subject' is required")
+    if isinstance(value, list):
+        raise InvalidInputError("'subject' must be one image or one text, not a list")
+    return _item(value, _input_type(subject_type, "subject_type"), "'subject'")
+
+
+def parse_prompts(value: Any, prompt_type: Any) -> ClipPrompts:
+    """An image or text, a list of them, or a dict ``{name: image | text}`` (not an image
+    object): the answer then carries the names."""
+    kind = _input_type(prompt_type, "prompt_type")
+    if value is None:
+        raise InvalidInputError("'prompt' is required")
+    if isinstance(value, dict) and not _is_image_object(value):
+        if not value:
+            raise InvalidInputError("'prompt' is an empty object: send at least one prompt")
+        items = tuple(_item(v, kind, f"'prompt[{k!r}]'") for k, v in value.items())
+        return ClipPrompts(items, tuple(str(k) for k in value))
+    if isinstance(value, list):
+        if not value:
+            raise InvalidInputError("'prompt' is an empty list: send at least one prompt")
+        return ClipPrompts(tuple(_item(v, kind, f"'prompt[{i}]'") for i, v in enumerate(value)))
+    return ClipPrompts((_item(value, kind, "'prompt'"),))
+
+
+class ClipService:
+    """Embeddings and similarities from the CLIP package a ``clip_version_id`` names."""
+
+    def __init__(self, inference: InferenceService, images: ImageLoader | None = None) -> None:
+        self._inference = inference
+        self._images = images
+        settings = inference.settings
+        self._versions: Mapping[str, str] = dict(settings.clip_models)
+        self._default_version = settings.clip_default_version
+
+    def model_id(self, version: str | None) -> str:
+        """The registered model id that ``version`` (or the default version) maps to."""
+        name = (version or "").strip() or self._default_version
+        if name in self._versions:
+            return self._versions[name]
+        if "/" in name:
+            return name
+        configured = ", ".join(f"{k}={v}" for k, v in self._versions.items()) or "none"
+        example = ",".join([*(f"{k}={v}" for k, v in self._versions.items()), f"{name}=clip/2"])
+        raise ModelNotFoundError(
+            f"CLIP version {name!r} is not mapped to a model (configured: {configured}). To add "
+            f"it: export the checkpoint with scripts/export_clip.py, register it with "
+            f"'visionflow models add clip/2 <package folder>', and set "
+            f"VISIONFLOW_CLIP_MODELS='{example}'.",
+            details={"clip_version_id": name, "configured": dict(self._versions)},
+        )
+
+    def model(self, principal: Principal, version: str | None) -> ClipModel:
+        model_id = self.model_id(version)
+        try:
+            view = self._inference.acquire(principal, model_id)
+        except ModelNotFoundError as exc:
+            name = (version or "").strip() or self._default_version
+            raise ModelNotFoundError(
+                f"{exc.message} CLIP version {name!r} maps to {model_id!r}: export a CLIP "
+                f"checkpoint with scripts/export_clip.py and register it with "
+                f"'visionflow models add {model_id} <package folder>' (or change "
+                "VISIONFLOW_CLIP_MODELS).",
+                details={"clip_version_id": name, "model_id": model_id},
+            ) from None
+        if not isinstance(view.model, ClipModel):
+            raise InvalidInputError(
+                f"model {model_id!r} is a {view.record.task} model, not a CLIP model",
+                details={"model_task": view.record.task},
+            )
+        return view.model
+
+    def image_embeddings(
+        self,
+        principal: Principal,
+        version: str | None,
+        images_bgr: Sequence[npt.NDArray[np.uint8]],
+    ) -> npt.NDArray[np.float32]:
+        """``(N, D) float32``, unnormalized."""
+        return self.model(principal, version).image.embed(images_bgr)
+
+    def text_embeddings(
+        self, principal: Principal, version: str | None, texts: Sequence[str]
+    ) -> npt.NDArray[np.float32]:
+        """``(N, D) float32``, unnormalized."""
+        return self.model(principal, version).text.embed(texts)
+
+    def embed(
+        self,
+        principal: Principal,
+        version: str | None,
+        values: Sequence[npt.NDArray[np.uint8] | str],
+    ) -> npt.NDArray[np.float32]:
+        """Embeddings of BGR images and texts, mixed, in order (one batch per kind)."""
+        model = self.model(principal, version)
+        out = np.zeros((len(values), model.dim), dtype=np.float32)
+        texts = [i for i, value in enumerate(values) if isinstance(value, str)]
+        images = [i for i, value in enumerate(values) if not isinstance(value, str)]
+        if images:
+            out[images] = model.image.embed([np.asarray(values[i], np.uint8) for i in images])
+        if texts:
+            out[texts] = model.text.embed([str(values[i]) for i in texts])
+        return out
+
+    def compare(
+        self,
+        principal: Principal,
+        version: str | None,
+        subject: ClipInput,
+        prompts: ClipPrompts,
+    ) -> list[float] | dict[str, float]:
+        """Cosine similarity of the subject with each prompt (a dict when prompts were named)."""
+        values = [self._value(item) for item in (subject, *prompts.items)]
+        vectors = self.embed(principal, version, values)
+        scores = [float(s) for s in cosine_similarity(vectors[:1], vectors[1:])[0]]
+        if prompts.names is not None:
+            return dict(zip(prompts.names, scores, strict=True))
+        return scores
+
+    def _value(self, item: ClipInput) -> npt.NDArray[np.uint8] | str:
+        if isinstance(item.value, str):
+            return item.value
+        if self._images is None:
+            raise InvalidInputError("this CLIP service was built without an image loader")
+        return self._images.load(item.value)

@@ -1,0 +1,113 @@
+"""The open-vocabulary detection use case: version id → YOLO-World package → detections named
+by the request's classes.
+
+``yolo_world_version_id`` values (``l``, ``v2-s``, …) map to registered YOLO-World packages
+through ``Settings.yolo_world_models`` (``VISIONFLOW_YOLO_WORLD_MODELS``; by default every
+reference id maps to ``yolo-world/1``); a ``<project>/<version>`` model id is accepted directly.
+Models resolve in the caller's workspaces and load through the ModelManager like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import supervision as sv
+
+from visionflow.errors import InvalidInputError, ModelNotFoundError
+from visionflow.models.yolo_world import OpenVocabularyParams, YoloWorldModel, check_class_names
+from visionflow.service.auth import Principal
+from visionflow.service.images import ImageLoader, ImageRef
+from visionflow.service.inference import InferenceService, LoadedModelView
+
+__all__ = ["DEFAULT_VERSION", "YoloWorldService"]
+
+# The reference server's default ``yolo_world_version_id``.
+DEFAULT_VERSION = "l"
+
+
+class YoloWorldService:
+    """Detections of per-request classes from the package a ``yolo_world_version_id`` names."""
+
+    def __init__(self, inference: InferenceService, images: ImageLoader | None = None) -> None:
+        self._inference = inference
+        self._images = images
+        self._versions: Mapping[str, str] = dict(inference.settings.yolo_world_models)
+
+    def model_id(self, version: str | None) -> str:
+        """The registered model id that ``version`` (or the default version) maps to."""
+        name = (version or "").strip() or DEFAULT_VERSION
+        if name in self._versions:
+            return self._versions[name]
+        if "/" in name:
+            return name
+        configured = ", ".join(f"{k}={v}" for k, v in self._versions.items()) or "none"
+        raise ModelNotFoundError(
+            f"YOLO-World version {name!r} is not mapped to a model (configured: {configured}). "
+            "To add it: export a checkpoint with scripts/export_yolo_world.py, register the "
+            "package with 'visionflow models add yolo-world-custom/1 <package folder>', and set "
+            f"VISIONFLOW_YOLO_WORLD_MODELS='{name}=yolo-world-custom/1'.",
+            details={"yolo_world_version_id": name, "configured": dict(self._versions)},
+        )
+
+    def acquire(self, principal: Principal, version: str | None) -> LoadedModelView:
+        model_id = self.model_id(version)
+        name = (version or "").strip() or DEFAULT_VERSION
+        try:
+            view = self._inference.acquire(principal, model_id)
+        except ModelNotFoundError as exc:
+            raise ModelNotFoundError(
+                f"{exc.message} YOLO-World version {name!r} maps to {model_id!r}: export a "
+                "YOLO-World checkpoint with scripts/export_yolo_world.py and register it with "
+                f"'visionflow models add {model_id} <package folder>' (or map the version "
+                "elsewhere with VISIONFLOW_YOLO_WORLD_MODELS).",
+                details={"yolo_world_version_id": name, "model_id": model_id},
+            ) from None
+        if not isinstance(view.model, YoloWorldModel):
+            raise InvalidInputError(
+                f"model {model_id!r} (yolo_world_version_id {name!r}) is a {view.record.task} "
+                "model, not a YOLO-World (open-vocabulary-detection) model",
+                details={"model_task": view.record.task},
+            )
+        return view
+
+    def detect(
+        self,
+        principal: Principal,
+        version: str | None,
+        images_bgr: Sequence[npt.NDArray[np.uint8]],
+        class_names: Sequence[Any],
+        params: OpenVocabularyParams | None = None,
+    ) -> tuple[LoadedModelView, list[sv.Detections]]:
+        """One ``sv.Detections`` per image, classes named (and numbered) as in ``class_names``;
+        detection settings (confidence, NMS) from ``params``."""
+        view = self.acquire(principal, version)
+        assert isinstance(view.model, YoloWorldModel)
+        names = check_class_names(class_names, view.model.max_classes)
+        call = replace(params or OpenVocabularyParams(), class_names=names)
+        return view, view.model.infer(images_bgr, call)
+
+    def predict(
+        self,
+        principal: Principal,
+        version: str | None,
+        refs: Sequence[ImageRef],
+        class_names: Sequence[Any],
+        params: OpenVocabularyParams | None = None,
+    ) -> tuple[LoadedModelView, list[tuple[tuple[int, int], sv.Detections]]]:
+        """``detect`` on image declarations: each image's ``(width, height)`` and detections.
+        The model and the class list are checked before any image is fetched."""
+        if not refs:
+            raise InvalidInputError("no image given: send at least one image")
+        if self._images is None:
+            raise InvalidInputError("this YOLO-World service was built without an image loader")
+        view = self.acquire(principal, version)
+        assert isinstance(view.model, YoloWorldModel)
+        check_class_names(class_names, view.model.max_classes)
+        images = [self._images.load(ref) for ref in refs]
+        view, results = self.detect(principal, version, images, class_names, params)
+        sizes = [(int(image.shape[1]), int(image.shape[0])) for image in images]
+        return view, list(zip(sizes, results, strict=True))

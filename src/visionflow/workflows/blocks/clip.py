@@ -1,0 +1,194 @@
+"""CLIP blocks: ``clip_comparison@v1`` / ``@v2`` (image vs texts) and ``clip@v1`` (an embedding).
+
+All reach the CLIP model through ``ModelRunner.clip_embed``; the ``version`` (``ViT-B-16``…)
+maps to a registered CLIP package on the server (``VISIONFLOW_CLIP_MODELS``). Similarities are
+cosines of the unnormalized embeddings, as ``/clip/compare`` answers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import AfterValidator, Field
+
+from visionflow.models.clip import cosine_similarity
+from visionflow.workflows import kinds as k
+from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.lineage import WorkflowImage
+from visionflow.workflows.manifest import (
+    ImageSelector,
+    ListOfValuesSelector,
+    Reference,
+    StepManifest,
+    StringSelector,
+)
+from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
+
+__all__ = ["CLIP_BLOCKS"]
+
+ClipVersion = Literal[
+    "RN101",
+    "RN50",
+    "RN50x16",
+    "RN50x4",
+    "RN50x64",
+    "ViT-B-16",
+    "ViT-B-32",
+    "ViT-L-14-336px",
+    "ViT-L-14",
+]
+ImageOrStringSelector = Annotated[
+    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.IMAGE, k.STRING))
+]
+PREDICTION_TYPE = "embeddings-comparison"
+
+
+def _not_empty(value: list[str] | str) -> list[str] | str:
+    if isinstance(value, list) and not value:
+        raise ValueError("give at least one class")
+    return value
+
+
+class ClipComparisonManifestV1(StepManifest):
+    images: ImageSelector
+    texts: ListOfValuesSelector | list[str]
+
+
+class ClipComparisonManifestV2(StepManifest):
+    images: ImageSelector
+    classes: Annotated[ListOfValuesSelector | list[str], AfterValidator(_not_empty)]
+    version: ClipVersion | StringSelector = "ViT-B-16"
+
+
+class ClipManifestV1(StepManifest):
+    data: ImageOrStringSelector | str
+    version: ClipVersion | StringSelector = "ViT-B-32"
+
+
+def _texts(inputs: StepInputs, field: str) -> list[str]:
+    texts = inputs.as_str_list(field)
+    if not texts:
+        raise inputs.fail(field, "expected a non-empty list of strings")
+    if not all(text.strip() for text in texts):
+        raise inputs.fail(field, "CLIP cannot embed an empty string")
+    return texts
+
+
+def _version(inputs: StepInputs) -> str | None:
+    value = inputs.get("version")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise inputs.fail("version", f"expected a CLIP version name, got {value!r}")
+    return value
+
+
+def _similarities(
+    inputs: StepInputs, context: RunContext, field: str
+) -> tuple[WorkflowImage, list[str], list[float]]:
+    image = inputs.image("images")
+    texts = _texts(inputs, field)
+    vectors = context.models.clip_embed(_version(inputs), [image.pixels_bgr, *texts])
+    scores = [float(s) for s in cosine_similarity(vectors[:1], vectors[1:])[0]]
+    return image, texts, scores
+
+
+class ClipComparisonV1(Block):
+    """Cosine similarity of each image with each text: ``similarity`` in text order."""
+
+    type = "roboflow_core/clip_comparison@v1"
+    aliases = ("ClipComparison",)
+    manifest = ClipComparisonManifestV1
+    outputs = (
+        OutputDefinition("similarity", (k.LIST_OF_VALUES,)),
+        OutputDefinition("parent_id", (k.PARENT_ID,)),
+        OutputDefinition("root_parent_id", (k.PARENT_ID,)),
+        OutputDefinition("prediction_type", (k.PREDICTION_TYPE,)),
+    )
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        image, _, scores = _similarities(inputs, context, "texts")
+        return {
+            "similarity": scores,
+            "parent_id": image.lineage.image_id,
+            "root_parent_id": image.lineage.root_id,
+            "prediction_type": PREDICTION_TYPE,
+        }
+
+
+class ClipComparisonV2(Block):
+    """As v1 for ``classes``, plus the most and least similar class and a classification-style
+    prediction whose confidences are the similarities (classes in the order given)."""
+
+    type = "roboflow_core/clip_comparison@v2"
+    manifest = ClipComparisonManifestV2
+    outputs = (
+        OutputDefinition("similarities", (k.LIST_OF_VALUES,)),
+        OutputDefinition("max_similarity", (k.FLOAT_ZERO_TO_ONE,)),
+        OutputDefinition("most_similar_class", (k.STRING,)),
+        OutputDefinition("min_similarity", (k.FLOAT_ZERO_TO_ONE,)),
+        OutputDefinition("least_similar_class", (k.STRING,)),
+        OutputDefinition("classification_predictions", (k.CLASSIFICATION_PREDICTION,)),
+        OutputDefinition("parent_id", (k.PARENT_ID,)),
+        OutputDefinition("root_parent_id", (k.PARENT_ID,)),
+    )
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        image, classes, scores = _similarities(inputs, context, "classes")
+        best, worst = int(np.argmax(scores)), int(np.argmin(scores))
+        return {
+            "similarities": scores,
+            "max_similarity": scores[best],
+            "most_similar_class": classes[best],
+            "min_similarity": scores[worst],
+            "least_similar_class": classes[worst],
+            "classification_predictions": {
+                "predictions": [
+                    {"class": name, "class_id": index, "confidence": score}
+                    for index, (name, score) in enumerate(zip(classes, scores, strict=True))
+                ],
+                "top": classes[best],
+                "confidence": scores[best],
+                "parent_id": image.lineage.image_id,
+            },
+            "parent_id": image.lineage.image_id,
+            "root_parent_id": image.lineage.root_id,
+        }
+
+
+class ClipV1(Block):
+    """The CLIP embedding of an image or a text (``embedding``: ``D`` floats)."""
+
+    type = "roboflow_core/clip@v1"
+    manifest = ClipManifestV1
+    outputs = (OutputDefinition("embedding", (k.EMBEDDING,)),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        return self.run_batch([inputs], context)[0]
+
+    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
+        # One model call per version: a batch of images (or texts) is embedded together.
+        results: list[StepResult | None] = [None] * len(batch)
+        groups: dict[str | None, list[int]] = {}
+        for index, inputs in enumerate(batch):
+            groups.setdefault(_version(inputs), []).append(index)
+        for version, indices in groups.items():
+            values = [_data(batch[i]) for i in indices]
+            vectors = context.models.clip_embed(version, values)
+            for i, vector in zip(indices, vectors, strict=True):
+                results[i] = {"embedding": [float(v) for v in vector]}
+        return [result for result in results if result is not None]
+
+
+def _data(inputs: StepInputs) -> Any:
+    value = inputs.get("data")
+    if isinstance(value, WorkflowImage):
+        return value.pixels_bgr
+    if isinstance(value, str) and value.strip():
+        return value
+    raise inputs.fail("data", f"expected an image or a non-empty string, got {value!r}")
+
+
+CLIP_BLOCKS: tuple[type[Block], ...] = (ClipComparisonV1, ClipComparisonV2, ClipV1)
