@@ -9,16 +9,7 @@ them against a server of its own.
 
 from __future__ import annotations
 
-import argparse
-import base64
-import os
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +21,10 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _harness import Row, base64_image, median_ms, post_call, row, run_alone  # noqa: E402
 from tests.support.ocr_images import render  # noqa: E402
 
-from visionflow.config import Settings  # noqa: E402
 from visionflow.runtime.ocr import ocr_engine  # noqa: E402
-from visionflow.service.services import Services  # noqa: E402
 
 __all__ = ["PAGE_LINES", "ocr_rows"]
 
@@ -50,7 +40,6 @@ PAGE_LINES = (
     "Questions? call 555 0192 or write to us",
 )
 
-Row = tuple[str, str, float, float, float]
 Pixels = npt.NDArray[np.uint8]
 
 
@@ -64,28 +53,10 @@ def line(pixels: Pixels) -> Pixels:
     return np.ascontiguousarray(pixels[top : top + int(TEXT_PX * 1.5), TEXT_PX - 6 :])
 
 
-def median_ms(call: Callable[[], object], runs: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
-
-
 def _image_object(pixels: Pixels) -> dict[str, str]:
     ok, buffer = cv2.imencode(".png", pixels)
     assert ok
-    return {"type": "base64", "value": base64.b64encode(buffer.tobytes()).decode()}
-
-
-def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Callable[[], object]:
-    def call() -> object:
-        return client.post(path, json=body).raise_for_status()
-
-    return call
+    return base64_image(buffer.tobytes())
 
 
 def _workflow(image: dict[str, str]) -> dict[str, Any]:
@@ -115,57 +86,17 @@ def ocr_rows(url: str, runs: int) -> list[Row]:
         for name, pixels in cases:
             raw = median_ms(lambda pixels=pixels: engine.read(pixels), runs)
             body = {"image": _image_object(pixels), "generate_bounding_boxes": True}
-            e2e = median_ms(_post(client, "/ocr/pp-ocr", body), runs)
-            rows.append((name, "ocr/pp-ocr", raw, e2e, e2e / raw))
+            e2e = median_ms(post_call(client, "/ocr/pp-ocr", body), runs)
+            rows.append(row(name, "ocr/pp-ocr", raw, e2e))
         raw_page = rows[0][2]
-        took = median_ms(_post(client, "/workflows/run", _workflow(_image_object(full))), runs)
-        rows.append((cases[0][0], "workflows/run pp_ocr", raw_page, took, took / raw_page))
+        workflow = _workflow(_image_object(full))
+        took = median_ms(post_call(client, "/workflows/run", workflow), runs)
+        rows.append(row(cases[0][0], "workflows/run pp_ocr", raw_page, took))
     return rows
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        services = Services.build(Settings(home=Path(home), register_demo_models=False))
-        services.registry.ensure_workspace("demo")
-        services.close()
-        port = _free_port()
-        env = {**os.environ, "VISIONFLOW_HOME": home, "VISIONFLOW_REGISTER_DEMO_MODELS": "0"}
-        command = [sys.executable, "-m", "visionflow", "serve", "--port", str(port)]
-        server = subprocess.Popen(
-            [*command, "--log-level", "warning"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            rows = ocr_rows(url, args.runs)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-    print(f"\nmedian of {args.runs} runs, PNG; baseline: OcrEngine.read in-process\n")
-    header = f"{'model':<22} {'route':<22} {'raw ms':>9} {'end-to-end ms':>14} {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    for name, route, raw, e2e, ratio in rows:
-        print(f"{name:<22} {route:<22} {raw:>9.2f} {e2e:>14.2f} {ratio:>6.2f}")
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    caption = "PNG; baseline: OcrEngine.read in-process"
+    raise SystemExit(
+        run_alone(__doc__, lambda url, _home, runs: ocr_rows(url, runs), caption, default_runs=20)
+    )

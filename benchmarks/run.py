@@ -14,14 +14,8 @@ shared machines; compare ratios measured in one run.
 from __future__ import annotations
 
 import argparse
-import base64
-import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +27,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import shapes  # noqa: E402
+from _harness import (  # noqa: E402
+    Row,
+    base64_image,
+    median_ms,
+    post_call,
+    print_table,
+    register_models,
+    row,
+    running_server,
+)
 from clip import clip_rows  # noqa: E402
 from ocr import ocr_rows  # noqa: E402
 from yolo_world import yolo_world_rows  # noqa: E402
 
-from visionflow.config import Settings  # noqa: E402
 from visionflow.models.base import images_to_tensor  # noqa: E402
 from visionflow.models.importers import import_model  # noqa: E402
 from visionflow.runtime import OnnxSession  # noqa: E402
 from visionflow.service.demo import demo_model_path  # noqa: E402
-from visionflow.service.services import Services  # noqa: E402
 
 # model id → (file or package folder, route)
 MODELS: dict[str, tuple[Path, str]] = {
@@ -58,12 +60,6 @@ MODELS: dict[str, tuple[Path, str]] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_image() -> bytes:
     sample = shapes.generate(seed=2024, count=1, size_wh=(640, 480))[0]
     ok, buffer = cv2.imencode(".jpg", sample.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -76,32 +72,18 @@ def raw_ms(path: Path, image: np.ndarray, runs: int) -> float:
     session = OnnxSession(package.weight_path())
     tensor, _ = images_to_tensor([image], package.manifest.input)
     feeds = {session.input.name: tensor}
-    for _ in range(3):
-        session.run(feeds)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        session.run(feeds)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return median_ms(lambda: session.run(feeds), runs)
 
 
 def post_ms(url: str, path: str, body: dict[str, Any], runs: int) -> float:
     with httpx.Client(base_url=url, timeout=60) as client:
-        for _ in range(3):
-            client.post(path, json=body).raise_for_status()
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            client.post(path, json=body).raise_for_status()
-            times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+        return median_ms(post_call(client, path, body), runs)
 
 
-def http_ms(url: str, model_id: str, route: str, image_b64: str, runs: int) -> float:
+def http_ms(url: str, model_id: str, route: str, image: dict[str, str], runs: int) -> float:
     body = {
         "model_id": model_id,
-        "image": {"type": "base64", "value": image_b64},
+        "image": image,
         "confidence": 0.25,
     }
     return post_ms(url, f"/infer/{route}", body, runs)
@@ -165,13 +147,12 @@ FIVE_STEPS = workflow(
 
 
 def workflow_rows(
-    url: str, image_b64: str, available: set[str], runs: int
-) -> tuple[list[tuple[str, str, float, float, float]], list[str]]:
+    url: str, image: dict[str, str], available: set[str], runs: int
+) -> tuple[list[Row], list[str]]:
     """(model, route, direct /infer ms, workflow ms, ratio) rows, and notes on skipped rows."""
     if "shapes/1" not in available:
         return [], ["workflow rows: shapes/1 is missing"]
-    direct = http_ms(url, "shapes/1", "object_detection", image_b64, runs)
-    image = {"type": "base64", "value": image_b64}
+    direct = http_ms(url, "shapes/1", "object_detection", image, runs)
     cases = [("shapes/1", "workflows/run 1 step", ONE_STEP)]
     notes = []
     if "shapes-cls/1" in available:
@@ -182,7 +163,7 @@ def workflow_rows(
     for model_id, route, specification in cases:
         body = {"specification": specification, "inputs": {"image": image}}
         took = post_ms(url, "/workflows/run", body, runs)
-        rows.append((model_id, route, direct, took, took / direct))
+        rows.append(row(model_id, route, direct, took))
     return rows, notes
 
 
@@ -192,60 +173,25 @@ def main() -> int:
     args = parser.parse_args()
     jpeg = test_image()
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    image_b64 = base64.b64encode(jpeg).decode()
-    with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), register_demo_models=False)
-        services = Services.build(settings)
-        services.registry.ensure_workspace("demo")
+    image_object = base64_image(jpeg)
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
         available = {m: entry for m, entry in MODELS.items() if entry[0].exists()}
-        for model_id, (path, _route) in available.items():
-            services.models.add_from_path("demo", model_id, path)
-        services.close()
-        port = free_port()
-        env = {**os.environ, "VISIONFLOW_HOME": home, "VISIONFLOW_REGISTER_DEMO_MODELS": "0"}
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "visionflow",
-                "serve",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        register_models(home, {model_id: path for model_id, (path, _) in available.items()})
+        with running_server(home) as url:
             rows = []
             for model_id, (path, route) in available.items():
                 raw = raw_ms(path, image, args.runs)
-                e2e = http_ms(url, model_id, route, image_b64, args.runs)
-                rows.append((model_id, route, raw, e2e, e2e / raw))
-            flows, notes = workflow_rows(url, image_b64, set(available), args.runs)
+                e2e = http_ms(url, model_id, route, image_object, args.runs)
+                rows.append(row(model_id, route, raw, e2e))
+            flows, notes = workflow_rows(url, image_object, set(available), args.runs)
             reading = ocr_rows(url, args.runs)
-            embedding = clip_rows(url, Path(home), args.runs)
-            world = yolo_world_rows(url, Path(home), args.runs)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+            embedding = clip_rows(url, home, args.runs)
+            world = yolo_world_rows(url, home, args.runs)
     print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/<route>\n")
     print("baseline: raw ORT session.run; for workflows/run rows, POST /infer/object_detection")
     print("ocr rows: a rendered page / one line as PNG; baseline: the PP-OCR engine in-process\n")
-    header = f"{'model':<16} {'route':<24} {'baseline ms':>11} {'end-to-end ms':>14} {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    for model_id, route, raw, e2e, ratio in [*rows, *flows, *reading, *embedding, *world]:
-        print(f"{model_id:<16} {route:<24} {raw:>11.2f} {e2e:>14.2f} {ratio:>6.2f}")
+    print_table([*rows, *flows, *reading, *embedding, *world])
     for _model_id, route, direct, took, _ratio in flows:
         print(f"{route}: {took - direct:+.2f} ms per request over the direct route")
     missing = sorted(set(MODELS) - {r[0] for r in rows})

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.fixtures.clip_tiny import CLIP_TINY
 from tests.fixtures.onnx_graphs import write_ultralytics_onnx, yolov8_rows
+from tests.fixtures.yolo_world import write_yolo_world_package
 from visionflow.config import Settings
 from visionflow.http.app import create_app
 from visionflow.service.services import Services
@@ -59,6 +61,27 @@ def tenant(services: Services, fixture_onnx: Path) -> Tenant:
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(create_app(services)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def clip_tenant(services: Services, tenant: Tenant) -> Tenant:
+    """``tenant``'s workspace with the tiny CLIP registered as ``clip/1`` (ViT-B-16's default)."""
+    services.models.add_from_path(tenant.workspace, "clip/1", CLIP_TINY)
+    return tenant
+
+
+@pytest.fixture(scope="session")
+def yolo_world_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny YOLO-World package folder (tests/fixtures/yolo_world.py)."""
+    return write_yolo_world_package(tmp_path_factory.mktemp("yolo-world") / "package")
+
+
+@pytest.fixture
+def world(services: Services, tenant: Tenant, yolo_world_package: Path) -> Tenant:
+    """``tenant``'s workspace with the tiny YOLO-World registered as ``yolo-world/1`` (what every
+    reference ``yolo_world_version_id`` maps to by default)."""
+    services.models.add_from_path(tenant.workspace, "yolo-world/1", yolo_world_package)
+    return tenant
 
 
 def jpeg_bytes(width: int = 640, height: int = 480, value: int = 90) -> bytes:

@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 from tests.fixtures.clip_tiny import (
-    CLIP_TINY,
     PORTRAIT,
     SQUARE,
     cosine,
@@ -21,13 +20,11 @@ from tests.fixtures.clip_tiny import (
     text_embedding,
 )
 from visionflow.client import InferenceHTTPClient, InvalidInputError, ModelNotFoundError
-from visionflow.service.services import Services
 
 
 @pytest.fixture
-def api(client: TestClient, services: Services, tenant: Tenant) -> InferenceHTTPClient:
-    services.models.add_from_path(tenant.workspace, "clip/1", CLIP_TINY)
-    return InferenceHTTPClient("http://testserver", tenant.key, http_client=client)
+def api(client: TestClient, clip_tenant: Tenant) -> InferenceHTTPClient:
+    return InferenceHTTPClient("http://testserver", clip_tenant.key, http_client=client)
 
 
 def test_image_embeddings_single_and_list(api: InferenceHTTPClient) -> None:

@@ -4,7 +4,6 @@ package registered (in-process transports, no sockets)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,22 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
-from tests.fixtures.yolo_world import reference, write_yolo_world_package
+from tests.fixtures.yolo_world import reference
 from visionflow.client import InferenceHTTPClient, InvalidInputError, ModelNotFoundError
-from visionflow.service.services import Services
 
 SCENE = reference()["image_bgr"]
-
-
-@pytest.fixture(scope="module")
-def package_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_yolo_world_package(tmp_path_factory.mktemp("yolo-world") / "package")
-
-
-@pytest.fixture
-def world(services: Services, tenant: Tenant, package_folder: Path) -> Tenant:
-    services.models.add_from_path(tenant.workspace, "yolo-world/1", package_folder)
-    return tenant
 
 
 def sdk(client: TestClient, key: str | None) -> InferenceHTTPClient:

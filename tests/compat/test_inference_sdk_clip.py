@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,7 @@ from tests.fixtures.clip_tiny import (
     image_embedding,
     text_embedding,
 )
-from visionflow.config import Settings
-from visionflow.service.services import Services
+from tests.support.sdk import register_model, run_sdk
 
 pytestmark = pytest.mark.slow
 
@@ -51,22 +48,9 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def answers(server: RunningServer, sdk_python: Path) -> dict[str, Any]:
-    # The running server reads the registry on every request: registering here is enough.
-    services = Services.build(Settings(home=server.home))
-    try:
-        services.models.add_from_path("acme", "clip/1", CLIP_TINY)
-    finally:
-        services.close()
-    result = subprocess.run(
-        [str(sdk_python), "-c", DRIVER, server.url, server.key, str(SQUARE), str(PORTRAIT)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    parsed: dict[str, Any] = json.loads(result.stdout)
-    return parsed
+    register_model(server.home, "clip/1", CLIP_TINY)
+    answers: dict[str, Any] = run_sdk(sdk_python, DRIVER, server.url, server.key, SQUARE, PORTRAIT)
+    return answers
 
 
 def test_image_embeddings(answers: dict[str, Any]) -> None:

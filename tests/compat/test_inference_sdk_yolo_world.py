@@ -4,8 +4,6 @@ the tiny YOLO-World package registered as ``yolo-world/1`` (what every reference
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +11,11 @@ import cv2
 import pytest
 
 from tests.compat.conftest import RunningServer
-from tests.fixtures.yolo_world import reference, write_yolo_world_package
-from visionflow.config import Settings
+from tests.fixtures.yolo_world import reference
+from tests.support.sdk import register_model, run_sdk
 from visionflow.models.package import ModelPackage
 from visionflow.models.yolo_world import OpenVocabularyParams, YoloWorldModel
 from visionflow.runtime import OnnxSession
-from visionflow.service.services import Services
 
 pytestmark = pytest.mark.slow
 
@@ -56,42 +53,24 @@ print(json.dumps(out))
 
 
 @pytest.fixture(scope="module")
-def package_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_yolo_world_package(tmp_path_factory.mktemp("yolo-world") / "package")
-
-
-@pytest.fixture(scope="module")
 def answers(
     server: RunningServer,
     sdk_python: Path,
-    package_folder: Path,
+    yolo_world_package: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Any]:
-    # The running server reads the registry on every request: registering here is enough.
-    services = Services.build(Settings(home=server.home))
-    try:
-        services.models.add_from_path("acme", "yolo-world/1", package_folder)
-    finally:
-        services.close()
+    register_model(server.home, "yolo-world/1", yolo_world_package)
     folder = tmp_path_factory.mktemp("sdk-yolo-world")
     scene, small = folder / "scene.png", folder / "small.png"
     assert cv2.imwrite(str(scene), SCENE)
     assert cv2.imwrite(str(small), cv2.resize(SCENE, (320, 240)))
-    result = subprocess.run(
-        [str(sdk_python), "-c", DRIVER, server.url, server.key, str(scene), str(small)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    parsed: dict[str, Any] = json.loads(result.stdout)
-    return parsed
+    answers: dict[str, Any] = run_sdk(sdk_python, DRIVER, server.url, server.key, scene, small)
+    return answers
 
 
 @pytest.fixture(scope="module")
-def model(package_folder: Path) -> YoloWorldModel:
-    return YoloWorldModel.load(ModelPackage.from_folder(package_folder), OnnxSession)
+def model(yolo_world_package: Path) -> YoloWorldModel:
+    return YoloWorldModel.load(ModelPackage.from_folder(yolo_world_package), OnnxSession)
 
 
 def _boxes(answer: dict[str, Any]) -> list[tuple[str, int, float, float, float, float]]:

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 from tests.fixtures.clip_tiny import (
-    CLIP_TINY,
     DIAGRAM_TEXT,
     PORTRAIT,
     SQUARE,
@@ -23,13 +22,6 @@ from tests.fixtures.clip_tiny import (
 from visionflow.service.services import Services
 
 TOLERANCE = 1e-5
-
-
-@pytest.fixture
-def clip_tenant(services: Services, tenant: Tenant) -> Tenant:
-    """``tenant``'s workspace with the tiny CLIP registered as ``clip/1`` (ViT-B-16's default)."""
-    services.models.add_from_path(tenant.workspace, "clip/1", CLIP_TINY)
-    return tenant
 
 
 def post(client: TestClient, route: str, tenant: Tenant, **body: Any) -> Any:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import cv2
 import numpy as np
@@ -121,6 +122,84 @@ def test_pp_ocr_accepts_reference_version_ids(
         "/ocr/pp-ocr", json={"image": BLANK, "api_key": tenant.key, "pp_ocr_version_id": version}
     )
     assert response.status_code == 200, response.text
+
+
+PAGE_LINES = ("Invoice 2041 total", "Paid by card 17.50", "Thank you")
+
+
+def _pp_ocr_boxes(
+    client: TestClient, tenant: Tenant, pixels: np.ndarray, fields: dict[str, str]
+) -> dict[str, Any]:
+    response = client.post(
+        "/ocr/pp-ocr",
+        json={
+            "image": image_object(pixels),
+            "api_key": tenant.key,
+            "generate_bounding_boxes": True,
+            **fields,
+        },
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"text_recognition": "none"}, id="fields"),
+        pytest.param({"pp_ocr_version_id": "small-none"}, id="version-id"),
+    ],
+)
+def test_pp_ocr_detection_only_gives_boxes_without_text(
+    client: TestClient, tenant: Tenant, fields: dict[str, str]
+) -> None:
+    page = render(PAGE_LINES, 30)
+    body = _pp_ocr_boxes(client, tenant, page, fields)
+    assert body["result"] == ""
+    predictions = body["predictions"]
+    assert [p["class"] for p in predictions] == [""] * len(PAGE_LINES)
+    ys = [p["y"] for p in predictions]
+    assert ys == sorted(ys)
+    height, width = page.shape[:2]
+    for prediction in predictions:
+        assert 0 < prediction["confidence"] <= 1
+        assert 0 < prediction["x"] < width
+        assert 0 < prediction["y"] < height
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"text_detection": "none", "text_recognition": "tiny"}, id="fields"),
+        pytest.param({"pp_ocr_version_id": "none-small"}, id="version-id"),
+    ],
+)
+def test_pp_ocr_recognition_only_reads_the_image_as_one_line(
+    client: TestClient, tenant: Tenant, fields: dict[str, str]
+) -> None:
+    line = np.ascontiguousarray(render(TEXT, 32)[24:-24])
+    body = _pp_ocr_boxes(client, tenant, line, fields)
+    assert cer(TEXT[0], body["result"]) <= 0.02, body["result"]
+    height, width = line.shape[:2]
+    [prediction] = body["predictions"]
+    assert prediction["class"] == body["result"]
+    assert (prediction["x"], prediction["y"]) == (width / 2, height / 2)
+    assert (prediction["width"], prediction["height"]) == (width, height)
+
+
+def test_pp_ocr_both_stages_none_is_a_400(client: TestClient, tenant: Tenant) -> None:
+    response = client.post(
+        "/ocr/pp-ocr",
+        json={
+            "image": HELLO,
+            "api_key": tenant.key,
+            "text_detection": "none",
+            "text_recognition": "none",
+        },
+    )
+    assert response.status_code == 400, response.text
+    assert "cannot both be 'none'" in response.json()["message"]
 
 
 def test_unknown_key_is_rejected(client: TestClient, tenant: Tenant) -> None:

@@ -236,23 +236,119 @@ def test_ocr_words_feed_visualization_and_filters(client: TestClient, tenant: Te
     assert drawn.shape == PAGE.shape
 
 
-def test_unsupported_pp_ocr_size_is_a_400_naming_the_supported_ones(
+def _post(client: TestClient, tenant: Tenant, workflow: dict[str, Any], image: Any) -> Any:
+    return client.post(
+        "/workflows/run",
+        json={"api_key": tenant.key, "inputs": {"image": image}, "specification": workflow},
+    )
+
+
+def test_unsupported_easy_ocr_language_is_a_400_naming_the_supported_ones(
     client: TestClient, tenant: Tenant
 ) -> None:
     workflow = definition(
-        [step("pp_ocr@v1", "ocr", images="$inputs.image", text_recognition="none")],
+        [step("easy_ocr@v1", "ocr", images="$inputs.image", language="Korean")],
         {"text": "$steps.ocr.result"},
     )
-    response = client.post(
-        "/workflows/run",
-        json={
-            "api_key": tenant.key,
-            "inputs": {"image": image_object(BLANK)},
-            "specification": workflow,
-        },
-    )
+    response = _post(client, tenant, workflow, image_object(BLANK))
     assert response.status_code == 400, response.text
     body = response.json()
-    assert "tiny, small, medium" in body["message"]
+    assert "supported are English" in body["message"]
     [error] = body["blocks_errors"]
-    assert (error["block_id"], error["property_name"]) == ("ocr", "text_recognition")
+    assert (error["block_id"], error["property_name"]) == ("ocr", "language")
+
+
+def test_pp_ocr_with_both_stages_none_is_a_400(client: TestClient, tenant: Tenant) -> None:
+    workflow = definition(
+        [
+            step(
+                "pp_ocr@v1",
+                "ocr",
+                images="$inputs.image",
+                text_detection="none",
+                text_recognition="none",
+            )
+        ],
+        {"text": "$steps.ocr.result"},
+    )
+    response = _post(client, tenant, workflow, image_object(BLANK))
+    assert response.status_code == 400, response.text
+    assert "cannot both be 'none'" in response.json()["message"]
+
+
+def test_pp_ocr_single_stages_and_easy_ocr(client: TestClient, tenant: Tenant) -> None:
+    workflow = definition(
+        [
+            step("pp_ocr@v1", "boxes", images="$inputs.image", text_recognition="none"),
+            step("pp_ocr@v1", "line", images="$inputs.image", text_detection="none"),
+            step("easy_ocr@v1", "easy", images="$inputs.image"),
+        ],
+        {"boxes": "$steps.boxes.*", "line": "$steps.line.*", "easy": "$steps.easy.*"},
+    )
+    # A line cut as a detector would box it: a few pixels around the ink.
+    rendered = render(("Container MSKU 4402178",), 30)
+    rows = np.flatnonzero(rendered.min(axis=(1, 2)) < 128)
+    single = np.ascontiguousarray(rendered[rows[0] - 6 : rows[-1] + 7])
+    [page, line] = run(client, tenant, workflow, [image_object(PAGE), image_object(single)])
+    height, width = PAGE.shape[:2]
+    # Detection only: one box per line, no text.
+    assert page["boxes"]["result"] == ""
+    boxes = page["boxes"]["predictions"]
+    _check_boxes(boxes, width, height)
+    assert [p["class"] for p in boxes["predictions"]] == [""] * len(PAGE_LINES)
+    # EasyOCR reads the lines.
+    assert cer(" ".join(PAGE_LINES), page["easy"]["result"]) <= 0.02
+    easy_lines = [p["class"] for p in page["easy"]["predictions"]["predictions"]]
+    assert len(easy_lines) == len(PAGE_LINES)
+    # Recognition only: the single-line image is one line spanning the whole image.
+    assert cer("Container MSKU 4402178", line["line"]["result"]) <= 0.02
+    [whole] = line["line"]["predictions"]["predictions"]
+    line_height, line_width = single.shape[:2]
+    assert (whole["width"], whole["height"]) == (line_width, line_height)
+    assert whole["class"] == line["line"]["result"]
+
+
+def test_ocr_words_stitched_back_into_lines(client: TestClient, tenant: Tenant) -> None:
+    lines = PAGE_LINES[:4]
+    workflow = definition(
+        [
+            step("ocr_model@v1", "words", images="$inputs.image"),
+            step(
+                "stitch_ocr_detections@v1",
+                "v1",
+                predictions="$steps.words.predictions",
+                reading_direction="left_to_right",
+                delimiter=" ",
+            ),
+            step(
+                "stitch_ocr_detections@v2",
+                "v2",
+                predictions="$steps.words.predictions",
+                stitching_algorithm="collimate",
+                reading_direction="auto",
+                delimiter=" ",
+            ),
+            step(
+                "stitch_ocr_detections@v2",
+                "backwards",
+                predictions="$steps.words.predictions",
+                stitching_algorithm="tolerance",
+                reading_direction="right_to_left",
+                tolerance="$inputs.tolerance",
+                delimiter=" ",
+            ),
+        ],
+        {"v1": "$steps.v1.ocr_text", "v2": "$steps.v2.ocr_text", "rtl": "$steps.backwards.*"},
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "tolerance", "default_value": 8},
+        ],
+    )
+    images = [image_object(render(lines, 28)), image_object(BLANK)]
+    outputs = run(client, tenant, workflow, images)
+    assert outputs[0]["v1"] == "\n".join(lines)
+    assert outputs[0]["v2"] == "\n".join(lines)
+    assert outputs[0]["rtl"] == {
+        "ocr_text": "\n".join(" ".join(reversed(line.split())) for line in lines)
+    }
+    assert outputs[1] == {"v1": "", "v2": "", "rtl": {"ocr_text": ""}}

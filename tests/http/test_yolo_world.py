@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
-from tests.fixtures.yolo_world import reference, write_yolo_world_package
+from tests.fixtures.yolo_world import reference
 from visionflow.config import Settings
 from visionflow.http.app import create_app
 from visionflow.service.services import Services
@@ -27,17 +27,6 @@ def image_object(pixels: object = IMAGE_BGR) -> dict[str, str]:
 
 
 IMAGE = image_object()
-
-
-@pytest.fixture(scope="module")
-def package_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_yolo_world_package(tmp_path_factory.mktemp("yolo-world") / "package")
-
-
-@pytest.fixture
-def world(services: Services, tenant: Tenant, package_folder: Path) -> Tenant:
-    services.models.add_from_path(tenant.workspace, "yolo-world/1", package_folder)
-    return tenant
 
 
 def _infer(client: TestClient, key: str, **fields: object) -> dict[str, object]:
@@ -163,12 +152,14 @@ def test_unmapped_version_is_404_naming_the_setting(client: TestClient, world: T
     assert "VISIONFLOW_YOLO_WORLD_MODELS='q=" in response.json()["message"]
 
 
-def test_settings_map_versions(tmp_path: Path, package_folder: Path, settings: Settings) -> None:
+def test_settings_map_versions(
+    tmp_path: Path, yolo_world_package: Path, settings: Settings
+) -> None:
     custom = settings.with_overrides(yolo_world_models=(("v2-s", "open-vocab/3"),))
     built = Services.build(custom)
     try:
         built.registry.create_workspace("acme")
-        built.models.add_from_path("acme", "open-vocab/3", package_folder)
+        built.models.add_from_path("acme", "open-vocab/3", yolo_world_package)
         _record, key = built.registry.create_api_key("acme", "tests")
         with TestClient(create_app(built)) as client:
             ok = _infer(client, key, text=["tree"], yolo_world_version_id="v2-s")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
-import httpx
-
 from visionflow.client._clip import ClipMethods
-from visionflow.client._images import encode_image
+from visionflow.client._images import image_object
+from visionflow.client._transport import Call
 from visionflow.client._yolo_world import YoloWorldMethods
-from visionflow.errors import InvalidInputError, VisionflowError, error_class_for_code
+from visionflow.errors import InvalidInputError, VisionflowError
 
 __all__ = ["InferenceHTTPClient"]
 
@@ -24,28 +24,11 @@ _TASK_ROUTES = {
 }
 
 
-def _raise_for_error(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    message = response.text or f"HTTP {response.status_code}"
-    code = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        message = str(body.get("message") or body.get("detail") or message)
-        code = body.get("error_type")
-    error = error_class_for_code(code, response.status_code)(message)
-    error.http_status = response.status_code
-    raise error
-
-
 def _encode_images(value: Any) -> Any:
     """One image → an image object; a (nested) list → a (nested) list of image objects."""
     if isinstance(value, list | tuple):
         return [_encode_images(item) for item in value]
-    return {"type": "base64", "value": encode_image(value)}
+    return image_object(value)
 
 
 def _decode_output(value: Any) -> Any:
@@ -60,55 +43,24 @@ def _decode_output(value: Any) -> Any:
     return value
 
 
+def _workflow_outputs(result: Any) -> list[dict[str, Any]]:
+    return [_decode_output(output) for output in result["outputs"]]
+
+
 class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
     """Client of a visionflow (or Roboflow inference) server.
 
     ``infer(image, model_id="project/1")`` returns the server's JSON (a dict; a list for a list of
     images). Errors raise the typed ``visionflow.errors`` classes, chosen from the error body.
+
+    ``InferenceHTTPClient(api_url, api_key=None, *, timeout=60.0, http_client=None,
+    async_http_client=None)``: the transport (``_transport.Transport``) takes the arguments.
     """
 
-    def __init__(
-        self,
-        api_url: str,
-        api_key: str | None = None,
-        *,
-        timeout: float = 60.0,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.api_url = api_url.rstrip("/")
-        self.api_key = api_key
-        self._http = http_client or httpx.Client(base_url=self.api_url, timeout=timeout)
-        self._async_http = async_http_client
-        self._timeout = timeout
-        self._task_of: dict[str, str] = {}
-
-    # -- plumbing ---------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-
-    def _request(self, method: str, path: str, json: Any = None) -> Any:
-        try:
-            response = self._http.request(method, path, json=json, headers=self._headers())
-        except httpx.HTTPError as exc:
-            raise VisionflowError(f"could not reach {self.api_url}: {exc}") from None
-        _raise_for_error(response)
-        return response.json()
-
-    def _async_client(self) -> httpx.AsyncClient:
-        if self._async_http is None:
-            self._async_http = httpx.AsyncClient(base_url=self.api_url, timeout=self._timeout)
-        return self._async_http
-
-    async def _request_async(self, method: str, path: str, json: Any = None) -> Any:
-        try:
-            response = await self._async_client().request(
-                method, path, json=json, headers=self._headers()
-            )
-        except httpx.HTTPError as exc:
-            raise VisionflowError(f"could not reach {self.api_url}: {exc}") from None
-        _raise_for_error(response)
-        return response.json()
+    @cached_property
+    def _task_of(self) -> dict[str, str]:
+        """Model id → task, from the registry answers this client has seen."""
+        return {}
 
     # -- server and models ------------------------------------------------------------------
     def get_server_info(self) -> dict[str, Any]:
@@ -155,7 +107,7 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
 
     # -- inference --------------------------------------------------------------------------
     def _body(self, images: Sequence[Any], model_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        encoded = [{"type": "base64", "value": encode_image(i)} for i in images]
+        encoded = [image_object(i) for i in images]
         body: dict[str, Any] = {"model_id": model_id, "api_key": self.api_key}
         body.update({k: v for k, v in params.items() if v is not None})
         body["image"] = encoded
@@ -200,7 +152,7 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
         enable_profiling: bool,
         workflow_version_id: str | None,
         disable_sinks: bool,
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> Call[list[dict[str, Any]]]:
         named = workspace_name is not None and workflow_id is not None
         if named == (specification is not None):
             raise InvalidInputError(
@@ -221,10 +173,11 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
             payload["excluded_fields"] = list(excluded_fields)
         if specification is not None:
             payload["specification"] = dict(specification)
-            return "/workflows/run", payload
+            return Call("POST", "/workflows/run", payload, _workflow_outputs)
         if workflow_version_id is not None:
             payload["workflow_version_id"] = workflow_version_id
-        return f"/{workspace_name}/workflows/{workflow_id}", payload
+        path = f"/{workspace_name}/workflows/{workflow_id}"
+        return Call("POST", path, payload, _workflow_outputs)
 
     def run_workflow(
         self,
@@ -246,7 +199,8 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
         of them for a batch; ``parameters`` are sent as they are and win over ``images`` on a
         name clash. Images in the outputs come back as base64 text.
         """
-        path, payload = self._workflow_request(
+        return self._send(
+            self._workflow_request,
             workspace_name,
             workflow_id,
             specification,
@@ -258,8 +212,6 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
             workflow_version_id,
             disable_sinks,
         )
-        result = self._request("POST", path, payload)
-        return [_decode_output(output) for output in result["outputs"]]
 
     async def run_workflow_async(
         self,
@@ -275,7 +227,7 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
         disable_sinks: bool = False,
     ) -> list[dict[str, Any]]:
         """``run_workflow`` on the async client (images are encoded in a worker thread)."""
-        path, payload = await asyncio.to_thread(
+        return await self._send_async(
             self._workflow_request,
             workspace_name,
             workflow_id,
@@ -288,15 +240,6 @@ class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
             workflow_version_id,
             disable_sinks,
         )
-        result = await self._request_async("POST", path, payload)
-        return [_decode_output(output) for output in result["outputs"]]
-
-    def close(self) -> None:
-        self._http.close()
-
-    async def aclose(self) -> None:
-        if self._async_http is not None:
-            await self._async_http.aclose()
 
     def __enter__(self) -> InferenceHTTPClient:
         return self

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["encode_image"]
+__all__ = ["encode_image", "image_object"]
 
 
 def _encode_numpy_bgr(array: Any) -> bytes:
@@ -65,3 +65,9 @@ def encode_image(image: Any, http: httpx.Client | None = None) -> str:
         f"unsupported image type {type(image).__name__}: pass a path, URL, numpy array (BGR), "
         "PIL image, bytes or base64 string"
     )
+
+
+def image_object(image: Any) -> dict[str, str]:
+    """The wire's image object ``{"type": "base64", "value": ...}`` of ``image`` (any kind
+    ``encode_image`` takes)."""
+    return {"type": "base64", "value": encode_image(image)}

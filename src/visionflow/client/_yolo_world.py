@@ -6,25 +6,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from visionflow.client._images import encode_image
+from visionflow.client._images import image_object
+from visionflow.client._transport import Transport
 
 __all__ = ["YoloWorldMethods"]
+
+_PATH = "/yolo_world/infer"
 
 
 def _image_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-class YoloWorldMethods:
-    """Mixed into ``InferenceHTTPClient``, which provides ``api_key`` and the request helpers."""
-
-    api_key: str | None
-
-    def _request(self, method: str, path: str, json: Any = None) -> Any:
-        raise NotImplementedError
-
-    async def _request_async(self, method: str, path: str, json: Any = None) -> Any:
-        raise NotImplementedError
+class YoloWorldMethods(Transport):
+    """Open-vocabulary detection; the sync call and its ``*_async`` twin share one builder."""
 
     def _yolo_world_payloads(
         self,
@@ -37,7 +32,7 @@ class YoloWorldMethods:
         for image in _image_list(inference_input):
             payload: dict[str, Any] = {
                 "api_key": self.api_key,
-                "image": {"type": "base64", "value": encode_image(image)},
+                "image": image_object(image),
                 "text": class_names,
             }
             if model_version is not None:
@@ -60,7 +55,7 @@ class YoloWorldMethods:
         payloads = self._yolo_world_payloads(
             inference_input, class_names, model_version, confidence
         )
-        return [self._request("POST", "/yolo_world/infer", payload) for payload in payloads]
+        return [self._request("POST", _PATH, payload) for payload in payloads]
 
     async def infer_from_yolo_world_async(
         self,
@@ -69,8 +64,10 @@ class YoloWorldMethods:
         model_version: str | None = None,
         confidence: float | None = None,
     ) -> list[dict[str, Any]]:
-        payloads = self._yolo_world_payloads(
-            inference_input, class_names, model_version, confidence
+        """``infer_from_yolo_world`` on the async client: images are encoded in a worker
+        thread, then sent concurrently."""
+        payloads = await asyncio.to_thread(
+            self._yolo_world_payloads, inference_input, class_names, model_version, confidence
         )
-        calls = [self._request_async("POST", "/yolo_world/infer", p) for p in payloads]
+        calls = [self._request_async("POST", _PATH, payload) for payload in payloads]
         return list(await asyncio.gather(*calls))

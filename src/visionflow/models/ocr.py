@@ -10,23 +10,69 @@ import numpy.typing as npt
 import supervision as sv
 
 from visionflow.core.detections import CLASS_NAME
+from visionflow.errors import InvalidInputError
 from visionflow.runtime.ocr import OcrEngine, OcrLine, OcrWord, Polygon, ocr_engine
 
-__all__ = ["PP_OCR_SIZES", "OcrResult", "read_text"]
+__all__ = [
+    "EASY_OCR_LANGUAGES",
+    "EASY_OCR_VERSIONS",
+    "PP_OCR_SIZES",
+    "PP_OCR_STAGE_SIZES",
+    "OcrOptions",
+    "OcrResult",
+    "pp_ocr_options",
+    "read_text",
+]
 
-# The PP-OCR model sizes requests may name (each stage: detection, recognition). Every size runs
-# the same PP-OCR models; the reference's ``none`` (one stage skipped) is not supported.
+# The PP-OCR model sizes requests may name for each stage (detection, recognition). Every size
+# runs the same PP-OCR models; ``none`` skips the stage (not both).
 PP_OCR_SIZES = ("tiny", "small", "medium")
+PP_OCR_STAGE_SIZES = ("none", *PP_OCR_SIZES)
+# What the EasyOCR names accept (route and block): the engine reads English (Latin script).
+EASY_OCR_VERSIONS = ("english_g2",)
+EASY_OCR_LANGUAGES = ("en",)
+
+
+@dataclass(frozen=True)
+class OcrOptions:
+    """What one read runs. ``detect=False``: the whole image is one line (recognition only);
+    ``recognize=False``: line boxes without text (detection only); ``words``: also split lines
+    into word boxes (a little extra post-processing, so only when a caller needs words)."""
+
+    detect: bool = True
+    recognize: bool = True
+    words: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.detect or self.recognize):
+            raise InvalidInputError(
+                "PP-OCR needs text detection, text recognition or both: they cannot both be 'none'"
+            )
+
+
+def pp_ocr_options(text_detection: str, text_recognition: str, *, words: bool) -> OcrOptions:
+    """The options for a pair of PP-OCR stage sizes (each one of ``PP_OCR_STAGE_SIZES``)."""
+    for field, size in (("text_detection", text_detection), ("text_recognition", text_recognition)):
+        if size not in PP_OCR_STAGE_SIZES:
+            raise InvalidInputError(
+                f"unsupported {field} {size!r}: supported are {', '.join(PP_OCR_STAGE_SIZES)}",
+                details={"supported": list(PP_OCR_STAGE_SIZES)},
+            )
+    return OcrOptions(
+        detect=text_detection != "none", recognize=text_recognition != "none", words=words
+    )
 
 
 @dataclass(frozen=True)
 class OcrResult:
-    """``words`` and ``lines`` carry the recognized text in ``data["class_name"]``, class id 0
-    and the recognition score as confidence; ``text`` is every line joined by spaces."""
+    """``lines`` (and ``words``) carry the recognized text in ``data["class_name"]`` (``""``
+    without recognition), class id 0 and the recognition score as confidence (the detection
+    score without recognition); ``text`` is every line joined by spaces. ``words`` is ``None``
+    unless the read asked for words."""
 
     text: str
-    words: sv.Detections
     lines: sv.Detections
+    words: sv.Detections | None = None
 
 
 def _detections(items: Sequence[OcrWord | OcrLine]) -> sv.Detections:
@@ -50,12 +96,19 @@ def _xyxy(polygon: Polygon) -> list[float]:
     return [min(xs), min(ys), max(xs), max(ys)]
 
 
-def read_text(image_bgr: npt.NDArray[np.uint8], engine: OcrEngine | None = None) -> OcrResult:
+def read_text(
+    image_bgr: npt.NDArray[np.uint8],
+    options: OcrOptions | None = None,
+    engine: OcrEngine | None = None,
+) -> OcrResult:
     """Read the text in a BGR image; an image without text gives an empty result."""
-    lines = (engine or ocr_engine()).read(image_bgr)
-    words = [word for line in lines for word in line.words]
+    options = options or OcrOptions()
+    lines = (engine or ocr_engine()).read(
+        image_bgr, detect=options.detect, recognize=options.recognize, words=options.words
+    )
+    words = [word for line in lines for word in line.words] if options.words else None
     return OcrResult(
-        text=" ".join(line.text for line in lines),
-        words=_detections(words),
+        text=" ".join(line.text for line in lines if line.text),
         lines=_detections(lines),
+        words=None if words is None else _detections(words),
     )

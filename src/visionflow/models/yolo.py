@@ -8,7 +8,7 @@ Row layouts of the first output:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,14 +22,23 @@ from visionflow.errors import ModelLoadError
 from visionflow.models.base import images_to_tensor
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.params import DetectionParams
-from visionflow.runtime import OnnxSession
+from visionflow.runtime import OnnxSession, TensorSpec
 
-__all__ = ["OutputLayout", "Selection", "YoloRunner", "decode_yolo_rows"]
+__all__ = [
+    "MAX_DYNAMIC_BATCH",
+    "OutputLayout",
+    "Selection",
+    "YoloRunner",
+    "check_input_size",
+    "decode_yolo_rows",
+    "forward_padded",
+    "select_detections",
+]
 
 OutputLayout = Literal["yolov8", "yolov5"]
 
 # Images per session.run for graphs with a dynamic batch dimension: bounds peak memory.
-_MAX_DYNAMIC_BATCH = 8
+MAX_DYNAMIC_BATCH = 8
 
 
 def decode_yolo_rows(
@@ -67,6 +76,38 @@ def decode_yolo_rows(
     )
 
 
+def check_input_size(manifest: ModelManifest, spec: TensorSpec, graph: str) -> None:
+    """A fixed ``(B, 3, H, W)`` graph input must have the manifest's size (``graph`` names the
+    input in the error: "ONNX input", "detector input")."""
+    expected = (manifest.input.height, manifest.input.width)
+    fixed_hw = spec.shape[2:]
+    if all(d is not None for d in fixed_hw) and tuple(fixed_hw) != expected:
+        raise ModelLoadError(
+            f"manifest input size {expected[1]}x{expected[0]} does not match the {graph} "
+            f"{fixed_hw[1]}x{fixed_hw[0]}"
+        )
+
+
+def forward_padded(
+    tensor: npt.NDArray[np.float32],
+    batch_size: int | None,
+    run: Callable[[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]]],
+) -> list[npt.NDArray[np.float32]]:
+    """``run`` on ``(B, 3, H, W)``: in one go for a dynamic batch (``batch_size`` None) or when
+    B matches; else in ``batch_size`` parts, the last one zero-padded, outputs cut back to B."""
+    count = tensor.shape[0]
+    if batch_size is None or count == batch_size:
+        return run(tensor)
+    parts: list[list[npt.NDArray[np.float32]]] = []
+    for start in range(0, count, batch_size):
+        part = tensor[start : start + batch_size]
+        if part.shape[0] < batch_size:
+            filler = np.zeros((batch_size - part.shape[0], *part.shape[1:]), dtype=np.float32)
+            part = np.concatenate([part, filler])
+        parts.append(run(part))
+    return [np.concatenate(outputs)[:count] for outputs in zip(*parts, strict=True)]
+
+
 @dataclass(frozen=True)
 class Selection:
     """The boxes NMS kept for one image, best first.
@@ -82,6 +123,34 @@ class Selection:
     extra: npt.NDArray[np.float32]
 
 
+def select_detections(
+    raw: npt.NDArray[np.float32],
+    meta: ResizeMeta,
+    params: DetectionParams,
+    class_names: Sequence[str],
+    layout: OutputLayout = "yolov8",
+    extra_channels: int = 0,
+) -> Selection:
+    """One image's raw rows for ``class_names`` → the boxes the reference's NMS keeps (and
+    ``params.class_filter`` allows), mapped back to the original image."""
+    xyxy, scores, class_ids, extra = decode_yolo_rows(raw, layout, len(class_names), extra_channels)
+    keep = non_max_suppression(
+        xyxy,
+        scores,
+        class_ids,
+        confidence=params.confidence,
+        iou_threshold=params.iou_threshold,
+        class_agnostic=params.class_agnostic_nms,
+        max_detections=params.max_detections,
+    )
+    if params.class_filter:
+        allowed = [i for i, name in enumerate(class_names) if name in params.class_filter]
+        keep = keep[np.isin(class_ids[keep], allowed)]
+    # Clamp to the image, then round half to even: the reference's default engine order.
+    boxes = np.round(clip_xyxy(unresize_xyxy(xyxy[keep], meta), meta.original_wh))
+    return Selection(xyxy[keep], boxes, scores[keep], class_ids[keep], extra[keep])
+
+
 class YoloRunner:
     """Preprocess and run a YOLO-family graph; select boxes with the reference's NMS."""
 
@@ -90,22 +159,16 @@ class YoloRunner:
         self.session = session
         self.layout: OutputLayout = "yolov5" if manifest.architecture == "yolov5" else "yolov8"
         spec = session.input
-        expected = (manifest.input.height, manifest.input.width)
         if len(spec.shape) != 4:
             raise ModelLoadError(
                 f"model input {spec.name!r} must be (B, 3, H, W), got {spec.shape}"
             )
-        fixed_hw = spec.shape[2:]
-        if all(d is not None for d in fixed_hw) and tuple(fixed_hw) != expected:
-            raise ModelLoadError(
-                f"manifest input size {expected[1]}x{expected[0]} does not match the ONNX input "
-                f"{fixed_hw[1]}x{fixed_hw[0]}"
-            )
+        check_input_size(manifest, spec, "ONNX input")
         self.batch_size = spec.shape[0] or manifest.input.batch_size
 
     @property
     def chunk_size(self) -> int:
-        return self.batch_size or _MAX_DYNAMIC_BATCH
+        return self.batch_size or MAX_DYNAMIC_BATCH
 
     def preprocess(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]]
@@ -114,18 +177,7 @@ class YoloRunner:
 
     def forward(self, tensor: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
         """``(B, 3, H, W)`` → every output, batch-first; pads to a static batch size."""
-        count = tensor.shape[0]
-        static = self.batch_size
-        if static is None or count == static:
-            return self._run(tensor)
-        parts: list[list[npt.NDArray[np.float32]]] = []
-        for start in range(0, count, static):
-            part = tensor[start : start + static]
-            if part.shape[0] < static:
-                filler = np.zeros((static - part.shape[0], *part.shape[1:]), dtype=np.float32)
-                part = np.concatenate([part, filler])
-            parts.append(self._run(part))
-        return [np.concatenate(outputs)[:count] for outputs in zip(*parts, strict=True)]
+        return forward_padded(tensor, self.batch_size, self._run)
 
     def each_image(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]]
@@ -149,24 +201,6 @@ class YoloRunner:
         params: DetectionParams,
         extra_channels: int = 0,
     ) -> Selection:
-        num_classes = len(self.manifest.class_names)
-        xyxy, scores, class_ids, extra = decode_yolo_rows(
-            raw, self.layout, num_classes, extra_channels
+        return select_detections(
+            raw, meta, params, self.manifest.class_names, self.layout, extra_channels
         )
-        keep = non_max_suppression(
-            xyxy,
-            scores,
-            class_ids,
-            confidence=params.confidence,
-            iou_threshold=params.iou_threshold,
-            class_agnostic=params.class_agnostic_nms,
-            max_detections=params.max_detections,
-        )
-        if params.class_filter:
-            allowed = {
-                i for i, name in enumerate(self.manifest.class_names) if name in params.class_filter
-            }
-            keep = keep[np.isin(class_ids[keep], list(allowed))]
-        # Clamp to the image, then round half to even: the reference's default engine order.
-        boxes = np.round(clip_xyxy(unresize_xyxy(xyxy[keep], meta), meta.original_wh))
-        return Selection(xyxy[keep], boxes, scores[keep], class_ids[keep], extra[keep])

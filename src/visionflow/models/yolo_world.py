@@ -27,17 +27,20 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-from visionflow.core.boxes import clip_xyxy
 from visionflow.core.detections import make_detections
-from visionflow.core.letterbox import ResizeMeta, unresize_xyxy
-from visionflow.core.nms import non_max_suppression
+from visionflow.core.letterbox import ResizeMeta
 from visionflow.errors import InvalidInputError, InvalidModelPackageError, ModelLoadError
 from visionflow.models.base import SessionFactory, images_to_tensor
 from visionflow.models.clip import ClipTextEncoder, ClipTokenizer
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
 from visionflow.models.params import DetectionParams
-from visionflow.models.yolo import decode_yolo_rows
+from visionflow.models.yolo import (
+    MAX_DYNAMIC_BATCH,
+    check_input_size,
+    forward_padded,
+    select_detections,
+)
 from visionflow.runtime import OnnxSession, TensorSpec
 
 __all__ = [
@@ -49,8 +52,6 @@ __all__ = [
 ]
 
 TASK = "open-vocabulary-detection"
-# Images per detector run when the graph's batch dimension is dynamic: bounds peak memory.
-_MAX_DYNAMIC_BATCH = 8
 # Class lists whose text embeddings stay cached per loaded model.
 DEFAULT_CACHE_SIZE = 256
 
@@ -179,13 +180,7 @@ class YoloWorldModel:
         self._text_encoder = text_encoder
         self._image_input, self._text_input = _graph_inputs(detector)
         self.max_classes, self.embedding_dim = self._text_shape()
-        expected = (manifest.input.height, manifest.input.width)
-        fixed_hw = self._image_input.shape[2:]
-        if all(d is not None for d in fixed_hw) and tuple(fixed_hw) != expected:
-            raise ModelLoadError(
-                f"manifest input size {expected[1]}x{expected[0]} does not match the detector "
-                f"input {fixed_hw[1]}x{fixed_hw[0]}"
-            )
+        check_input_size(manifest, self._image_input, "detector input")
         if text_encoder.dim != self.embedding_dim:
             raise ModelLoadError(
                 f"the text encoder makes {text_encoder.dim}-wide embeddings, the detector takes "
@@ -264,18 +259,8 @@ class YoloWorldModel:
         self, tensor: npt.NDArray[np.float32], txt_feats: npt.NDArray[np.float32]
     ) -> npt.NDArray[np.float32]:
         """``(B, 3, H, W)`` and ``(1, K, D)`` → ``(B, 4 + K, A)``; pads to a static batch."""
-        count = tensor.shape[0]
-        static = self._batch_size
-        if static is None or count == static:
-            return self._run(tensor, txt_feats)
-        parts = []
-        for start in range(0, count, static):
-            part = tensor[start : start + static]
-            if part.shape[0] < static:
-                filler = np.zeros((static - part.shape[0], *part.shape[1:]), dtype=np.float32)
-                part = np.concatenate([part, filler])
-            parts.append(self._run(part, txt_feats))
-        return np.concatenate(parts)[:count]
+        [raw] = forward_padded(tensor, self._batch_size, lambda part: [self._run(part, txt_feats)])
+        return raw
 
     def _run(
         self, tensor: npt.NDArray[np.float32], txt_feats: npt.NDArray[np.float32]
@@ -305,23 +290,9 @@ class YoloWorldModel:
         class_names: Sequence[str],
         params: DetectionParams,
     ) -> sv.Detections:
-        count = len(class_names)
         # Rows past 4 + n score the padded slots: never decoded, so never detected.
-        xyxy, scores, class_ids, _extra = decode_yolo_rows(raw[: 4 + count], "yolov8", count)
-        keep = non_max_suppression(
-            xyxy,
-            scores,
-            class_ids,
-            confidence=params.confidence,
-            iou_threshold=params.iou_threshold,
-            class_agnostic=params.class_agnostic_nms,
-            max_detections=params.max_detections,
-        )
-        if params.class_filter:
-            allowed = [i for i, name in enumerate(class_names) if name in params.class_filter]
-            keep = keep[np.isin(class_ids[keep], allowed)]
-        boxes = np.round(clip_xyxy(unresize_xyxy(xyxy[keep], meta), meta.original_wh))
-        return make_detections(boxes, scores[keep], class_ids[keep], class_names)
+        kept = select_detections(raw[: 4 + len(class_names)], meta, params, class_names)
+        return make_detections(kept.xyxy, kept.scores, kept.class_ids, class_names)
 
     # -- whole calls ------------------------------------------------------------------------------
 
@@ -339,7 +310,7 @@ class YoloWorldModel:
                 f"got {embeddings.shape}"
             )
         txt_feats = pad_embeddings(embeddings, self.max_classes)
-        step = self._batch_size or _MAX_DYNAMIC_BATCH
+        step = self._batch_size or MAX_DYNAMIC_BATCH
         results: list[sv.Detections] = []
         for start in range(0, len(images_bgr), step):
             tensor, metas = self.preprocess(images_bgr[start : start + step])

@@ -65,31 +65,66 @@ class OcrEngine:
         self._engine = RapidOCR(params=dict(_PARAMS))
         self._lock = threading.Lock()
 
-    def read(self, image_bgr: npt.NDArray[np.uint8]) -> list[OcrLine]:
-        """Lines of text, top to bottom, each with its words (BGR ``H×W×3`` input)."""
+    def read(
+        self,
+        image_bgr: npt.NDArray[np.uint8],
+        *,
+        detect: bool = True,
+        recognize: bool = True,
+        words: bool = False,
+    ) -> list[OcrLine]:
+        """Lines of text, top to bottom (BGR ``H×W×3`` input).
+
+        ``detect=False``: the whole image is recognized as one line (its polygon is the image's
+        outline). ``recognize=False``: the detected line boxes, each with text ``""`` and the
+        detection score. ``words``: split recognized lines into word boxes (with both stages;
+        otherwise, and whenever rapidocr gives no word boxes, a line is its own single word);
+        without it ``OcrLine.words`` is empty.
+        """
+        if not (detect or recognize):
+            raise ValueError("an OCR read needs detection, recognition or both")
+        image = np.ascontiguousarray(image_bgr)
         with self._lock:
-            output = self._engine(np.ascontiguousarray(image_bgr), return_word_box=True)
-        texts = getattr(output, "txts", None) or ()
+            # Every flag is passed on every call: rapidocr keeps the last call's flags.
+            output = self._engine(
+                image,
+                use_det=detect,
+                use_cls=False,
+                use_rec=recognize,
+                return_word_box=words and detect and recognize,
+            )
+        texts = getattr(output, "txts", None)
         boxes = getattr(output, "boxes", None)
         scores = getattr(output, "scores", None) or ()
-        word_results = getattr(output, "word_results", None) or ()
+        if not recognize:
+            texts = ("",) * (0 if boxes is None else len(boxes))
+        if not detect:
+            height, width = image.shape[:2]
+            boxes = [[(0, 0), (width, 0), (width, height), (0, height)]] * len(texts or ())
+        word_results = getattr(output, "word_results", None) if words else None
         lines: list[OcrLine] = []
-        for index, text in enumerate(texts):
-            if not str(text).strip():
+        for index, raw_text in enumerate(texts or ()):
+            text = str(raw_text).strip()
+            if recognize and not text:
                 continue
             polygon = _polygon(boxes[index]) if boxes is not None else ()
             score = float(scores[index]) if index < len(scores) else 0.0
-            words: list[OcrWord] = []
-            if index < len(word_results):
-                for word_text, word_score, word_box in word_results[index]:
-                    if str(word_text).strip():
-                        words.append(
-                            OcrWord(str(word_text).strip(), float(word_score), _polygon(word_box))
-                        )
-            if not words:
-                words = [OcrWord(str(text).strip(), score, polygon)]
-            lines.append(OcrLine(str(text).strip(), score, polygon, tuple(words)))
+            found = _words(word_results[index]) if word_results and detect and recognize else []
+            if words and not found:
+                found = [OcrWord(text, score, polygon)]
+            lines.append(OcrLine(text, score, polygon, tuple(found)))
         return lines
+
+
+def _words(results: Any) -> list[OcrWord]:
+    """The words of one line from rapidocr's ``(text, score, box)`` triples."""
+    if not isinstance(results, tuple | list):
+        return []
+    return [
+        OcrWord(str(text).strip(), float(score), _polygon(box))
+        for text, score, box in results
+        if str(text).strip()
+    ]
 
 
 _instance: OcrEngine | None = None

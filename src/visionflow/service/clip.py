@@ -8,18 +8,19 @@ like every other model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.errors import InvalidInputError, ModelNotFoundError
+from visionflow.errors import InvalidInputError
 from visionflow.models.clip import ClipModel, cosine_similarity
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageLoader, ImageRef
 from visionflow.service.inference import InferenceService
+from visionflow.service.versions import VersionMap
 
 __all__ = [
     "ClipInput",
@@ -136,42 +137,25 @@ class ClipService:
         self._inference = inference
         self._images = images
         settings = inference.settings
-        self._versions: Mapping[str, str] = dict(settings.clip_models)
-        self._default_version = settings.clip_default_version
+        self._versions = VersionMap(
+            family="CLIP",
+            request_field="clip_version_id",
+            setting="VISIONFLOW_CLIP_MODELS",
+            export_script="scripts/export_clip.py",
+            example_model_id="clip/2",
+            default=settings.clip_default_version,
+            versions=dict(settings.clip_models),
+        )
 
     def model_id(self, version: str | None) -> str:
         """The registered model id that ``version`` (or the default version) maps to."""
-        name = (version or "").strip() or self._default_version
-        if name in self._versions:
-            return self._versions[name]
-        if "/" in name:
-            return name
-        configured = ", ".join(f"{k}={v}" for k, v in self._versions.items()) or "none"
-        example = ",".join([*(f"{k}={v}" for k, v in self._versions.items()), f"{name}=clip/2"])
-        raise ModelNotFoundError(
-            f"CLIP version {name!r} is not mapped to a model (configured: {configured}). To add "
-            f"it: export the checkpoint with scripts/export_clip.py, register it with "
-            f"'visionflow models add clip/2 <package folder>', and set "
-            f"VISIONFLOW_CLIP_MODELS='{example}'.",
-            details={"clip_version_id": name, "configured": dict(self._versions)},
-        )
+        return self._versions.model_id(version)
 
     def model(self, principal: Principal, version: str | None) -> ClipModel:
-        model_id = self.model_id(version)
-        try:
-            view = self._inference.acquire(principal, model_id)
-        except ModelNotFoundError as exc:
-            name = (version or "").strip() or self._default_version
-            raise ModelNotFoundError(
-                f"{exc.message} CLIP version {name!r} maps to {model_id!r}: export a CLIP "
-                f"checkpoint with scripts/export_clip.py and register it with "
-                f"'visionflow models add {model_id} <package folder>' (or change "
-                "VISIONFLOW_CLIP_MODELS).",
-                details={"clip_version_id": name, "model_id": model_id},
-            ) from None
+        view = self._versions.acquire(self._inference, principal, version)
         if not isinstance(view.model, ClipModel):
             raise InvalidInputError(
-                f"model {model_id!r} is a {view.record.task} model, not a CLIP model",
+                f"model {self.model_id(version)!r} is a {view.record.task} model, not a CLIP model",
                 details={"model_task": view.record.task},
             )
         return view.model

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from visionflow.errors import InvalidInputError
-from visionflow.models.ocr import OcrResult, read_text
+from visionflow.models.ocr import OcrOptions, OcrResult, read_text
 from visionflow.service.images import ImageRef
 from visionflow.service.services import Services
 
@@ -19,12 +19,14 @@ class OcrPrediction:
     result: OcrResult
 
 
-def run_ocr(services: Services, refs: Sequence[ImageRef]) -> list[OcrPrediction]:
+def run_ocr(
+    services: Services, refs: Sequence[ImageRef], options: OcrOptions | None = None
+) -> list[OcrPrediction]:
     """Read the text of each image, in order (the caller has authorized the request)."""
     if not refs:
         raise InvalidInputError("no image given: send at least one image")
     images = [services.images.load(ref) for ref in refs]
     return [
-        OcrPrediction((int(image.shape[1]), int(image.shape[0])), read_text(image))
+        OcrPrediction((int(image.shape[1]), int(image.shape[0])), read_text(image, options))
         for image in images
     ]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 import supervision as sv
 
 from visionflow.errors import ApiKeyRequiredError, InvalidInputError
-from visionflow.models.ocr import OcrResult, read_text
+from visionflow.models.ocr import OcrOptions, OcrResult, read_text
 from visionflow.models.yolo_world import OpenVocabularyParams
 from visionflow.service.auth import Principal
 from visionflow.service.clip import ClipService
@@ -87,9 +87,11 @@ class _CallerModels:
             )
         return list(view.model.infer(images_bgr, params))
 
-    def ocr(self, images_bgr: Sequence[npt.NDArray[np.uint8]]) -> Sequence[OcrResult]:
+    def ocr(
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], options: OcrOptions
+    ) -> Sequence[OcrResult]:
         # The OCR engine is built in, not a registered model: any caller may run it.
-        return [read_text(image) for image in images_bgr]
+        return [read_text(image, options) for image in images_bgr]
 
     def clip_embed(
         self, version: str | None, values: Sequence[npt.NDArray[np.uint8] | str]

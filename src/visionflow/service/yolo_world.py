@@ -9,7 +9,7 @@ Models resolve in the caller's workspaces and load through the ModelManager like
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,11 +17,12 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-from visionflow.errors import InvalidInputError, ModelNotFoundError
+from visionflow.errors import InvalidInputError
 from visionflow.models.yolo_world import OpenVocabularyParams, YoloWorldModel, check_class_names
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageLoader, ImageRef
 from visionflow.service.inference import InferenceService, LoadedModelView
+from visionflow.service.versions import VersionMap
 
 __all__ = ["DEFAULT_VERSION", "YoloWorldService"]
 
@@ -35,41 +36,27 @@ class YoloWorldService:
     def __init__(self, inference: InferenceService, images: ImageLoader | None = None) -> None:
         self._inference = inference
         self._images = images
-        self._versions: Mapping[str, str] = dict(inference.settings.yolo_world_models)
+        self._versions = VersionMap(
+            family="YOLO-World",
+            request_field="yolo_world_version_id",
+            setting="VISIONFLOW_YOLO_WORLD_MODELS",
+            export_script="scripts/export_yolo_world.py",
+            example_model_id="yolo-world-custom/1",
+            default=DEFAULT_VERSION,
+            versions=dict(inference.settings.yolo_world_models),
+        )
 
     def model_id(self, version: str | None) -> str:
         """The registered model id that ``version`` (or the default version) maps to."""
-        name = (version or "").strip() or DEFAULT_VERSION
-        if name in self._versions:
-            return self._versions[name]
-        if "/" in name:
-            return name
-        configured = ", ".join(f"{k}={v}" for k, v in self._versions.items()) or "none"
-        raise ModelNotFoundError(
-            f"YOLO-World version {name!r} is not mapped to a model (configured: {configured}). "
-            "To add it: export a checkpoint with scripts/export_yolo_world.py, register the "
-            "package with 'visionflow models add yolo-world-custom/1 <package folder>', and set "
-            f"VISIONFLOW_YOLO_WORLD_MODELS='{name}=yolo-world-custom/1'.",
-            details={"yolo_world_version_id": name, "configured": dict(self._versions)},
-        )
+        return self._versions.model_id(version)
 
     def acquire(self, principal: Principal, version: str | None) -> LoadedModelView:
-        model_id = self.model_id(version)
-        name = (version or "").strip() or DEFAULT_VERSION
-        try:
-            view = self._inference.acquire(principal, model_id)
-        except ModelNotFoundError as exc:
-            raise ModelNotFoundError(
-                f"{exc.message} YOLO-World version {name!r} maps to {model_id!r}: export a "
-                "YOLO-World checkpoint with scripts/export_yolo_world.py and register it with "
-                f"'visionflow models add {model_id} <package folder>' (or map the version "
-                "elsewhere with VISIONFLOW_YOLO_WORLD_MODELS).",
-                details={"yolo_world_version_id": name, "model_id": model_id},
-            ) from None
+        view = self._versions.acquire(self._inference, principal, version)
         if not isinstance(view.model, YoloWorldModel):
+            name = self._versions.name(version)
             raise InvalidInputError(
-                f"model {model_id!r} (yolo_world_version_id {name!r}) is a {view.record.task} "
-                "model, not a YOLO-World (open-vocabulary-detection) model",
+                f"model {self.model_id(version)!r} (yolo_world_version_id {name!r}) is a "
+                f"{view.record.task} model, not a YOLO-World (open-vocabulary-detection) model",
                 details={"model_task": view.record.task},
             )
         return view

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-from visionflow.models.ocr import OcrResult
+from visionflow.models.ocr import OcrOptions, OcrResult
 from visionflow.models.yolo_world import OpenVocabularyParams
 
 __all__ = ["ModelRunner"]
@@ -32,8 +32,11 @@ class ModelRunner(Protocol):
         tasks, ``ClassificationResult`` or ``SemanticSegmentationResult`` otherwise."""
         ...
 
-    def ocr(self, images_bgr: Sequence[npt.NDArray[np.uint8]]) -> Sequence[OcrResult]:
-        """The text of each image (PP-OCR): words, lines and the joined text."""
+    def ocr(
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], options: OcrOptions
+    ) -> Sequence[OcrResult]:
+        """The text of each image (PP-OCR): lines, the joined text, and words when
+        ``options.words`` asks for them."""
         ...
 
     def clip_embed(

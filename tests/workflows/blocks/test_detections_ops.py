@@ -1,5 +1,5 @@
-"""``detection_offset``, ``detections_transformation`` (and the new query operations) and
-``bounding_rect`` through the executor."""
+"""``detection_offset``, ``detections_transformation`` (and the new query operations),
+``bounding_rect``, ``detections_merge`` and ``detections_combine`` through the executor."""
 
 from __future__ import annotations
 
@@ -190,3 +190,104 @@ def test_bounding_rect_replaces_masks_by_their_minimum_rotated_rectangle() -> No
     assert item["width"] == pytest.approx(side, rel=0.05)
     assert item["angle"] == pytest.approx(float(rect.data["angle"][0]))
     assert len(item["points"]) >= 4
+
+
+def _merged(detect: Any, **fields: Any) -> sv.Detections:
+    [result] = run(
+        [
+            model_step("det", "m/1"),
+            step("detections_merge@v1", "merge", predictions="$steps.det.predictions", **fields),
+        ],
+        {"out": "$steps.merge.predictions"},
+        {"image": canvas()},
+        models=ScriptedModels({"m/1": detect}),
+    )
+    merged = result["out"]
+    assert isinstance(merged, sv.Detections)
+    return merged
+
+
+def test_detections_merge_boxes_them_all_with_the_lowest_confidence() -> None:
+    merged = _merged(_three, class_name="group")
+    assert merged.xyxy.tolist() == [[10, 10, 150, 90]]
+    assert merged.confidence is not None
+    assert merged.confidence.tolist() == [0.5]
+    assert merged.class_id is not None
+    assert merged.class_id.tolist() == [0]
+    assert merged.data["class_name"].tolist() == ["group"]
+    [new_id] = merged.data[DETECTION_ID].tolist()
+    assert new_id not in _three(canvas()).data[DETECTION_ID].tolist()
+
+
+def test_detections_merge_of_nothing_is_nothing() -> None:
+    assert len(_merged(lambda image: boxes([]))) == 0
+
+
+def test_detections_merge_serializes_on_its_image() -> None:
+    [result] = run(
+        [
+            model_step("det", "m/1"),
+            step("detections_merge@v1", "merge", predictions="$steps.det.predictions"),
+        ],
+        {"out": "$steps.merge.predictions"},
+        {"image": canvas()},
+        models=MODELS,
+        serialize=True,
+    )
+    assert result["out"]["image"] == {"width": 200, "height": 100}
+    [box] = result["out"]["predictions"]
+    assert (box["class"], box["x"], box["width"], box["parent_id"]) == (
+        "merged_detection",
+        80.0,
+        140.0,
+        "image",
+    )
+
+
+def _combine(one: Any, two: Any) -> sv.Detections:
+    [result] = run(
+        [
+            model_step("one", "m/1"),
+            model_step("two", "m/2"),
+            step(
+                "detections_combine@v1",
+                "both",
+                prediction_one="$steps.one.predictions",
+                prediction_two="$steps.two.predictions",
+            ),
+        ],
+        {"out": "$steps.both.predictions"},
+        {"image": canvas()},
+        models=ScriptedModels({"m/1": one, "m/2": two}),
+    )
+    combined = result["out"]
+    assert isinstance(combined, sv.Detections)
+    return combined
+
+
+@pytest.mark.parametrize(
+    ("one", "two", "expected_x1"),
+    [
+        pytest.param(3, 1, [10, 100, 50, 5], id="both"),
+        pytest.param(0, 1, [5], id="first-empty"),
+        pytest.param(3, 0, [10, 100, 50], id="second-empty"),
+        pytest.param(0, 0, [], id="empty"),
+    ],
+)
+def test_detections_combine_appends_the_second_to_the_first(
+    one: int, two: int, expected_x1: list[float]
+) -> None:
+    first = _three(canvas())[:one]
+    second = boxes([[5, 5, 15, 15]])[:two]
+    combined = _combine(lambda image: first, lambda image: second)
+    assert combined.xyxy[:, 0].tolist() == expected_x1
+
+
+def test_detections_combine_of_masks_and_boxes_is_a_400() -> None:
+    def masked(image: np.ndarray) -> sv.Detections:
+        detections = boxes([[5, 5, 15, 15]])
+        detections.mask = np.ones((1, 100, 200), dtype=bool)
+        return detections
+
+    with pytest.raises(InvalidInputTypeError, match="cannot be combined with prediction_one"):
+        _combine(_three, masked)

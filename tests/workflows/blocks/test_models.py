@@ -68,6 +68,19 @@ def _params(registry: BlockRegistry, block: str, inputs: dict[str, Any], **field
             id="seg",
         ),
         pytest.param(
+            "roboflow_instance_segmentation_model@v4",
+            {"confidence_mode": "custom", "custom_confidence": 0.6, "tradeoff_factor": 0.5},
+            SegmentationParams(confidence=0.6, tradeoff_factor=0.5),
+            id="seg-v4",
+        ),
+        pytest.param(
+            # v4 has no dense-mask switch: a v3 definition's is ignored, like any unknown field.
+            "roboflow_instance_segmentation_model@v4",
+            {"enforce_dense_masks_in_inference_models": False},
+            SegmentationParams(),
+            id="seg-v4-v3-fields",
+        ),
+        pytest.param(
             "roboflow_keypoint_detection_model@v3",
             {"confidence_mode": "custom", "custom_confidence": 0.2},
             DetectionParams(confidence=0.2),

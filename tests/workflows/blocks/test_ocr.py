@@ -1,5 +1,6 @@
-"""OCR blocks on the real PP-OCR engine: words (``ocr_model``) and lines (``pp_ocr``) as
-detections named by their text, lineage, batching, crops, and the sizes ``pp_ocr`` accepts."""
+"""OCR blocks on the real PP-OCR engine: words (``ocr_model``) and lines (``pp_ocr``,
+``easy_ocr``) as detections named by their text, lineage, batching, crops, the sizes and skipped
+stages ``pp_ocr`` accepts, and the languages ``easy_ocr`` accepts."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from PIL import Image, ImageDraw
 from tests.support.ocr_images import cer, font, render
 from tests.workflows.blocks.helpers import Pixels, ScriptedModels, boxes, canvas, run, step
 from visionflow.core.detections import CLASS_NAME, DETECTION_ID, PARENT_ID
-from visionflow.models.ocr import OcrResult, read_text
+from visionflow.models.ocr import OcrOptions, OcrResult, read_text
 from visionflow.workflows import RunContext
-from visionflow.workflows.blocks.ocr import PpOcrManifest
+from visionflow.workflows.blocks.ocr import EasyOcrManifest, PpOcrManifest
 from visionflow.workflows.errors import WorkflowDefinitionError
 from visionflow.workflows.lineage import lineage_of
 
@@ -28,20 +29,26 @@ BLANK = canvas(160, 80, 255)
 
 @dataclass
 class EngineModels(ScriptedModels):
-    """Scripted detectors plus the real OCR engine; records each OCR batch's size."""
+    """Scripted detectors plus the real OCR engine; records each OCR batch's size and
+    options."""
 
     ocr_batches: list[int] = field(default_factory=list)
+    ocr_options: list[OcrOptions] = field(default_factory=list)
 
-    def ocr(self, images_bgr: Sequence[Pixels]) -> Sequence[OcrResult]:
+    def ocr(self, images_bgr: Sequence[Pixels], options: OcrOptions) -> Sequence[OcrResult]:
         self.ocr_batches.append(len(images_bgr))
-        return [read_text(image) for image in images_bgr]
+        self.ocr_options.append(options)
+        return [read_text(image, options) for image in images_bgr]
 
 
 def ocr_run(
     block: str, images: dict[str, Pixels], models: EngineModels | None = None, **fields: Any
 ) -> dict[str, Any]:
+    declared = step(block, "ocr", images="$inputs.image", **fields)
+    if "@" not in block:  # an alias, used as is
+        declared["type"] = block
     [outputs] = run(
-        [step(block, "ocr", images="$inputs.image", **fields)],
+        [declared],
         {"out": "$steps.ocr.*"},
         images,
         context=RunContext(models=models or EngineModels()),
@@ -55,6 +62,8 @@ def ocr_run(
     [
         pytest.param("ocr_model@v1", " ".join(LINES).split(), id="ocr_model-words"),
         pytest.param("pp_ocr@v1", list(LINES), id="pp_ocr-lines"),
+        pytest.param("easy_ocr@v1", list(LINES), id="easy_ocr-lines"),
+        pytest.param("EasyOCR", list(LINES), id="easy_ocr-alias"),
     ],
 )
 def test_detections_are_named_by_their_text(block: str, expected_names: list[str]) -> None:
@@ -84,7 +93,7 @@ def test_detections_are_named_by_their_text(block: str, expected_names: list[str
     assert out["prediction_type"] == "ocr"
 
 
-@pytest.mark.parametrize("block", ["ocr_model@v1", "pp_ocr@v1"])
+@pytest.mark.parametrize("block", ["ocr_model@v1", "pp_ocr@v1", "easy_ocr@v1"])
 def test_an_image_without_text_gives_an_empty_result(block: str) -> None:
     out = ocr_run(block, {"image": BLANK})
     assert out["result"] == ""
@@ -117,16 +126,21 @@ def _scene() -> tuple[Pixels, list[float]]:
     return pixels, [310.0, 130.0, 500.0, 200.0]
 
 
-def test_ocr_over_crops_keeps_the_nesting_and_maps_words_to_the_input() -> None:
-    scene, box = _scene()
-    models = EngineModels(answers={"lots": lambda _image: boxes([box])})
-    steps = [
+def _over_crops(ocr: dict[str, Any]) -> list[dict[str, Any]]:
+    """Detect with the scripted model "lots", crop each detection, then ``ocr`` the crops."""
+    return [
         step("roboflow_object_detection_model@v2", "det", images="$inputs.image", model_id="lots"),
         step(
             "dynamic_crop@v1", "crop", images="$inputs.image", predictions="$steps.det.predictions"
         ),
-        step("ocr_model@v1", "ocr", images="$steps.crop.crops"),
+        ocr,
     ]
+
+
+def test_ocr_over_crops_keeps_the_nesting_and_maps_words_to_the_input() -> None:
+    scene, box = _scene()
+    models = EngineModels(answers={"lots": lambda _image: boxes([box])})
+    steps = _over_crops(step("ocr_model@v1", "ocr", images="$steps.crop.crops"))
     wanted = {
         "text": "$steps.ocr.result",
         "words": "$steps.ocr.predictions",
@@ -194,20 +208,88 @@ def test_pp_ocr_defaults_to_small_models() -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "field_name"),
+    ("block", "words"),
     [
-        pytest.param({"text_detection": "none"}, "text_detection", id="skip-detection"),
-        pytest.param({"text_recognition": "none"}, "text_recognition", id="skip-recognition"),
-        pytest.param({"text_detection": "huge"}, "text_detection", id="unknown-size"),
+        pytest.param("ocr_model@v1", True, id="ocr_model-needs-words"),
+        pytest.param("pp_ocr@v1", False, id="pp_ocr-lines-only"),
+        pytest.param("easy_ocr@v1", False, id="easy_ocr-lines-only"),
     ],
 )
-def test_unsupported_pp_ocr_sizes_fail_compilation_naming_the_field(
-    fields: dict[str, str], field_name: str
+def test_word_boxes_are_computed_only_for_word_blocks(block: str, words: bool) -> None:
+    models = EngineModels()
+    ocr_run(block, {"image": PAGE}, models)
+    assert models.ocr_options == [OcrOptions(words=words)]
+
+
+def test_pp_ocr_without_recognition_gives_line_boxes_without_text() -> None:
+    models = EngineModels()
+    out = ocr_run("pp_ocr@v1", {"image": PAGE}, models, text_recognition="none")
+    full = ocr_run("pp_ocr@v1", {"image": PAGE})
+    assert models.ocr_options == [OcrOptions(recognize=False)]
+    assert out["result"] == ""
+    predictions = out["predictions"]
+    assert predictions.data[CLASS_NAME].tolist() == ["", ""]
+    np.testing.assert_allclose(predictions.xyxy, full["predictions"].xyxy, atol=1)
+    assert predictions.data[PARENT_ID].tolist() == ["image", "image"]
+    assert out["prediction_type"] == "ocr"
+
+
+def test_pp_ocr_without_detection_reads_each_crop_as_one_line() -> None:
+    scene, box = _scene()
+    models = EngineModels(answers={"lots": lambda _image: boxes([box])})
+    steps = _over_crops(step("pp_ocr@v1", "ocr", images="$steps.crop.crops", text_detection="none"))
+    [out] = run(
+        steps,
+        {"text": "$steps.ocr.result", "lines": "$steps.ocr.predictions"},
+        {"image": scene},
+        context=RunContext(models=models),
+    )
+    assert out["text"] == ["LOT 7731"]
+    [lines] = out["lines"]
+    # The one line is the whole crop, mapped back into the input image.
+    np.testing.assert_allclose(lines.xyxy, [box], atol=1)
+    assert lines.data[CLASS_NAME].tolist() == ["LOT 7731"]
+    assert models.ocr_options == [OcrOptions(detect=False)]
+
+
+@pytest.mark.parametrize(
+    ("block", "fields", "field_name", "named"),
+    [
+        pytest.param(
+            "pp_ocr@v1",
+            {"text_detection": "none", "text_recognition": "none"},
+            "",
+            "cannot both be 'none'",
+            id="pp_ocr-no-stage",
+        ),
+        pytest.param(
+            "pp_ocr@v1", {"text_detection": "huge"}, "text_detection", "small", id="unknown-size"
+        ),
+        pytest.param(
+            "easy_ocr@v1", {"language": "Japanese"}, "language", "English", id="easy_ocr-japanese"
+        ),
+        pytest.param(
+            "easy_ocr@v1", {"language": "Klingon"}, "language", "English", id="easy_ocr-unknown"
+        ),
+    ],
+)
+def test_unsupported_fields_fail_compilation_naming_them(
+    block: str, fields: dict[str, str], field_name: str, named: str
 ) -> None:
     with pytest.raises(WorkflowDefinitionError) as caught:
-        ocr_run("pp_ocr@v1", {"image": BLANK}, **fields)
+        ocr_run(block, {"image": BLANK}, **fields)
     assert field_name in str(caught.value)
-    assert "small" in str(caught.value)
+    assert named in str(caught.value)
+
+
+def test_easy_ocr_defaults_to_english_and_accepts_quantize() -> None:
+    models = EngineModels()
+    out = ocr_run("easy_ocr@v1", {"image": PAGE}, models, language="English", quantize=True)
+    assert cer(" ".join(LINES), out["result"]) <= 0.02
+    manifest = EasyOcrManifest.model_validate(
+        {"type": "EasyOCR", "name": "ocr", "images": "$inputs.image"}
+    )
+    assert (manifest.language, manifest.quantize) == ("English", False)
 
 
 @pytest.mark.parametrize("size", ["tiny", "small", "medium"])

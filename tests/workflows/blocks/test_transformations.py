@@ -1,16 +1,22 @@
-"""``dynamic_crop`` and ``semantic_detections`` on hand-made values."""
+"""``dynamic_crop``, ``per_class_confidence_filter`` and ``semantic_detections`` on hand-made
+values."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import pytest
 import supervision as sv
 
+from tests.workflows.blocks.helpers import ScriptedModels, canvas, run, step
 from tests.workflows.fakes import context
 from visionflow.core.detections import make_detections
 from visionflow.core.results import SemanticSegmentationResult
 from visionflow.workflows import StepInputs, WorkflowImage
 from visionflow.workflows.blocks.models import semantic_detections
 from visionflow.workflows.blocks.transformations import DynamicCropV1
+from visionflow.workflows.errors import InvalidInputTypeError
 from visionflow.workflows.lineage import attach_lineage, lineage_of
 
 
@@ -74,3 +80,74 @@ def test_semantic_detections_one_per_present_class() -> None:
         SemanticSegmentationResult(("background",), np.zeros((2, 2), np.int32), confidence[:2, :2])
     )
     assert len(empty) == 0
+
+
+def _confident(
+    thresholds: Any, default: Any = None, confidence: list[float] | None = None
+) -> sv.Detections:
+    detections = make_detections(
+        np.array([[0, 0, 5, 5], [5, 5, 9, 9], [1, 1, 4, 4], [2, 2, 8, 8]], dtype=np.float32),
+        np.array(confidence or [0.9, 0.5, 0.3, 0.2], dtype=np.float32),
+        np.array([0, 1, 1, 2]),
+        ["person", "car", "dog"],
+    )
+    fields: dict[str, Any] = {"class_thresholds": "$inputs.thresholds"}
+    if default is not None:
+        fields["default_threshold"] = default
+    [result] = run(
+        [
+            step("roboflow_object_detection_model@v2", "det", images="$inputs.image", model_id="m"),
+            step(
+                "per_class_confidence_filter@v1",
+                "filter",
+                predictions="$steps.det.predictions",
+                **fields,
+            ),
+        ],
+        {"out": "$steps.filter.predictions"},
+        {"image": canvas()},
+        {"image": "image", "thresholds": thresholds},
+        declared=[
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "thresholds"},
+        ],
+        models=ScriptedModels({"m": lambda image: detections}),
+    )
+    kept = result["out"]
+    assert isinstance(kept, sv.Detections)
+    return kept
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "default", "kept"),
+    [
+        pytest.param({}, None, [0.9, 0.5, 0.3], id="default-0.3"),
+        pytest.param({"person": 0.95, "car": 0.4}, None, [0.5], id="per-class"),
+        pytest.param({"car": 0.5}, 0.1, [0.9, 0.5, 0.2], id="threshold-is-inclusive"),
+        pytest.param({"truck": 0.0}, 1.0, [], id="none-kept"),
+    ],
+)
+def test_per_class_confidence_filter(
+    thresholds: dict[str, float], default: float | None, kept: list[float]
+) -> None:
+    result = _confident(thresholds, default)
+    assert result.confidence is not None
+    assert result.confidence.tolist() == pytest.approx(kept)
+
+
+def test_per_class_threshold_equal_to_a_float32_score_keeps_it() -> None:
+    result = _confident({"person": 0.9}, 0.95, confidence=[0.9, 0.5, 0.3, 0.2])
+    assert result.data["class_name"].tolist() == ["person"]
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        pytest.param(["person"], "expected a dictionary", id="not-a-dict"),
+        pytest.param({"person": "high"}, "expected a number", id="not-a-number"),
+        pytest.param({"person": 1.5}, "not within", id="out-of-range"),
+    ],
+)
+def test_per_class_bad_thresholds_are_400s(thresholds: Any, message: str) -> None:
+    with pytest.raises(InvalidInputTypeError, match=message):
+        _confident(thresholds)

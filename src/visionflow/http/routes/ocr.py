@@ -1,5 +1,7 @@
 """``POST /doctr/ocr``, ``/ocr/pp-ocr``, ``/easy_ocr/ocr``, ``/ocr/trocr`` (wire reference §3.9,
-§4.10). All four run the same PP-OCR engine; each accepts its reference version ids."""
+§4.10). All four run the same PP-OCR engine; each accepts its reference version ids. Word boxes
+are computed only for ``generate_bounding_boxes=true``; ``/ocr/pp-ocr`` can skip a stage
+(``none``: detection only, or the whole image recognized as one line)."""
 
 from __future__ import annotations
 
@@ -21,14 +23,19 @@ from visionflow.http.schemas import (
     PpOcrRequest,
     TrOcrRequest,
 )
-from visionflow.models.ocr import PP_OCR_SIZES
+from visionflow.models.ocr import (
+    EASY_OCR_LANGUAGES,
+    EASY_OCR_VERSIONS,
+    PP_OCR_SIZES,
+    PP_OCR_STAGE_SIZES,
+    OcrOptions,
+    pp_ocr_options,
+)
 from visionflow.service.ocr import OcrPrediction, run_ocr
 
 router = APIRouter(tags=["ocr"])
 
 DOCTR_VERSIONS = ("default",)
-EASY_OCR_VERSIONS = ("english_g2",)
-EASY_OCR_LANGUAGES = ("en",)
 TROCR_VERSIONS = ("trocr-base-printed", "trocr-small-printed", "trocr-large-printed")
 
 
@@ -40,20 +47,34 @@ def _check(value: str | None, supported: tuple[str, ...], field: str) -> None:
         )
 
 
-def _check_pp_ocr(body: PpOcrRequest) -> None:
-    _check(body.text_detection, PP_OCR_SIZES, "text_detection")
-    _check(body.text_recognition, PP_OCR_SIZES, "text_recognition")
+def _pp_ocr_options(body: PpOcrRequest) -> OcrOptions:
+    """The stages the request names: ``text_detection``/``text_recognition`` (each defaulting
+    to ``small``), or ``pp_ocr_version_id`` ``<det>-<rec>`` / one size for both."""
+    words = bool(body.generate_bounding_boxes)
     version = body.pp_ocr_version_id
     if version is None:
-        return
+        return pp_ocr_options(
+            body.text_detection or "small", body.text_recognition or "small", words=words
+        )
     parts = version.split("-")
-    if not 1 <= len(parts) <= 2 or any(part not in PP_OCR_SIZES for part in parts):
-        supported = [f"{d}-{r}" for d in PP_OCR_SIZES for r in PP_OCR_SIZES]
+    if (
+        not 1 <= len(parts) <= 2
+        or any(part not in PP_OCR_STAGE_SIZES for part in parts)
+        or all(part == "none" for part in parts)
+    ):
+        supported = [
+            f"{d}-{r}"
+            for d in PP_OCR_STAGE_SIZES
+            for r in PP_OCR_STAGE_SIZES
+            if (d, r) != ("none", "none")
+        ]
         raise InvalidInputError(
             f"unsupported pp_ocr_version_id {version!r}: use '<detection>-<recognition>' with "
-            f"each one of {', '.join(PP_OCR_SIZES)} (e.g. 'small-small'), or a single size",
+            f"each one of {', '.join(PP_OCR_STAGE_SIZES)} and not both 'none' (e.g. "
+            f"'small-small', 'small-none'), or a single size ({', '.join(PP_OCR_SIZES)})",
             details={"supported": [*PP_OCR_SIZES, *supported]},
         )
+    return pp_ocr_options(parts[0], parts[-1], words=words)
 
 
 def _ocr_body(prediction: OcrPrediction, time_s: float, boxes: bool) -> dict[str, Any]:
@@ -61,16 +82,20 @@ def _ocr_body(prediction: OcrPrediction, time_s: float, boxes: bool) -> dict[str
     if boxes:
         width, height = prediction.image_wh
         body["image"] = {"width": width, "height": height}
-        body["predictions"] = detection_predictions(prediction.result.words)
+        words = prediction.result.words
+        body["predictions"] = detection_predictions(
+            prediction.result.lines if words is None else words
+        )
     return body
 
 
-def _respond(request: Request, body: OcrRequestBase) -> Response:
+def _respond(request: Request, body: OcrRequestBase, options: OcrOptions | None = None) -> Response:
     svc = services(request)
     svc.authorizer.authorize(api_key_from(request, body.api_key))
-    predictions = run_ocr(svc, image_refs(body.image))
-    time_s = elapsed_s(request)
     boxes = bool(body.generate_bounding_boxes)
+    options = options or OcrOptions(words=boxes)
+    predictions = run_ocr(svc, image_refs(body.image), options)
+    time_s = elapsed_s(request)
     content = [_ocr_body(p, time_s, boxes) for p in predictions]
     return JSONBody(content if isinstance(body.image, list) else content[0])
 
@@ -97,5 +122,4 @@ def trocr(body: TrOcrRequest, request: Request) -> Response:
 
 @router.post("/ocr/pp-ocr")
 def pp_ocr(body: PpOcrRequest, request: Request) -> Response:
-    _check_pp_ocr(body)
-    return _respond(request, body)
+    return _respond(request, body, _pp_ocr_options(body))

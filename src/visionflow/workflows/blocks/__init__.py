@@ -10,12 +10,15 @@ from visionflow.workflows.blocks.clip import CLIP_BLOCKS
 from visionflow.workflows.blocks.codes import CODE_BLOCKS
 from visionflow.workflows.blocks.consensus import CONSENSUS_BLOCKS
 from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
+from visionflow.workflows.blocks.embeddings import EMBEDDING_BLOCKS
 from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
 from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
+from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
+from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
@@ -24,14 +27,17 @@ from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
 from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
 from visionflow.workflows.blocks.visualizations import VISUALIZATION_BLOCKS
 from visionflow.workflows.blocks.yolo_world import YOLO_WORLD_BLOCKS
+from visionflow.workflows.blocks.zone_visualizations import ZONE_VISUALIZATION_BLOCKS
 
 __all__ = ["CORE_BLOCKS"]
 
 CORE_BLOCKS: tuple[type[Block], ...] = (
     *MODEL_BLOCKS,
     *OCR_BLOCKS,
+    *OCR_STITCH_BLOCKS,
     *YOLO_WORLD_BLOCKS,
     *CLIP_BLOCKS,
+    *EMBEDDING_BLOCKS,
     *FLOW_BLOCKS,
     *FORMATTER_BLOCKS,
     *EXPRESSION_BLOCKS,
@@ -45,8 +51,10 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *VISUALIZATION_BLOCKS,
     *ANNOTATOR_BLOCKS,
     *VISUAL_EFFECT_BLOCKS,
+    *ZONE_VISUALIZATION_BLOCKS,
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
+    *IMAGE_FILTER_BLOCKS,
     *ANALYTICS_BLOCKS,
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,

@@ -5,9 +5,7 @@ track was last) is kept per video — see ``blocks.video`` for how long."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -15,19 +13,14 @@ import numpy.typing as npt
 import supervision as sv
 
 from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, OutputDefinition, StepInputs, StepResult
 from visionflow.workflows.blocks.annotators import Position, position_of
 from visionflow.workflows.blocks.tracking import (
     AnyDetectionsSelector,
     BoxesSelector,
     VideoMetadataSelector,
 )
-from visionflow.workflows.blocks.video import (
-    VideoMetadata,
-    frame_metadata,
-    settings_key,
-    video_state,
-)
+from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata
 from visionflow.workflows.manifest import (
     BooleanSelector,
     FloatSelector,
@@ -69,36 +62,6 @@ def _point(value: Any) -> tuple[float, float] | None:
     return None
 
 
-class _VideoBlock(Block):
-    """Runs ``step`` on each element with the state of its video (created by ``start``; see
-    ``blocks.video`` for how long it lasts)."""
-
-    metadata_field: ClassVar[str | None] = None
-    # Fields whose values shape the state: a change starts new state.
-    state_fields: ClassVar[tuple[str, ...]] = ()
-
-    def start(self, inputs: StepInputs) -> Any:
-        raise NotImplementedError
-
-    def step(self, state: Any, inputs: StepInputs, metadata: VideoMetadata) -> StepResult:
-        raise NotImplementedError
-
-    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return self.run_batch([inputs], context)[0]
-
-    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        local: dict[Hashable, Any] = {}
-        results: list[StepResult] = []
-        for inputs in batch:
-            metadata, explicit = frame_metadata(inputs, self.metadata_field)
-            key = settings_key(inputs, self.state_fields)
-            with video_state(
-                context, inputs, metadata, key, explicit, local, partial(self.start, inputs)
-            ) as state:
-                results.append(self.step(state, inputs, metadata))
-        return results
-
-
 # -- line counter ---------------------------------------------------------------------------------
 
 
@@ -116,7 +79,7 @@ class LineCounterManifestV2(StepManifest):
     triggering_anchor: str | StringSelector | Position | None = None
 
 
-class _LineCounter(_VideoBlock):
+class _LineCounter(VideoBlock):
     """``count_in`` / ``count_out``: tracks whose anchor crossed ``line_segment`` (two points)
     in each direction so far in the video."""
 
@@ -201,7 +164,7 @@ def _polygon(value: Any) -> npt.NDArray[np.int64] | None:
     return np.round(np.array(points, dtype=np.float64)).astype(np.int64)
 
 
-class _TimeInZone(_VideoBlock):
+class _TimeInZone(VideoBlock):
     """``timed_detections``: ``detections`` with ``time_in_zone`` (seconds since the track's
     anchor entered ``zone``; 0 outside). Outside detections are dropped when
     ``remove_out_of_zone_detections``; a track that leaves starts over when it comes back if
@@ -288,7 +251,7 @@ class _Motion:
     smoothed: dict[int, npt.NDArray[np.float64]] = field(default_factory=dict)
 
 
-class VelocityV1(_VideoBlock):
+class VelocityV1(VideoBlock):
     """``velocity_detections``: ``detections`` with, per track, ``velocity`` (``[vx, vy]``, box
     centre displacement since the track's previous frame over the time between the frames),
     ``speed`` (its norm), and their exponential moving averages ``smoothed_velocity`` /

@@ -1,9 +1,10 @@
 """Palette-coloured visualizations with supervision's annotators: masks, polygons, halos, dots,
-circles, ellipses, triangles, box corners, colour fills and zoomed crops. Each draws on a copy of
-``image`` and outputs it as ``image``."""
+circles, ellipses, triangles, box corners, colour fills, zoomed crops and tracks' traces. Each
+draws on a copy of ``image`` and outputs it as ``image``."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -14,6 +15,7 @@ from pydantic import Field
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata
 from visionflow.workflows.blocks.visualizations import (
     PaletteManifest,
     draw_detections,
@@ -306,6 +308,55 @@ class CropVisualizationV1(_PaletteBlock):
         )
 
 
+class TraceManifest(PaletteManifest):
+    position: Position | StringSelector = "CENTER"
+    trace_length: int | IntegerSelector = 30
+    thickness: int | IntegerSelector = 1
+
+
+class TraceVisualizationV1(VideoBlock):
+    """Draws each track's path over its last ``trace_length`` frames (needs ``tracker_id``,
+    e.g. from ``byte_tracker``). The path is remembered per video and settings, like a
+    tracker's tracks (``blocks.video``): across requests for frames with video metadata."""
+
+    type = "roboflow_core/trace_visualization@v1"
+    manifest = TraceManifest
+    outputs = (OutputDefinition("image", (k.IMAGE,)),)
+    state_fields = (
+        "color_palette",
+        "palette_size",
+        "custom_colors",
+        "color_axis",
+        "position",
+        "trace_length",
+        "thickness",
+    )
+
+    def start(self, inputs: StepInputs) -> sv.TraceAnnotator:
+        palette, lookup = palette_and_lookup(inputs)
+        return sv.TraceAnnotator(
+            color=palette,
+            position=position_of(inputs, "position"),
+            trace_length=inputs.as_int("trace_length", low=1),
+            thickness=inputs.as_int("thickness", low=1),
+            color_lookup=lookup,
+        )
+
+    def step(self, state: Any, inputs: StepInputs, metadata: VideoMetadata) -> StepResult:
+        return draw_detections(inputs, partial(_trace, state, inputs))
+
+
+def _trace(
+    annotator: sv.TraceAnnotator,
+    inputs: StepInputs,
+    canvas: npt.NDArray[np.uint8],
+    detections: sv.Detections,
+) -> object:
+    if detections.tracker_id is None:
+        raise inputs.fail("predictions", "needs tracked detections (e.g. from byte_tracker)")
+    return annotator.annotate(canvas, detections)
+
+
 ANNOTATOR_BLOCKS: tuple[type[Block], ...] = (
     MaskVisualizationV1,
     PolygonVisualizationV1,
@@ -319,4 +370,5 @@ ANNOTATOR_BLOCKS: tuple[type[Block], ...] = (
     CornerVisualizationV1,
     ColorVisualizationV1,
     CropVisualizationV1,
+    TraceVisualizationV1,
 )

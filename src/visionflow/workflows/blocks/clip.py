@@ -7,10 +7,11 @@ cosines of the unnormalized embeddings, as ``/clip/compare`` answers them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Annotated, Literal
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import AfterValidator, Field
 
 from visionflow.models.clip import cosine_similarity
@@ -26,7 +27,7 @@ from visionflow.workflows.manifest import (
 )
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
-__all__ = ["CLIP_BLOCKS"]
+__all__ = ["CLIP_BLOCKS", "ClipVersion", "embed_batch"]
 
 ClipVersion = Literal[
     "RN101",
@@ -169,26 +170,35 @@ class ClipV1(Block):
         return self.run_batch([inputs], context)[0]
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        # One model call per version: a batch of images (or texts) is embedded together.
-        results: list[StepResult | None] = [None] * len(batch)
-        groups: dict[str | None, list[int]] = {}
-        for index, inputs in enumerate(batch):
-            groups.setdefault(_version(inputs), []).append(index)
-        for version, indices in groups.items():
-            values = [_data(batch[i]) for i in indices]
-            vectors = context.models.clip_embed(version, values)
-            for i, vector in zip(indices, vectors, strict=True):
-                results[i] = {"embedding": [float(v) for v in vector]}
-        return [result for result in results if result is not None]
+        vectors = embed_batch(batch, context, _version)
+        return [{"embedding": [float(v) for v in vector]} for vector in vectors]
 
 
-def _data(inputs: StepInputs) -> Any:
+def clip_input(inputs: StepInputs) -> npt.NDArray[np.uint8] | str:
+    """The image (BGR pixels) or the text in the step's ``data`` field."""
     value = inputs.get("data")
     if isinstance(value, WorkflowImage):
         return value.pixels_bgr
     if isinstance(value, str) and value.strip():
         return value
     raise inputs.fail("data", f"expected an image or a non-empty string, got {value!r}")
+
+
+def embed_batch(
+    batch: Sequence[StepInputs],
+    context: RunContext,
+    version_of: Callable[[StepInputs], str | None],
+) -> list[npt.NDArray[np.float32]]:
+    """The CLIP embedding of each element's ``data``, in order: one model call per version that
+    ``version_of`` names, so a batch of images (or texts) is embedded together."""
+    vectors: dict[int, npt.NDArray[np.float32]] = {}
+    groups: dict[str | None, list[int]] = {}
+    for index, inputs in enumerate(batch):
+        groups.setdefault(version_of(inputs), []).append(index)
+    for version, indices in groups.items():
+        found = context.models.clip_embed(version, [clip_input(batch[i]) for i in indices])
+        vectors.update(zip(indices, found, strict=True))
+    return [vectors[i] for i in range(len(batch))]
 
 
 CLIP_BLOCKS: tuple[type[Block], ...] = (ClipComparisonV1, ClipComparisonV2, ClipV1)

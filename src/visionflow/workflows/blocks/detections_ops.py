@@ -1,6 +1,7 @@
 """Blocks that reshape detections: ``detection_offset`` (grow boxes), ``detections_transformation``
-(query-language operations that yield detections) and ``bounding_rect`` (each mask's minimum
-rotated rectangle)."""
+(query-language operations that yield detections), ``bounding_rect`` (each mask's minimum
+rotated rectangle), ``detections_merge`` (one box around all) and ``detections_combine`` (two sets
+of detections as one)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ import numpy as np
 import supervision as sv
 from pydantic import Field
 
-from visionflow.core.detections import DETECTION_ID, PARENT_ID, POLYGON
+from visionflow.core.detections import (
+    DETECTION_ID,
+    PARENT_ID,
+    POLYGON,
+    empty_detections,
+    make_detections,
+)
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.transformations import detections_through_operations
-from visionflow.workflows.lineage import lineage_of
+from visionflow.workflows.lineage import attach_lineage, lineage_of
 from visionflow.workflows.manifest import (
     AnySelector,
     DetectionsSelector,
@@ -32,6 +39,8 @@ __all__ = [
     "DETECTIONS_OPS_BLOCKS",
     "BoundingRectV1",
     "DetectionOffsetV1",
+    "DetectionsCombineV1",
+    "DetectionsMergeV1",
     "DetectionsTransformationV1",
 ]
 
@@ -39,6 +48,8 @@ PositiveInt = Annotated[int, Field(gt=0)]
 SegmentationSelector = Annotated[
     str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.INSTANCE_SEGMENTATION_PREDICTION,))
 ]
+_BOXES_KINDS = (k.OBJECT_DETECTION_PREDICTION, k.INSTANCE_SEGMENTATION_PREDICTION)
+BoxesSelector = Annotated[str, Field(pattern=DATA_SELECTOR_PATTERN), Reference(_BOXES_KINDS)]
 
 
 class DetectionOffsetManifest(StepManifest):
@@ -165,8 +176,73 @@ class BoundingRectV1(Block):
         return {"detections_with_rect": result}
 
 
+class DetectionsMergeManifest(StepManifest):
+    predictions: DetectionsSelector
+    class_name: str = "merged_detection"
+
+
+class DetectionsMergeV1(Block):
+    """``predictions`` as one detection: the box around them all, the lowest confidence,
+    class ``class_name`` (id 0) and a new ``detection_id``; none when there are none."""
+
+    type = "roboflow_core/detections_merge@v1"
+    manifest = DetectionsMergeManifest
+    outputs = (OutputDefinition("predictions", (k.OBJECT_DETECTION_PREDICTION,)),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        detections = inputs.detections("predictions")
+        class_name = inputs.as_str("class_name")
+        if len(detections) == 0:
+            merged = empty_detections()
+        else:
+            xyxy = detections.xyxy
+            union = np.concatenate([xyxy[:, :2].min(axis=0), xyxy[:, 2:].max(axis=0)])
+            confidence = detections.confidence
+            merged = make_detections(
+                union.reshape(1, 4),
+                np.array([confidence.min() if confidence is not None else np.nan]),
+                np.zeros(1, dtype=np.int64),
+                [class_name],
+            )
+            if confidence is None:
+                merged.confidence = None
+        lineage = lineage_of(detections)
+        return {"predictions": attach_lineage(merged, lineage) if lineage else merged}
+
+
+class DetectionsCombineManifest(StepManifest):
+    prediction_one: BoxesSelector
+    prediction_two: BoxesSelector
+
+
+class DetectionsCombineV1(Block):
+    """``predictions``: those of ``prediction_one`` followed by those of ``prediction_two``. Both
+    must be on the same image and of the same shape (both with masks or neither, the same
+    per-detection values); an empty side is left out."""
+
+    type = "roboflow_core/detections_combine@v1"
+    manifest = DetectionsCombineManifest
+    outputs = (OutputDefinition("predictions", _BOXES_KINDS),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        one = inputs.detections("prediction_one")
+        two = inputs.detections("prediction_two")
+        try:
+            combined = sv.Detections.merge([one, two])
+        except ValueError as exc:
+            raise inputs.fail(
+                "prediction_two", f"cannot be combined with prediction_one: {exc}"
+            ) from None
+        lineage = lineage_of(one) or lineage_of(two)
+        if lineage is not None and lineage_of(combined) is None:
+            attach_lineage(combined, lineage)
+        return {"predictions": combined}
+
+
 DETECTIONS_OPS_BLOCKS: tuple[type[Block], ...] = (
     DetectionOffsetV1,
     DetectionsTransformationV1,
     BoundingRectV1,
+    DetectionsMergeV1,
+    DetectionsCombineV1,
 )

@@ -18,7 +18,13 @@ from visionflow.workflows.manifest import AnySelector, StepManifest, StringSelec
 from visionflow.workflows.query import Operation, QueryError, StatementGroup, apply_operations
 from visionflow.workflows.query import evaluate as evaluate_statement
 
-__all__ = ["EXPRESSION_BLOCKS", "CsvFormatterV1", "CurrentTimeV1", "ExpressionV1"]
+__all__ = [
+    "EXPRESSION_BLOCKS",
+    "CsvFormatterV1",
+    "CurrentTimeV1",
+    "ExpressionV1",
+    "apply_data_operations",
+]
 
 
 class _Syntax(BaseModel):
@@ -57,9 +63,11 @@ class ExpressionManifest(StepManifest):
     switch: CasesDefinition
 
 
-def _apply_all(
+def apply_data_operations(
     inputs: StepInputs, values: dict[str, Any], field: str, operations: dict[str, list[Any]]
 ) -> dict[str, Any]:
+    """``values`` with each entry named in ``operations`` put through its operations (the
+    step's ``field`` is blamed for operations on an unknown entry or failing ones)."""
     result = dict(values)
     for name, chain in operations.items():
         if name not in result:
@@ -82,7 +90,9 @@ class ExpressionV1(Block):
     outputs = (OutputDefinition("output", (k.WILDCARD,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        data = _apply_all(inputs, inputs["data"], "data_operations", inputs["data_operations"])
+        data = apply_data_operations(
+            inputs, inputs["data"], "data_operations", inputs["data_operations"]
+        )
         switch: CasesDefinition = inputs["switch"]
         try:
             chosen = next(
@@ -149,7 +159,7 @@ class CsvFormatterV1(Block):
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
         rows = []
         for inputs in batch:
-            row = _apply_all(
+            row = apply_data_operations(
                 inputs, inputs["columns_data"], "columns_operations", inputs["columns_operations"]
             )
             row["timestamp"] = datetime.now(tz=UTC).isoformat()

@@ -1,22 +1,31 @@
 """Formatters: ``property_definition`` (query-language operations on a value),
-``first_non_empty_or_default`` and ``json_parser`` (fields of a JSON text, e.g. a model's answer,
-as outputs named at run time)."""
+``first_non_empty_or_default``, ``json_parser`` (fields of a JSON text, e.g. a model's answer,
+as outputs named at run time) and ``string_template`` (text from a template and data)."""
 
 from __future__ import annotations
 
 import json
 import re
+import string
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.manifest import AnySelector, Reference, StepManifest
+from visionflow.workflows.blocks.expressions import apply_data_operations
+from visionflow.workflows.manifest import AnySelector, Reference, StepManifest, StringSelector
 from visionflow.workflows.query import Operation, QueryError, apply_operations
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
-__all__ = ["FORMATTER_BLOCKS", "FirstNonEmptyOrDefaultV1", "JsonParserV1", "PropertyDefinitionV1"]
+__all__ = [
+    "FORMATTER_BLOCKS",
+    "FirstNonEmptyOrDefaultV1",
+    "JsonParserV1",
+    "PropertyDefinitionV1",
+    "StringTemplateV1",
+    "render_template",
+]
 
 
 class PropertyDefinitionManifest(StepManifest):
@@ -115,8 +124,80 @@ class JsonParserV1(Block):
         return {_ERROR_STATUS: error, **values}
 
 
+class StringTemplateManifest(StepManifest):
+    template: StringSelector | str
+    data: dict[str, AnySelector | str | int | float | bool] = Field(default_factory=dict)
+    data_operations: dict[str, list[Operation]] = Field(default_factory=dict)
+
+
+# Widths and precisions in format specs beyond this are refused: ``{x:>999999999}`` would
+# allocate a gigabyte.
+_MAX_FORMAT_NUMBER = 10_000
+_NUMBER = re.compile(r"\d+")
+
+
+class TemplateError(ValueError):
+    """A template that cannot be rendered with the data it is given (the message says why)."""
+
+
+def _placeholders(template: str, variables: dict[str, Any]) -> None:
+    """Checks that every placeholder of ``template`` (and of its format specs) is a plain name
+    of ``variables`` and that its format spec asks for no huge width or precision."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise TemplateError(f"{exc} (write {{{{ and }}}} for literal braces)") from None
+    for _literal, name, spec, _conversion in parsed:
+        if name is None:
+            continue
+        if name == "" or name.isdigit():
+            raise TemplateError("positional placeholders are not supported: use {name}")
+        if "." in name or "[" in name:
+            raise TemplateError(
+                f"{{{name}}}: attribute and index access are not supported "
+                "(extract the value with data_operations)"
+            )
+        if name not in variables:
+            raise TemplateError(f"{{{name}}} is not in data (data has: {sorted(variables)})")
+        if spec and "{" in spec:
+            _placeholders(spec, variables)
+            spec = spec.format(**variables)
+        if any(int(n) > _MAX_FORMAT_NUMBER for n in _NUMBER.findall(spec or "")):
+            raise TemplateError(f"{{{name}:{spec}}}: widths and precisions stop at 10000")
+
+
+def render_template(template: str, variables: dict[str, Any]) -> str:
+    """``template`` with each ``{name}`` (optionally ``{name:spec}``, Python's format spec)
+    replaced by ``variables[name]``; ``TemplateError`` names what does not fit."""
+    _placeholders(template, variables)
+    try:
+        return template.format(**variables)
+    except (ValueError, TypeError) as exc:
+        raise TemplateError(f"{exc} (does a format spec fit the type of its value?)") from None
+
+
+class StringTemplateV1(Block):
+    """``output``: ``template`` with its ``{name}`` placeholders filled from ``data`` (after
+    ``data_operations``), e.g. a prompt built from a list joined with ``SequenceJoin``."""
+
+    type = "roboflow_core/string_template@v1"
+    manifest = StringTemplateManifest
+    outputs = (OutputDefinition("output", (k.STRING,)),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        template = inputs.as_str("template")
+        data = apply_data_operations(
+            inputs, inputs["data"], "data_operations", inputs["data_operations"]
+        )
+        try:
+            return {"output": render_template(template, data)}
+        except TemplateError as exc:
+            raise inputs.fail("template", str(exc)) from None
+
+
 FORMATTER_BLOCKS: tuple[type[Block], ...] = (
     PropertyDefinitionV1,
     FirstNonEmptyOrDefaultV1,
     JsonParserV1,
+    StringTemplateV1,
 )

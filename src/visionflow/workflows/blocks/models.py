@@ -4,7 +4,8 @@ Thin on purpose: parameters become the model's typed params, the injected ``Mode
 the model (one call per distinct model and parameter set), and results get the image's lineage.
 Manifests match the reference's field names and defaults (``workflow-blocks.json``); versions
 differ in outputs (``model_id`` from v2) and in how confidence is chosen (``confidence_mode`` from
-v3: ``best``/``default`` mean the 0.4 default, as this server has no per-model thresholds).
+v3: ``best``/``default`` mean the 0.4 default, as this server has no per-model thresholds);
+instance segmentation v4 drops the dense-mask switch.
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ class SegmentationManifestV1(
 class SegmentationManifestV3(
     _DenseMasks, _ActiveLearning, _Masks, _Nms, _ConfidenceMode, _ModelManifest
 ):
+    pass
+
+
+class SegmentationManifestV4(_ActiveLearning, _Masks, _Nms, _ConfidenceMode, _ModelManifest):
     pass
 
 
@@ -296,6 +301,17 @@ class InstanceSegmentationModelV3(_SegmentationBlock):
     outputs = _outputs((k.INSTANCE_SEGMENTATION_PREDICTION,), v1=False)
 
 
+class InstanceSegmentationModelV4(_SegmentationBlock):
+    """v4: no ``enforce_dense_masks_in_inference_models`` (the reference may answer with RLE
+    masks, hence the extra output kind); the models here give dense masks, written as polygons."""
+
+    type = "roboflow_core/roboflow_instance_segmentation_model@v4"
+    manifest = SegmentationManifestV4
+    outputs = _outputs(
+        (k.RLE_INSTANCE_SEGMENTATION_PREDICTION, k.INSTANCE_SEGMENTATION_PREDICTION), v1=False
+    )
+
+
 class _KeypointBlock(_DetectionBlock):
     task = "keypoint-detection"
 
@@ -461,6 +477,7 @@ MODEL_BLOCKS: tuple[type[Block], ...] = (
     InstanceSegmentationModelV1,
     InstanceSegmentationModelV2,
     InstanceSegmentationModelV3,
+    InstanceSegmentationModelV4,
     KeypointDetectionModelV1,
     KeypointDetectionModelV2,
     KeypointDetectionModelV3,

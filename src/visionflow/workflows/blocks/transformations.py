@@ -1,15 +1,16 @@
 """Transformations: ``dynamic_crop`` (one crop per detection — a dimensionality increase),
-``detections_filter`` and ``dimension_collapse`` (gathers nested results — a decrease)."""
+``detections_filter``, ``per_class_confidence_filter`` and ``dimension_collapse`` (gathers nested
+results — a decrease)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import supervision as sv
 from pydantic import Field
 
-from visionflow.core.detections import DETECTION_ID, KEYPOINTS_XY, POLYGON
+from visionflow.core.detections import CLASS_NAME, DETECTION_ID, KEYPOINTS_XY, POLYGON
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.colors import parse_color
@@ -19,13 +20,21 @@ from visionflow.workflows.manifest import (
     DetectionsSelector,
     FloatZeroToOneSelector,
     ImageSelector,
+    Reference,
     RgbColorSelector,
     StepManifest,
     StringSelector,
 )
 from visionflow.workflows.query import Operation, QueryError, apply_operations
+from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
-__all__ = ["TRANSFORMATION_BLOCKS", "DetectionsFilterV1", "DimensionCollapseV1", "DynamicCropV1"]
+__all__ = [
+    "TRANSFORMATION_BLOCKS",
+    "DetectionsFilterV1",
+    "DimensionCollapseV1",
+    "DynamicCropV1",
+    "PerClassConfidenceFilterV1",
+]
 
 
 class DynamicCropManifest(StepManifest):
@@ -135,6 +144,54 @@ class DetectionsFilterV1(Block):
         return detections_through_operations(inputs)
 
 
+DictionarySelector = Annotated[
+    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.DICTIONARY,))
+]
+
+
+class PerClassConfidenceFilterManifest(StepManifest):
+    predictions: DetectionsSelector
+    class_thresholds: dict[str, float] | DictionarySelector
+    default_threshold: float | FloatZeroToOneSelector = 0.3
+
+
+def _thresholds(inputs: StepInputs) -> dict[str, float]:
+    value = inputs["class_thresholds"]
+    if not isinstance(value, dict):
+        raise inputs.fail("class_thresholds", f"expected a dictionary, got {value!r}")
+    thresholds: dict[str, float] = {}
+    for name, threshold in value.items():
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise inputs.fail("class_thresholds", f"{name!r}: expected a number, got {threshold!r}")
+        if not 0.0 <= threshold <= 1.0:
+            raise inputs.fail("class_thresholds", f"{name!r}: {threshold} is not within [0, 1]")
+        thresholds[str(name)] = float(threshold)
+    return thresholds
+
+
+class PerClassConfidenceFilterV1(Block):
+    """``predictions`` whose confidence reaches their class's threshold (``class_thresholds`` by
+    class name, ``default_threshold`` for classes not listed); without confidences, all."""
+
+    type = "roboflow_core/per_class_confidence_filter@v1"
+    manifest = PerClassConfidenceFilterManifest
+    outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        detections = inputs.detections("predictions")
+        thresholds = _thresholds(inputs)
+        default = inputs.as_float("default_threshold", low=0.0, high=1.0)
+        if detections.confidence is None or len(detections) == 0:
+            return {"predictions": detections}
+        names = detections.data.get(CLASS_NAME)
+        classes = [str(n) for n in names] if names is not None else [""] * len(detections)
+        # Compared in float32, the confidences' precision, so a 0.9 score passes a 0.9 threshold.
+        minimum = np.array([thresholds.get(name, default) for name in classes], dtype=np.float32)
+        kept = detections[np.asarray(detections.confidence, dtype=np.float32) >= minimum]
+        assert isinstance(kept, sv.Detections)
+        return {"predictions": kept}
+
+
 class DimensionCollapseManifest(StepManifest):
     data: AnySelector
 
@@ -155,5 +212,6 @@ class DimensionCollapseV1(Block):
 TRANSFORMATION_BLOCKS: tuple[type[Block], ...] = (
     DynamicCropV1,
     DetectionsFilterV1,
+    PerClassConfidenceFilterV1,
     DimensionCollapseV1,
 )

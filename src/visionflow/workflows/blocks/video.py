@@ -9,6 +9,8 @@ it lives in the executor's memory (``workflows.memory``), so a client can send a
 frame, request by request, with the same ``video_identifier``. Frames without metadata keep
 state for one run only (the elements of one batch), like the reference's HTTP server, which
 builds its blocks per request — otherwise unrelated still images would be taken for one video.
+
+``VideoBlock`` is the base of such blocks: ``start`` makes a video's state, ``step`` uses it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, ClassVar, TypeVar
 
-from visionflow.workflows.block import RunContext, StepInputs
+from visionflow.workflows.block import Block, RunContext, StepInputs, StepResult
 from visionflow.workflows.video_metadata import VideoMetadata
 
-__all__ = ["VideoMetadata", "frame_metadata", "settings_key", "video_state"]
+__all__ = ["VideoBlock", "VideoMetadata", "frame_metadata", "settings_key", "video_state"]
 
 T = TypeVar("T")
 
@@ -64,3 +67,33 @@ def video_state(
     if full_key not in local:
         local[full_key] = factory()
     yield local[full_key]
+
+
+class VideoBlock(Block):
+    """Runs ``step`` on each element with the state of its video (created by ``start``; see
+    the module docstring for how long it lasts)."""
+
+    metadata_field: ClassVar[str | None] = None
+    # Fields whose values shape the state: a change starts new state.
+    state_fields: ClassVar[tuple[str, ...]] = ()
+
+    def start(self, inputs: StepInputs) -> Any:
+        raise NotImplementedError
+
+    def step(self, state: Any, inputs: StepInputs, metadata: VideoMetadata) -> StepResult:
+        raise NotImplementedError
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        return self.run_batch([inputs], context)[0]
+
+    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
+        local: dict[Hashable, Any] = {}
+        results: list[StepResult] = []
+        for inputs in batch:
+            metadata, explicit = frame_metadata(inputs, self.metadata_field)
+            key = settings_key(inputs, self.state_fields)
+            with video_state(
+                context, inputs, metadata, key, explicit, local, partial(self.start, inputs)
+            ) as state:
+                results.append(self.step(state, inputs, metadata))
+        return results

@@ -1,5 +1,5 @@
 """Visualizations with supervision's annotators: ``bounding_box_visualization`` and
-``label_visualization``. Each draws on a copy of ``image`` and outputs it as ``image``."""
+``label_visualization@v1..v2``. Each draws on a copy of ``image`` and outputs it as ``image``."""
 
 from __future__ import annotations
 
@@ -33,11 +33,14 @@ __all__ = [
     "VISUALIZATION_BLOCKS",
     "BoundingBoxVisualizationV1",
     "LabelVisualizationV1",
+    "LabelVisualizationV2",
     "Palette",
     "PaletteManifest",
     "TextPosition",
     "VisualizedPredictionsSelector",
     "annotated",
+    "detection_labels",
+    "draw_detections",
     "palette_and_lookup",
 ]
 
@@ -109,14 +112,29 @@ class BoundingBoxManifest(PaletteManifest):
     roundness: Annotated[float, Field(ge=0.0, le=1.0)] | FloatZeroToOneSelector = 0.0
 
 
-class LabelManifest(PaletteManifest):
+class _LabelText(PaletteManifest):
     text: LabelText | StringSelector = "Class"
     text_position: TextPosition | StringSelector = "TOP_LEFT"
     text_color: str | StringSelector = "WHITE"
+
+
+class _TextSizeMode(StepManifest):
+    text_size_mode: Literal["Manual", "Automatic"] | StringSelector = "Manual"
+
+
+class _LabelStyle(StepManifest):
     text_scale: float | FloatSelector = 1.0
     text_thickness: int | IntegerSelector = 1
     text_padding: int | IntegerSelector = 10
     border_radius: int | IntegerSelector = 0
+
+
+class LabelManifest(_LabelStyle, _LabelText):
+    pass
+
+
+class LabelManifestV2(_LabelStyle, _TextSizeMode, _LabelText):
+    pass
 
 
 def annotated(image: WorkflowImage, canvas: object) -> StepResult:
@@ -175,15 +193,33 @@ class BoundingBoxVisualizationV1(Block):
         return draw_detections(inputs, draw)
 
 
-def _labels(detections: sv.Detections, text: str) -> list[str]:
+# Where ``mask_area_measurement`` puts each detection's mask area (pixels, converted units).
+_AREA_PX = "area_px"
+_AREA_CONVERTED = "area_converted"
+
+
+def _measured(detections: sv.Detections, key: str, prefix: str) -> list[str]:
+    values = detections.data.get(key)
+    if values is None:
+        return [f"{prefix}: N/A"] * len(detections)
+    return [f"{prefix}: N/A" if v is None else f"{prefix}: {float(v):.2f}" for v in values]
+
+
+def detection_labels(detections: sv.Detections, text: str) -> list[str] | None:
+    """One label per detection as ``text`` asks (a name of ``LabelText``, or a key of
+    ``detections.data``); ``None`` when ``text`` is neither."""
     names = detections.data.get(CLASS_NAME)
     confidence = detections.confidence
     count = len(detections)
     if text == "Class":
         return [str(names[i]) if names is not None else "" for i in range(count)]
-    if text == "Confidence" and confidence is not None:
-        return [f"{c:.2f}" for c in confidence]
-    if text == "Class and Confidence" and confidence is not None and names is not None:
+    if text == "Confidence":
+        return [f"{c:.2f}" for c in confidence] if confidence is not None else [""] * count
+    if text == "Class and Confidence":
+        if confidence is None:
+            return detection_labels(detections, "Class")
+        if names is None:
+            return detection_labels(detections, "Confidence")
         return [f"{names[i]} {confidence[i]:.2f}" for i in range(count)]
     if text == "Index":
         return [str(i) for i in range(count)]
@@ -195,18 +231,32 @@ def _labels(detections: sv.Detections, text: str) -> list[str]:
             )
         return labels
     if text == "Area":
-        return [str(int(area)) for area in detections.box_area]
+        return [str(int(area)) for area in detections.area]
+    if text == "Area (mask)":
+        return _measured(detections, _AREA_PX, "Area (mask)")
+    if text == "Area (converted)":
+        return _measured(detections, _AREA_CONVERTED, "Area (conv)")
     if text == "Tracker Id":
         ids = detections.tracker_id
         return [str(t) for t in ids] if ids is not None else ["No Tracker ID"] * count
-    return [""] * count
+    if text == "Time In Zone":
+        times = detections.data.get("time_in_zone")
+        if times is None:
+            return ["In zone: N/A"] * count
+        return [f"In zone: {round(float(t), 2)}s" if t else "In zone: N/A" for t in times]
+    if text in detections.data:
+        return ["" if value is None else str(value) for value in detections.data[text]]
+    return None
 
 
-class LabelVisualizationV1(Block):
-    type = "roboflow_core/label_visualization@v1"
-    aliases = ("LabelVisualization",)
-    manifest = LabelManifest
+class _LabelVisualization(Block):
+    """Labels each detection (``text``: its class, confidence, index, box size, area, tracker
+    id, time in zone, or any per-detection value by its ``data`` key)."""
+
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
+
+    def text_scale(self, inputs: StepInputs, size_wh: tuple[int, int]) -> float:
+        return inputs.as_float("text_scale", low=0.0)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
@@ -218,20 +268,55 @@ class LabelVisualizationV1(Block):
                 text_color = parse_color(inputs.as_str("text_color"))
             except ValueError as exc:
                 raise inputs.fail("text_color", str(exc)) from None
+            labels = detection_labels(detections, inputs.as_str("text"))
+            if labels is None:
+                raise inputs.fail("text", "not a label type nor a per-detection value")
             annotator = sv.LabelAnnotator(
                 color=palette,
                 color_lookup=lookup,
                 text_position=position,
                 text_color=text_color,
-                text_scale=inputs.as_float("text_scale", low=0.0),
+                text_scale=self.text_scale(inputs, (canvas.shape[1], canvas.shape[0])),
                 text_thickness=inputs.as_int("text_thickness", low=1),
                 text_padding=inputs.as_int("text_padding", low=0),
                 border_radius=inputs.as_int("border_radius", low=0),
             )
-            labels = _labels(detections, inputs.as_str("text"))
             return annotator.annotate(canvas, detections, labels=labels)
 
         return draw_detections(inputs, draw)
 
 
-VISUALIZATION_BLOCKS: tuple[type[Block], ...] = (BoundingBoxVisualizationV1, LabelVisualizationV1)
+class LabelVisualizationV1(_LabelVisualization):
+    type = "roboflow_core/label_visualization@v1"
+    aliases = ("LabelVisualization",)
+    manifest = LabelManifest
+
+
+# ``Automatic`` text size: ``text_scale`` at a 1080 px short side, proportional to it elsewhere.
+_REFERENCE_SHORT_SIDE_PX = 1080
+_AUTOMATIC_SCALE_RANGE = (0.3, 5.0)
+
+
+class LabelVisualizationV2(_LabelVisualization):
+    """v2: ``text_size_mode`` ``Automatic`` scales ``text_scale`` with the image (as given at a
+    1080 px short side, clamped to [0.3, 5])."""
+
+    type = "roboflow_core/label_visualization@v2"
+    manifest = LabelManifestV2
+
+    def text_scale(self, inputs: StepInputs, size_wh: tuple[int, int]) -> float:
+        scale = super().text_scale(inputs, size_wh)
+        mode = inputs.as_str("text_size_mode")
+        if mode == "Manual":
+            return scale
+        if mode != "Automatic":
+            raise inputs.fail("text_size_mode", f"expected Manual or Automatic, got {mode!r}")
+        low, high = _AUTOMATIC_SCALE_RANGE
+        return min(high, max(low, scale * min(size_wh) / _REFERENCE_SHORT_SIDE_PX))
+
+
+VISUALIZATION_BLOCKS: tuple[type[Block], ...] = (
+    BoundingBoxVisualizationV1,
+    LabelVisualizationV1,
+    LabelVisualizationV2,
+)
