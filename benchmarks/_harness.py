@@ -41,7 +41,7 @@ __all__ = [
 Row = tuple[str, str, float, float, float]
 
 # Seconds a fresh server gets to answer /healthz.
-_STARTUP_S = 30.0
+_STARTUP_S = 120.0
 
 
 def median_ms(call: Callable[[], object], runs: int, warmup: int = 3) -> float:
@@ -99,11 +99,13 @@ def running_server(home: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "VISIONFLOW_HOME": str(home), "VISIONFLOW_REGISTER_DEMO_MODELS": "0"}
     command = [sys.executable, "-m", "visionflow", "serve", "--port", str(port)]
+    log_path = home / "server.log"
+    log = log_path.open("wb")
     server = subprocess.Popen(
         [*command, "--log-level", "warning"],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -115,12 +117,14 @@ def running_server(home: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the benchmark server on {url} did not start")
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the benchmark server on {url} did not start:\n{tail}")
             time.sleep(0.1)
         yield url
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
 
 
 def print_table(rows: Iterable[Row]) -> None:

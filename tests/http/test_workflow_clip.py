@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 from tests.fixtures.clip_tiny import (
-    CLIP_TINY,
     PORTRAIT,
     SQUARE,
     cosine,
@@ -20,15 +19,8 @@ from tests.fixtures.clip_tiny import (
     text_embedding,
 )
 from tests.workflows.fakes import definition
-from visionflow.service.services import Services
 
 CLASSES = ["a photo of a cat", "a photo of a dog", "A Diagram!! of 2 dogs, 3 cats & a café."]
-
-
-@pytest.fixture
-def clip_tenant(services: Services, tenant: Tenant) -> Tenant:
-    services.models.add_from_path(tenant.workspace, "clip/1", CLIP_TINY)
-    return tenant
 
 
 def run(client: TestClient, tenant: Tenant, workflow: dict[str, Any], image: Any) -> Any:
