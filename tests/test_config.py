@@ -87,6 +87,8 @@ def test_model_maps_merge_with_defaults_and_name_their_own_form() -> None:
     clip = dict(settings.clip_models)
     assert clip["ViT-B-32"] == "clip/2"
     assert clip["ViT-B-16"] == "clip/1"
+    assert clip["RN50"] == "clip/1"
+    assert dict(Settings.from_env({}).clip_models)["ViT-B-32"] == "clip/1"
     world = dict(settings.yolo_world_models)
     assert world["v2-s"] == "world/3"
     assert world["v2-l"] == "yolo-world/1"

@@ -94,10 +94,27 @@ class Settings:
     workflows_max_concurrent_steps: int = 8
     # Folder local_file_sink may write under; ``None`` turns file sinks off.
     workflows_sink_folder: Path | None = None
-    # CLIP: ``clip_version_id`` values (ViT-B-16, RN50, ...) → registered model ids of CLIP
-    # packages, and the version used when a request names none (the reference's default).
-    clip_models: tuple[tuple[str, str], ...] = (("ViT-B-16", "clip/1"),)
+    # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
+    # version id maps to ``clip/1`` unless VISIONFLOW_CLIP_MODELS ("RN50=clip-rn50/1,...") says
+    # otherwise, entry by entry; ``clip_default_version`` is used when a request names none (the
+    # reference's default). ``clip_max_batch_size`` caps the images, texts or prompts of one
+    # /clip request (the reference's CLIP_MAX_BATCH_SIZE); workflow blocks embed in such chunks.
+    clip_models: tuple[tuple[str, str], ...] = tuple(
+        (version, "clip/1")
+        for version in (
+            "RN101",
+            "RN50",
+            "RN50x16",
+            "RN50x4",
+            "RN50x64",
+            "ViT-B-16",
+            "ViT-B-32",
+            "ViT-L-14-336px",
+            "ViT-L-14",
+        )
+    )
     clip_default_version: str = "ViT-B-16"
+    clip_max_batch_size: int = 8
     # YOLO-World: ``yolo_world_version_id`` values → registered model ids of YOLO-World
     # packages (scripts/export_yolo_world.py). Every reference version id maps to
     # ``yolo-world/1`` unless VISIONFLOW_YOLO_WORLD_MODELS ("v2-s=yolo-world-s/1,...") says
@@ -117,6 +134,10 @@ class Settings:
             raise ValueError(
                 "VISIONFLOW_WORKFLOWS_MAX_CONCURRENT_STEPS must be >= 1, "
                 f"got {self.workflows_max_concurrent_steps}"
+            )
+        if self.clip_max_batch_size < 1:
+            raise ValueError(
+                f"VISIONFLOW_CLIP_MAX_BATCH_SIZE must be >= 1, got {self.clip_max_batch_size}"
             )
 
     @property
@@ -221,6 +242,7 @@ class Settings:
                 }.items()
             ),
             clip_default_version=get("CLIP_VERSION_ID") or defaults.clip_default_version,
+            clip_max_batch_size=pick_int("CLIP_MAX_BATCH_SIZE", defaults.clip_max_batch_size),
             yolo_world_models=tuple(
                 {
                     **dict(defaults.yolo_world_models),

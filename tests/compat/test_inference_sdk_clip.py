@@ -39,7 +39,7 @@ out = {
     ),
 }
 try:
-    client.get_clip_text_embeddings("a", clip_version="RN50")
+    client.get_clip_text_embeddings("a", clip_version="ViT-made-up-99")
 except Exception as error:
     out["missing"] = {"status": getattr(error, "status_code", None), "text": str(error)}
 print(json.dumps(out))

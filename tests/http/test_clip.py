@@ -188,10 +188,11 @@ def test_compare_single_prompt_and_image_to_image(client: TestClient, clip_tenan
         ),
         pytest.param(
             "/clip/embed_text",
-            {"text": "a", "clip_version_id": "RN50"},
+            {"text": "a", "clip_version_id": "ViT-made-up-99"},
             "VISIONFLOW_CLIP_MODELS",
             id="unmapped-version",
         ),
+        pytest.param("/clip/embed_image", {"image": []}, "no image given", id="no-image"),
     ],
 )
 def test_bad_input_is_a_clear_4xx(
@@ -200,6 +201,87 @@ def test_bad_input_is_a_clear_4xx(
     response = client.post(route, params={"api_key": clip_tenant.key}, json=body)
     assert 400 <= response.status_code < 500, response.text
     assert message in response.json()["message"]
+
+
+NOT_AN_IMAGE = {"type": "base64", "value": "bm90IGFuIGltYWdl"}
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        pytest.param("/clip/embed_text", {"text": [f"text {i}" for i in range(9)]}, id="texts"),
+        # Undecodable images: the count is checked before any image loads.
+        pytest.param("/clip/embed_image", {"image": [NOT_AN_IMAGE] * 9}, id="images"),
+        pytest.param(
+            "/clip/compare",
+            {"subject": "a", "subject_type": "text", "prompt": [f"p{i}" for i in range(9)]},
+            id="prompt-list",
+        ),
+        pytest.param(
+            "/clip/compare",
+            {"subject": NOT_AN_IMAGE, "prompt": {f"name{i}": "p" for i in range(9)}},
+            id="prompt-dict",
+        ),
+        pytest.param(
+            "/clip/compare",
+            {
+                "subject": "a",
+                "subject_type": "text",
+                "prompt": [NOT_AN_IMAGE] * 9,
+                "prompt_type": "image",
+            },
+            id="image-prompts",
+        ),
+    ],
+)
+def test_more_than_the_batch_size_is_a_400_naming_the_limit(
+    client: TestClient, clip_tenant: Tenant, route: str, body: dict[str, Any]
+) -> None:
+    response = client.post(route, params={"api_key": clip_tenant.key}, json=body)
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert "has 9 items" in message
+    assert "at most 8" in message
+    assert "VISIONFLOW_CLIP_MAX_BATCH_SIZE" in message
+
+
+def test_the_batch_size_itself_is_accepted(client: TestClient, clip_tenant: Tenant) -> None:
+    texts = [t for t in reference_texts() if t] + ["a photo of a bird"]
+    assert len(texts) == 8
+    body = post(client, "/clip/embed_text", clip_tenant, text=texts)
+    assert len(body["embeddings"]) == 8
+    np.testing.assert_allclose(
+        body["embeddings"][1], text_embedding(texts[1]), rtol=0, atol=TOLERANCE
+    )
+    compared = post(
+        client, "/clip/compare", clip_tenant, subject=image_object(SQUARE), prompt=texts
+    )
+    assert len(compared["similarity"]) == 8
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        "RN101",
+        "RN50",
+        "RN50x16",
+        "RN50x4",
+        "RN50x64",
+        "ViT-B-16",
+        "ViT-B-32",
+        "ViT-L-14",
+        "ViT-L-14-336px",
+    ],
+)
+def test_every_reference_version_maps_to_clip_1_by_default(
+    client: TestClient, clip_tenant: Tenant, version: str
+) -> None:
+    body = post(
+        client, "/clip/embed_text", clip_tenant, text="a photo of a cat", clip_version_id=version
+    )
+    np.testing.assert_allclose(
+        body["embeddings"][0], text_embedding("a photo of a cat"), rtol=0, atol=TOLERANCE
+    )
 
 
 def test_unregistered_model_is_a_404_that_says_how_to_add_it(

@@ -19,6 +19,7 @@ from tests.fixtures.clip_tiny import (
     text_embedding,
 )
 from tests.workflows.fakes import definition
+from visionflow.workflows.blocks.clip import MAX_CLASSES
 
 CLASSES = ["a photo of a cat", "a photo of a dog", "A Diagram!! of 2 dogs, 3 cats & a café."]
 
@@ -113,21 +114,100 @@ def test_clip_embedding(
     np.testing.assert_allclose(output["embedding"], wanted, rtol=0, atol=1e-5)
 
 
-def test_an_unmapped_version_says_how_to_add_it(client: TestClient, clip_tenant: Tenant) -> None:
+def test_clip_v1_default_version_runs_on_a_default_install(
+    client: TestClient, clip_tenant: Tenant
+) -> None:
+    """``clip@v1`` defaults to ``ViT-B-32``, which maps to ``clip/1`` like every reference id."""
     workflow = definition(
         [{"type": "roboflow_core/clip@v1", "name": "clip", "data": "$inputs.image"}],
         {"embedding": "$steps.clip.embedding"},
+    )
+    (output,) = run(client, clip_tenant, workflow, image_object(SQUARE))
+    np.testing.assert_allclose(output["embedding"], image_embedding(SQUARE), rtol=0, atol=1e-5)
+
+
+def test_an_unmapped_version_says_how_to_add_it(client: TestClient, clip_tenant: Tenant) -> None:
+    workflow = definition(
+        [
+            {
+                "type": "roboflow_core/clip@v1",
+                "name": "clip",
+                "data": "$inputs.image",
+                "version": "$inputs.version",
+            }
+        ],
+        {"embedding": "$steps.clip.embedding"},
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "version"},
+        ],
     )
     response = client.post(
         "/workflows/run",
         json={
             "api_key": clip_tenant.key,
-            "inputs": {"image": image_object(SQUARE)},
+            "inputs": {"image": image_object(SQUARE), "version": "ViT-made-up-99"},
             "specification": workflow,
         },
     )
     assert response.status_code == 404, response.text
-    assert "'ViT-B-32' is not mapped" in response.json()["message"]
+    assert "'ViT-made-up-99' is not mapped" in response.json()["message"]
+
+
+def comparison(classes: Any) -> dict[str, Any]:
+    return definition(
+        [
+            {
+                "type": "roboflow_core/clip_comparison@v2",
+                "name": "clip",
+                "images": "$inputs.image",
+                "classes": "$inputs.classes",
+            }
+        ],
+        {"s": "$steps.clip.similarities"},
+        inputs=[
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "classes"},
+        ],
+    )
+
+
+def test_many_more_classes_than_the_clip_batch_size(
+    client: TestClient, clip_tenant: Tenant
+) -> None:
+    """/clip/compare takes 8 prompts; a step embeds 30 classes in chunks, same numbers."""
+    classes = CLASSES * 10
+    response = client.post(
+        "/workflows/run",
+        json={
+            "api_key": clip_tenant.key,
+            "inputs": {"image": image_object(SQUARE), "classes": classes},
+            "specification": comparison(classes),
+        },
+    )
+    assert response.status_code == 200, response.text
+    (output,) = response.json()["outputs"]
+    np.testing.assert_allclose(output["s"], expected(SQUARE) * 10, rtol=0, atol=1e-6)
+
+
+def test_more_than_max_classes_is_a_400_naming_step_and_field(
+    client: TestClient, clip_tenant: Tenant
+) -> None:
+    classes = [f"class {i}" for i in range(MAX_CLASSES + 1)]
+    response = client.post(
+        "/workflows/run",
+        json={
+            "api_key": clip_tenant.key,
+            "inputs": {"image": image_object(SQUARE), "classes": classes},
+            "specification": comparison(classes),
+        },
+    )
+    assert response.status_code == 400, response.text
+    message = response.json()["message"]
+    assert "'clip'" in message
+    assert "'classes'" in message
+    assert f"has {MAX_CLASSES + 1} classes" in message
+    assert f"at most {MAX_CLASSES}" in message
 
 
 def test_empty_classes_are_refused(client: TestClient, clip_tenant: Tenant) -> None:

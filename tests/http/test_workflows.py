@@ -441,7 +441,9 @@ def test_key_in_authorization_header(client: TestClient, models: Tenant) -> None
     anonymous = client.post(
         "/workflows/run", json={"specification": workflow, "inputs": {"image": IMAGE}}
     )
-    assert (anonymous.status_code, anonymous.json()["error_type"]) == (404, "model_not_found")
+    assert anonymous.status_code == 404
+    assert anonymous.json()["error_type"] == "ClientCausedStepExecutionError"
+    assert anonymous.json()["inner_error_type"] == "ModelNotFoundError"
 
 
 def test_excluded_fields(client: TestClient, models: Tenant) -> None:
@@ -504,6 +506,81 @@ def test_step_failure_is_a_500_naming_the_step(
     )
     assert body["blocks_errors"][0]["block_id"] == "broken"
     assert body["inner_error_type"] == "ZeroDivisionError"
+
+
+def test_unknown_model_in_a_step_is_a_404_with_the_workflow_error_body(
+    client: TestClient, models: Tenant
+) -> None:
+    workflow = definition(
+        [model("roboflow_object_detection_model@v2", "det", "nope/1")],
+        {"p": "$steps.det.predictions"},
+    )
+    body = run(client, models, workflow, status=404)
+    details = body["inner_error_message"]
+    assert details.startswith("Model 'nope/1' not found in workspace(s) 'acme', 'demo'.")
+    assert body == {
+        "message": f"Step 'det' (roboflow_core/roboflow_object_detection_model@v2): {details}",
+        "error_type": "ClientCausedStepExecutionError",
+        "context": "workflow_execution | step_execution",
+        "inner_error_type": "ModelNotFoundError",
+        "inner_error_message": details,
+        "blocks_errors": [
+            {
+                "block_id": "det",
+                "block_type": "roboflow_core/roboflow_object_detection_model@v2",
+                "property_name": None,
+                "property_details": details,
+            }
+        ],
+    }
+
+
+def test_a_model_of_another_task_has_the_workflow_error_body(
+    client: TestClient, models: Tenant
+) -> None:
+    workflow = definition(
+        [model("roboflow_object_detection_model@v2", "det", "cls/1")],
+        {"p": "$steps.det.predictions"},
+    )
+    body = run(client, models, workflow, status=400)
+    assert (body["error_type"], body["inner_error_type"]) == (
+        "ClientCausedStepExecutionError",
+        "InvalidInputError",
+    )
+    assert body["context"] == "workflow_execution | step_execution"
+    assert body["inner_error_message"] == (
+        "model 'cls/1' is a classification model; this block runs object-detection models"
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "inner"),
+    [
+        pytest.param(
+            {"type": "base64", "value": "bm90IGFuIGltYWdl"}, "ImageDecodeError", id="bytes"
+        ),
+        pytest.param({"value": "x"}, "InvalidInputError", id="no-type"),
+        pytest.param(12, "InvalidInputError", id="number"),
+    ],
+)
+def test_a_bad_image_input_has_the_workflow_error_body(
+    client: TestClient, models: Tenant, image: Any, inner: str
+) -> None:
+    workflow = definition([model("roboflow_object_detection_model@v2", "det", "known/1")], {})
+    body = run(client, models, workflow, {"image": image}, status=400)
+    assert set(body) == {
+        "message",
+        "error_type",
+        "context",
+        "inner_error_type",
+        "inner_error_message",
+        "blocks_errors",
+    }
+    assert (body["error_type"], body["inner_error_type"]) == ("RuntimeInputError", inner)
+    assert body["context"] == "workflow_execution | runtime_input_validation"
+    assert body["message"] == f"Workflow input 'image': {body['inner_error_message']}"
+    [where] = body["blocks_errors"]
+    assert (where["block_id"], where["property_name"]) == (None, "inputs.image")
 
 
 def test_missing_image_is_a_400(client: TestClient, models: Tenant) -> None:

@@ -128,5 +128,6 @@ def test_webhook_to_loopback_is_refused_by_default(
     )
     [result] = response.json()["outputs"]
     assert result["hook_error"] is True
-    assert "non-public" in result["hook"]
+    assert "webhook URL host '127.0.0.1' resolves to a non-public address" in result["hook"]
+    assert "image" not in result["hook"]
     assert hook_server.received == []  # type: ignore[attr-defined]

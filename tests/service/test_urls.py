@@ -167,3 +167,39 @@ def test_unresolvable_host_is_a_fetch_error() -> None:
 
     with pytest.raises(ImageFetchError, match="resolve"):
         UrlFetcher(Settings(), resolver=resolver).fetch("http://nowhere.invalid/a.jpg")
+
+
+@pytest.mark.parametrize(
+    ("url", "wanted"),
+    [
+        pytest.param("file:///etc/passwd", "scheme 'file' is not allowed", id="scheme"),
+        pytest.param("http:///nohost", "'http:///nohost' has no host", id="no-host"),
+        pytest.param(
+            "http://127.0.0.1:9/hook", "host '127.0.0.1' resolves to a non-public", id="loopback"
+        ),
+        pytest.param("http://nowhere.invalid/hook", "could not resolve the", id="unresolvable"),
+    ],
+)
+def test_refusals_name_the_url_by_its_purpose(url: str, wanted: str) -> None:
+    def resolver(host: str, _port: int) -> list[str]:
+        if host == "nowhere.invalid":
+            raise OSError("no such host")
+        return [host]
+
+    fetcher = UrlFetcher(Settings(), resolver=resolver)
+    with pytest.raises((UrlNotAllowedError, ImageFetchError)) as webhook:
+        fetcher.request("POST", url, json={}, purpose="webhook URL")
+    assert "webhook URL" in webhook.value.message
+    assert wanted in webhook.value.message
+    assert "image" not in webhook.value.message
+    with pytest.raises((UrlNotAllowedError, ImageFetchError)) as image:
+        fetcher.fetch(url)
+    assert "image URL" in image.value.message
+    assert wanted in image.value.message
+
+
+def test_a_webhook_failure_names_the_webhook_url(target: ThreadingHTTPServer) -> None:
+    target.redirect_to = url_of(target, "/redirect")  # type: ignore[attr-defined]
+    fetcher = UrlFetcher(Settings(allow_private_urls=True, url_max_redirects=1))
+    with pytest.raises(ImageFetchError, match=r"^webhook URL .* redirected more than 1 times"):
+        fetcher.request("GET", url_of(target, "/redirect"), purpose="webhook URL")

@@ -27,7 +27,11 @@ from visionflow.workflows import (
     StepResult,
     compile_workflow,
 )
-from visionflow.workflows.errors import RuntimeInputError, StepExecutionError
+from visionflow.workflows.errors import (
+    ClientCausedStepExecutionError,
+    RuntimeInputError,
+    StepExecutionError,
+)
 from visionflow.workflows.manifest import AnySelector
 
 BIG, SMALL = "640x480", "80x60"
@@ -397,10 +401,17 @@ def test_client_errors_in_a_step_keep_their_status(failing_registry: BlockRegist
         [{"type": "tests/missing_model@v1", "name": "m", "data": "$inputs.image"}],
         {"x": "$steps.m.output"},
     )
-    with pytest.raises(ModelNotFoundError) as raised:
+    with pytest.raises(ClientCausedStepExecutionError) as raised:
         run(failing_registry, workflow, {"image": BIG})
     assert raised.value.message == "Step 'm' (tests/missing_model@v1): Model 'x/1' not found"
-    assert raised.value.to_body()["blocks_errors"][0]["block_id"] == "m"
+    assert (raised.value.http_status, type(raised.value.inner)) == (404, ModelNotFoundError)
+    body = raised.value.to_body()
+    assert body["blocks_errors"][0]["block_id"] == "m"
+    assert (body["context"], body["inner_error_type"], body["inner_error_message"]) == (
+        "workflow_execution | step_execution",
+        "ModelNotFoundError",
+        "Model 'x/1' not found",
+    )
 
 
 def test_wrong_runtime_type_is_a_400_naming_the_field(registry: BlockRegistry) -> None:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from pydantic_core import PydanticUndefined
 
 from visionflow.workflows import Block
 from visionflow.workflows.blocks import CORE_BLOCKS
+from visionflow.workflows.describe._schema import manifest_schema
 from visionflow.workflows.manifest import field_references
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "workflow-blocks.json"
@@ -88,3 +90,50 @@ def test_manifest_matches_reference(
         (o["name"], o["kinds"]) for o in spec["outputs"]
     ]
     assert block.output_dimensionality_offset == spec["output_dimensionality_offset"]
+
+
+def _described_defaults(block: type[Block]) -> dict[str, Any]:
+    properties = manifest_schema(block)["properties"]
+    return {name: schema["default"] for name, schema in properties.items() if "default" in schema}
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.type) for b in CORE_BLOCKS])
+def test_described_schema_matches_reference(
+    reference: dict[str, dict[str, Any]], block: type[Block]
+) -> None:
+    """What ``blocks/describe`` says: the same properties have a ``default`` (a field with a
+    ``default_factory`` shows none, as in the reference), with the same values, and the same
+    dimensionality declarations."""
+    spec = reference[block.type]
+    theirs = {n: s["default"] for n, s in spec["properties"].items() if "default" in s}
+    assert _described_defaults(block) == theirs
+    assert dict(block.input_dimensionality_offsets) == spec["input_dimensionality_offsets"]
+    assert block.dimensionality_reference_property == spec["dimensionality_reference_property"]
+
+
+IMAGES_BLOCKS = [b for b in CORE_BLOCKS if "images" in b.manifest.model_fields]
+
+
+def _missing(block: type[Block], step: dict[str, Any]) -> set[str]:
+    try:
+        block.manifest.model_validate(step)
+    except ValidationError as exc:
+        return {str(e["loc"][0]) for e in exc.errors() if e["type"] == "missing"}
+    return set()
+
+
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.type) for b in IMAGES_BLOCKS])
+def test_images_is_also_accepted_as_image(block: type[Block]) -> None:
+    """The reference's image inputs take ``image`` too (``AliasChoices("images", "image")``)."""
+    base = {"type": block.type, "name": "s"}
+    assert "images" in _missing(block, base)
+    assert "images" not in _missing(block, {**base, "image": "$inputs.image"})
+
+
+def test_images_wins_over_its_alias() -> None:
+    [detector] = [b for b in CORE_BLOCKS if b.type.endswith("object_detection_model@v2")]
+    step = {"type": detector.type, "name": "s", "model_id": "m/1"}
+    both = detector.manifest.model_validate({**step, "images": "$inputs.a", "image": "$inputs.b"})
+    alias = detector.manifest.model_validate({**step, "image": "$inputs.b"})
+    assert (both.model_dump()["images"], alias.model_dump()["images"]) == ("$inputs.a", "$inputs.b")
+    assert "image" not in manifest_schema(detector)["properties"]

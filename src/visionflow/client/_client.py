@@ -9,6 +9,7 @@ from typing import Any
 
 from visionflow.client._clip import ClipMethods
 from visionflow.client._images import image_object
+from visionflow.client._ocr import OcrMethods
 from visionflow.client._transport import Call
 from visionflow.client._yolo_world import YoloWorldMethods
 from visionflow.errors import InvalidInputError, VisionflowError
@@ -47,7 +48,7 @@ def _workflow_outputs(result: Any) -> list[dict[str, Any]]:
     return [_decode_output(output) for output in result["outputs"]]
 
 
-class InferenceHTTPClient(ClipMethods, YoloWorldMethods):
+class InferenceHTTPClient(ClipMethods, OcrMethods, YoloWorldMethods):
     """Client of a visionflow (or Roboflow inference) server.
 
     ``infer(image, model_id="project/1")`` returns the server's JSON (a dict; a list for a list of

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -12,6 +13,9 @@ from visionflow.errors import InvalidInputError
 __all__ = ["ClipMethods"]
 
 _TYPES = ("image", "text")
+# Images per /clip/embed_image request: the server's default VISIONFLOW_CLIP_MAX_BATCH_SIZE (the
+# reference's CLIP_MAX_BATCH_SIZE); longer lists go in several requests.
+IMAGES_PER_REQUEST = 8
 
 T = TypeVar("T")
 
@@ -24,13 +28,19 @@ def _images(value: Any) -> Any:
     return image_object(value)
 
 
-def _split_embeddings(result: dict[str, Any]) -> ImageEmbeddings:
-    """One dict per image, as the official SDK answers a list of images."""
+def _per_image(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One dict per image of one answer, as the official SDK splits a multi-image answer."""
     embeddings = result.get("embeddings") or []
     if len(embeddings) <= 1:
-        return result
+        return [result]
     frame_id, time_s = result.get("frame_id"), result.get("time")
     return [{"frame_id": frame_id, "time": time_s, "embeddings": [e]} for e in embeddings]
+
+
+def _combine(results: list[Any]) -> ImageEmbeddings:
+    """The answers of all requests: one dict per image (the dict itself for one image)."""
+    images = [item for result in results for item in _per_image(result)]
+    return images[0] if len(images) == 1 else images
 
 
 def _as_dict(result: Any) -> dict[str, Any]:
@@ -48,11 +58,20 @@ class ClipMethods(Transport):
             payload["clip_version_id"] = clip_version
         return Call("POST", path, payload, finish)
 
-    def _image_embeddings(
-        self, inference_input: Any, clip_version: str | None
-    ) -> Call[ImageEmbeddings]:
+    def _image_embeddings(self, inference_input: Any, clip_version: str | None) -> list[Call[Any]]:
+        """One call per ``IMAGES_PER_REQUEST`` images (none for an empty list)."""
         image = _images(inference_input)
-        return self._clip_call("/clip/embed_image", clip_version, _split_embeddings, image=image)
+        if not isinstance(image, list):
+            return [self._clip_call("/clip/embed_image", clip_version, _as_dict, image=image)]
+        return [
+            self._clip_call(
+                "/clip/embed_image",
+                clip_version,
+                _as_dict,
+                image=image[start : start + IMAGES_PER_REQUEST],
+            )
+            for start in range(0, len(image), IMAGES_PER_REQUEST)
+        ]
 
     def _text_embeddings(
         self, text: str | list[str], clip_version: str | None
@@ -86,8 +105,10 @@ class ClipMethods(Transport):
         self, inference_input: Any, clip_version: str | None = None
     ) -> ImageEmbeddings:
         """CLIP embeddings of one image (→ dict) or a list of images (→ one dict per image,
-        each ``{"frame_id", "time", "embeddings": [[...]]}``)."""
-        return self._send(self._image_embeddings, inference_input, clip_version)
+        each ``{"frame_id", "time", "embeddings": [[...]]}``; sent ``IMAGES_PER_REQUEST`` a
+        request)."""
+        calls = self._image_embeddings(inference_input, clip_version)
+        return _combine([self._request(c.method, c.path, c.json) for c in calls])
 
     def get_clip_text_embeddings(
         self, text: str | list[str], clip_version: str | None = None
@@ -110,7 +131,9 @@ class ClipMethods(Transport):
     async def get_clip_image_embeddings_async(
         self, inference_input: Any, clip_version: str | None = None
     ) -> ImageEmbeddings:
-        return await self._send_async(self._image_embeddings, inference_input, clip_version)
+        calls = await asyncio.to_thread(self._image_embeddings, inference_input, clip_version)
+        answers = [self._request_async(c.method, c.path, c.json) for c in calls]
+        return _combine(list(await asyncio.gather(*answers)))
 
     async def get_clip_text_embeddings_async(
         self, text: str | list[str], clip_version: str | None = None

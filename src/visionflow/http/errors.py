@@ -29,9 +29,10 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     async def visionflow_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VisionflowError)
-        if exc.status_code >= 500:
+        # ``http_status``: the class's status, or the one an error took from its cause.
+        if exc.http_status >= 500:
             log.error("request failed: %s", exc.message)
-        return JSONBody(exc.to_body(), status_code=exc.status_code)
+        return JSONBody(exc.to_body(), status_code=exc.http_status)
 
     async def validation_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

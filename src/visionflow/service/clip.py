@@ -4,13 +4,18 @@
 ``Settings.clip_models`` (``VISIONFLOW_CLIP_MODELS``); a ``<project>/<version>`` model id is also
 accepted directly. Models resolve in the caller's workspaces and load through the ModelManager
 like every other model.
+
+One ``/clip`` request carries at most ``Settings.clip_max_batch_size`` images, texts or prompts
+(``VISIONFLOW_CLIP_MAX_BATCH_SIZE``, the reference's ``CLIP_MAX_BATCH_SIZE`` = 8); workflow
+blocks may embed more through :meth:`ClipService.embed`, which runs the model in chunks of that
+size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +36,7 @@ __all__ = [
     "parse_texts",
 ]
 
+T = TypeVar("T")
 InputType = Literal["image", "text"]
 _INPUT_TYPES = ("image", "text")
 
@@ -137,6 +143,7 @@ class ClipService:
         self._inference = inference
         self._images = images
         settings = inference.settings
+        self.max_batch_size = settings.clip_max_batch_size
         self._versions = VersionMap(
             family="CLIP",
             request_field="clip_version_id",
@@ -160,19 +167,35 @@ class ClipService:
             )
         return view.model
 
+    def check_batch(self, count: int, field: str) -> None:
+        """A 400 when one request carries more than ``clip_max_batch_size`` items in ``field``."""
+        limit = self.max_batch_size
+        if count > limit:
+            raise InvalidInputError(
+                f"'{field}' has {count} items but one CLIP request takes at most {limit} "
+                f"(VISIONFLOW_CLIP_MAX_BATCH_SIZE={limit}, the reference's CLIP_MAX_BATCH_SIZE): "
+                "send them in several requests",
+                details={"count": count, "max_batch_size": limit},
+            )
+
     def image_embeddings(
-        self,
-        principal: Principal,
-        version: str | None,
-        images_bgr: Sequence[npt.NDArray[np.uint8]],
+        self, principal: Principal, version: str | None, refs: Sequence[ImageRef]
     ) -> npt.NDArray[np.float32]:
-        """``(N, D) float32``, unnormalized."""
-        return self.model(principal, version).image.embed(images_bgr)
+        """``(N, D) float32``, unnormalized, of one request's images (1 to
+        ``max_batch_size``; checked before any image loads)."""
+        if not refs:
+            raise InvalidInputError("no image given: send at least one image")
+        self.check_batch(len(refs), "image")
+        images = [self._load(ref) for ref in refs]
+        return self.model(principal, version).image.embed(images)
 
     def text_embeddings(
         self, principal: Principal, version: str | None, texts: Sequence[str]
     ) -> npt.NDArray[np.float32]:
-        """``(N, D) float32``, unnormalized."""
+        """``(N, D) float32``, unnormalized, of one request's texts (1 to ``max_batch_size``)."""
+        if not texts:
+            raise InvalidInputError("'text' is an empty list: send at least one text")
+        self.check_batch(len(texts), "text")
         return self.model(principal, version).text.embed(texts)
 
     def embed(
@@ -181,16 +204,26 @@ class ClipService:
         version: str | None,
         values: Sequence[npt.NDArray[np.uint8] | str],
     ) -> npt.NDArray[np.float32]:
-        """Embeddings of BGR images and texts, mixed, in order (one batch per kind)."""
+        """Embeddings of BGR images and texts, mixed, in order: images and texts each run
+        through the model in chunks of at most ``max_batch_size``. No count limit here: the
+        caller (a route or a workflow block) bounds ``values``."""
         model = self.model(principal, version)
         out = np.zeros((len(values), model.dim), dtype=np.float32)
         texts = [i for i, value in enumerate(values) if isinstance(value, str)]
         images = [i for i, value in enumerate(values) if not isinstance(value, str)]
         if images:
-            out[images] = model.image.embed([np.asarray(values[i], np.uint8) for i in images])
+            out[images] = self._chunked(
+                model.image.embed, [np.asarray(values[i], np.uint8) for i in images]
+            )
         if texts:
-            out[texts] = model.text.embed([str(values[i]) for i in texts])
+            out[texts] = self._chunked(model.text.embed, [str(values[i]) for i in texts])
         return out
+
+    def _chunked(
+        self, encode: Callable[[list[T]], npt.NDArray[np.float32]], items: list[T]
+    ) -> npt.NDArray[np.float32]:
+        step = self.max_batch_size
+        return np.concatenate([encode(items[i : i + step]) for i in range(0, len(items), step)])
 
     def compare(
         self,
@@ -199,7 +232,9 @@ class ClipService:
         subject: ClipInput,
         prompts: ClipPrompts,
     ) -> list[float] | dict[str, float]:
-        """Cosine similarity of the subject with each prompt (a dict when prompts were named)."""
+        """Cosine similarity of the subject with each prompt (a dict when prompts were named);
+        at most ``max_batch_size`` prompts, checked before any image loads."""
+        self.check_batch(len(prompts.items), "prompt")
         values = [self._value(item) for item in (subject, *prompts.items)]
         vectors = self.embed(principal, version, values)
         scores = [float(s) for s in cosine_similarity(vectors[:1], vectors[1:])[0]]
@@ -210,6 +245,9 @@ class ClipService:
     def _value(self, item: ClipInput) -> npt.NDArray[np.uint8] | str:
         if isinstance(item.value, str):
             return item.value
+        return self._load(item.value)
+
+    def _load(self, ref: ImageRef) -> npt.NDArray[np.uint8]:
         if self._images is None:
             raise InvalidInputError("this CLIP service was built without an image loader")
-        return self._images.load(item.value)
+        return self._images.load(ref)

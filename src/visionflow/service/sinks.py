@@ -55,6 +55,7 @@ class SinkEnvironment:
             data=request.data,
             files=request.files,
             timeout_s=request.timeout_s,
+            purpose=request.purpose,
         )
         return HttpResponse(status_code=status)
 

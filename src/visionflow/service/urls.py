@@ -3,6 +3,9 @@
 Every hop (the first request and each redirect) is resolved with DNS first; the request is then
 sent to the checked IP address itself (with the original Host header and TLS server name), so a
 second DNS answer cannot point the connection somewhere else.
+
+Errors name the URL by what it is for (``purpose``: "image URL", "webhook URL", …), so a refused
+webhook does not read as a refused image.
 """
 
 from __future__ import annotations
@@ -52,27 +55,27 @@ class UrlFetcher:
             return True
         return address_is_public(address)
 
-    def _pin(self, url: str) -> tuple[str, str, str]:
+    def _pin(self, url: str, purpose: str) -> tuple[str, str, str]:
         """Check ``url`` and return (url with the IP as host, Host header, TLS server name)."""
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"}:
             raise UrlNotAllowedError(
-                f"image URL scheme {parts.scheme!r} is not allowed (http/https)"
+                f"{purpose} scheme {parts.scheme!r} is not allowed (http/https)"
             )
         host = parts.hostname
         if not host:
-            raise UrlNotAllowedError(f"image URL {url!r} has no host")
+            raise UrlNotAllowedError(f"{purpose} {url!r} has no host")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolver(host, port)]
         except (OSError, UnicodeError, ValueError):
-            raise ImageFetchError(f"could not resolve the image URL host {host!r}") from None
+            raise ImageFetchError(f"could not resolve the {purpose} host {host!r}") from None
         if not addresses:
-            raise ImageFetchError(f"could not resolve the image URL host {host!r}")
+            raise ImageFetchError(f"could not resolve the {purpose} host {host!r}")
         refused = [a for a in addresses if not self._address_allowed(a)]
         if refused:
             raise UrlNotAllowedError(
-                f"image URL host {host!r} resolves to a non-public address ({refused[0]}); "
+                f"{purpose} host {host!r} resolves to a non-public address ({refused[0]}); "
                 "loopback, private and link-local targets are refused (set "
                 "VISIONFLOW_ALLOW_PRIVATE_URLS=true or VISIONFLOW_URL_ALLOW_NETWORKS to allow)"
             )
@@ -89,7 +92,7 @@ class UrlFetcher:
             raise UrlNotAllowedError(
                 "image URLs are disabled on this server (VISIONFLOW_ALLOW_URL_INPUT)"
             )
-        data, _status = self._send("GET", url, read_body=True, label="image URL")
+        data, _status = self._send("GET", url, read_body=True, purpose="image URL")
         return data
 
     def request(
@@ -103,13 +106,15 @@ class UrlFetcher:
         data: dict[str, str] | None = None,
         files: dict[str, bytes] | None = None,
         timeout_s: float | None = None,
+        purpose: str = "URL",
     ) -> int:
-        """Send a request (e.g. a webhook) under the same address rules; returns the status."""
+        """Send a request (e.g. a webhook) under the same address rules; returns the status.
+        ``purpose`` names the URL in errors ("webhook URL host '127.0.0.1' resolves to …")."""
         _body, status = self._send(
             method,
             url,
             read_body=False,
-            label="URL",
+            purpose=purpose,
             params=params,
             headers=headers,
             json=json,
@@ -125,7 +130,7 @@ class UrlFetcher:
         url: str,
         *,
         read_body: bool,
-        label: str,
+        purpose: str,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         json: Any = None,
@@ -138,7 +143,7 @@ class UrlFetcher:
         timeout = timeout_s if timeout_s is not None else self._settings.url_fetch_timeout_s
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             for _hop in range(self._settings.url_max_redirects + 1):
-                pinned, host_header, server_name = self._pin(current)
+                pinned, host_header, server_name = self._pin(current, purpose)
                 request = client.build_request(
                     method,
                     pinned,
@@ -152,19 +157,19 @@ class UrlFetcher:
                 try:
                     response = client.send(request, stream=True)
                 except httpx.HTTPError as exc:
-                    raise ImageFetchError(f"could not reach {label} {url!r}: {exc}") from None
+                    raise ImageFetchError(f"could not reach {purpose} {url!r}: {exc}") from None
                 try:
                     if response.is_redirect:
                         location = response.headers.get("location")
                         if not location:
-                            raise ImageFetchError(f"{label} {url!r} redirected without Location")
+                            raise ImageFetchError(f"{purpose} {url!r} redirected without Location")
                         current = urljoin(current, location)
                         continue
                     if not read_body:
                         return b"", response.status_code
                     if response.status_code >= 400:
                         raise ImageFetchError(
-                            f"{label} {url!r} answered HTTP {response.status_code}"
+                            f"{purpose} {url!r} answered HTTP {response.status_code}"
                         )
                     body = bytearray()
                     try:
@@ -175,10 +180,10 @@ class UrlFetcher:
                                     f"image at {url!r} is larger than {limit} bytes"
                                 )
                     except httpx.HTTPError as exc:
-                        raise ImageFetchError(f"could not fetch {label} {url!r}: {exc}") from None
+                        raise ImageFetchError(f"could not fetch {purpose} {url!r}: {exc}") from None
                     return bytes(body), response.status_code
                 finally:
                     response.close()
         raise ImageFetchError(
-            f"{label} {url!r} redirected more than {self._settings.url_max_redirects} times"
+            f"{purpose} {url!r} redirected more than {self._settings.url_max_redirects} times"
         )

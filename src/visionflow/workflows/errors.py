@@ -4,6 +4,10 @@ Definition problems answer 400 and step failures 500, with the body
 ``{"message", "error_type", "context", "inner_error_type", "inner_error_message", "blocks_errors"}``
 (wire reference §4.15). ``error_type`` is the reference's error class name, so clients that branch
 on it keep working; every error names the step (``block_id``) and field (``property_name``).
+
+An error that wraps another (``inner``: a model not found inside a step, an image input that does
+not decode) may answer with the inner error's status instead of the class's: the reference's
+``ClientCausedStepExecutionError`` answers 400, 401, 403 or 404 as its cause does.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from visionflow.errors import InvalidInputError, NotFoundError, VisionflowError
 
 __all__ = [
     "BlockError",
+    "ClientCausedStepExecutionError",
     "ControlFlowDefinitionError",
     "DuplicatedNameError",
     "ExecutionGraphStructureError",
@@ -59,6 +64,7 @@ class WorkflowError(VisionflowError):
         context: str | None = None,
         blocks_errors: Sequence[BlockError] = (),
         inner: BaseException | None = None,
+        status_code: int | None = None,
     ) -> None:
         self.blocks_errors = tuple(blocks_errors)
         self.context = context or self.default_context
@@ -70,6 +76,8 @@ class WorkflowError(VisionflowError):
             "blocks_errors": [asdict(error) for error in self.blocks_errors],
         }
         super().__init__(message, details=details)
+        if status_code is not None:
+            self.http_status = status_code
 
 
 class _BadRequestError(WorkflowError, InvalidInputError):
@@ -142,6 +150,14 @@ class StepExecutionError(WorkflowError):
     """A step failed while running; the body names the step and its block type."""
 
     code = "StepExecutionError"
+    default_context = "workflow_execution | step_execution"
+
+
+class ClientCausedStepExecutionError(WorkflowError):
+    """A step failed because of the request: its model does not exist or is of another task, a
+    value it was given is wrong. Answers the cause's status (``status_code``), not 500."""
+
+    code = "ClientCausedStepExecutionError"
     default_context = "workflow_execution | step_execution"
 
 

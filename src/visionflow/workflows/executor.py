@@ -23,12 +23,14 @@ from visionflow.errors import VisionflowError
 from visionflow.workflows.block import Decision, RunContext, StepInputs, StepResult
 from visionflow.workflows.errors import (
     BlockError,
+    ClientCausedStepExecutionError,
     RuntimeInputError,
     StepExecutionError,
     WorkflowError,
 )
 from visionflow.workflows.lineage import WorkflowImage, to_root_coordinates
 from visionflow.workflows.memory import StepMemory
+from visionflow.workflows.nesting import MAX_INPUT_DEPTH, MAX_VALUE_DEPTH, nesting_depth
 from visionflow.workflows.plan import (
     INPUT_LINEAGE,
     CompiledInput,
@@ -154,8 +156,30 @@ def _decode(declared: CompiledInput, value: Any, decode_image: ImageDecoder, ima
     except WorkflowError:
         raise
     except VisionflowError as exc:
-        message = f"Workflow input {declared.name!r}: {exc.message}"
-        raise type(exc)(message, details=exc.details) from None
+        # The reference's body for a bad image input: a RuntimeInputError with its cause.
+        raise RuntimeInputError(
+            f"Workflow input {declared.name!r}: {exc.message}",
+            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", exc.message)],
+            inner=exc,
+            status_code=exc.status_code,
+        ) from None
+
+
+def _read(declared: CompiledInput, inputs: Mapping[str, Any]) -> Any:
+    """The value given for ``declared`` (its default when absent), no deeper than
+    ``MAX_INPUT_DEPTH`` levels of lists and objects."""
+    value = inputs.get(declared.name, None if declared.is_batch else declared.default_value)
+    depth = nesting_depth(value, MAX_INPUT_DEPTH)
+    if depth > MAX_INPUT_DEPTH:
+        details = (
+            f"nests lists/objects more than {MAX_INPUT_DEPTH} levels deep; workflow inputs may "
+            f"nest at most {MAX_INPUT_DEPTH} levels"
+        )
+        raise RuntimeInputError(
+            f"Workflow input {declared.name!r} {details}",
+            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
+        )
+    return value
 
 
 def _assemble_inputs(
@@ -165,10 +189,9 @@ def _assemble_inputs(
     state = ExecutionState(size)
     for declared in plan.inputs:
         if not declared.is_batch:
-            value = inputs.get(declared.name, declared.default_value)
-            state.put(INPUTS, declared.name, (), value)
+            state.put(INPUTS, declared.name, (), _read(declared, inputs))
             continue
-        value = inputs.get(declared.name)
+        value = _read(declared, inputs)
         if value is None:
             raise RuntimeInputError(
                 f"Workflow input {declared.name!r} ({declared.declaration.type}, kinds "
@@ -295,9 +318,14 @@ def _attribute(step: CompiledStep, exc: Exception) -> VisionflowError:
         return exc
     where = BlockError(step.name, step.block_type, None, str(exc))
     if isinstance(exc, VisionflowError):
-        message = f"Step {step.name!r} ({step.block_type}): {exc.message}"
-        return type(exc)(
-            message, details={**exc.details, "blocks_errors": [dataclasses.asdict(where)]}
+        # A model that does not exist or is of another task, a bad value: the request's fault,
+        # answered with the cause's 4xx as the reference's ClientCausedStepExecutionError.
+        error = ClientCausedStepExecutionError if exc.status_code < 500 else StepExecutionError
+        return error(
+            f"Step {step.name!r} ({step.block_type}): {exc.message}",
+            blocks_errors=[where],
+            inner=exc,
+            status_code=exc.status_code,
         )
     log.exception("workflow step %s failed", step.name, exc_info=exc)
     return StepExecutionError(
@@ -370,14 +398,29 @@ def _put_outputs(step: CompiledStep, state: ExecutionState, index: Index, output
 # -- outputs --------------------------------------------------------------------------------------
 
 
-def _to_parent_coordinates(value: Any) -> Any:
+def _to_parent_coordinates(value: Any, depth: int = 0) -> Any:
     if isinstance(value, sv.Detections):
         return to_root_coordinates(value)
+    if isinstance(value, dict | list) and depth >= MAX_VALUE_DEPTH:
+        raise _too_deep(None)
     if isinstance(value, dict):
-        return {key: _to_parent_coordinates(item) for key, item in value.items()}
+        return {key: _to_parent_coordinates(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [_to_parent_coordinates(item) for item in value]
+        return [_to_parent_coordinates(item, depth + 1) for item in value]
     return value
+
+
+def _too_deep(output: str | None) -> RuntimeInputError:
+    details = f"nests lists/objects more than {MAX_VALUE_DEPTH} levels deep"
+    where = f"output {output!r}" if output is not None else "value"
+    return RuntimeInputError(
+        f"Workflow {where} {details}: the data it comes from (an input, a literal in the "
+        "definition, a parsed JSON text) is too deeply nested",
+        context="workflow_execution | output_construction",
+        blocks_errors=[
+            BlockError(None, None, f"outputs.{output}" if output is not None else None, details)
+        ],
+    )
 
 
 def _output_value(
@@ -409,6 +452,8 @@ def _construct_outputs(
     plan: CompiledWorkflow, state: ExecutionState, excluded: set[str]
 ) -> list[dict[str, Any]]:
     def finish(output: CompiledOutput, value: Any) -> Any:
+        if nesting_depth(value, MAX_VALUE_DEPTH) > MAX_VALUE_DEPTH:
+            raise _too_deep(output.name)
         return _to_parent_coordinates(value) if output.coordinates_system == "parent" else value
 
     kept = [output for output in plan.outputs if output.name not in excluded]

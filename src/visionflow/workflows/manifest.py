@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN, STEP_SELECTOR_PATTERN
 
 __all__ = [
+    "FIELD_ALIASES",
     "AnySelector",
     "BooleanSelector",
     "DetectionsSelector",
@@ -80,17 +82,42 @@ AnySelector = Annotated[str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.
 StepSelector = Annotated[str, Field(pattern=STEP_SELECTOR_PATTERN), StepReference()]
 
 
+# Other names a field also accepts, in every manifest that has the field: the reference declares
+# its image inputs with ``validation_alias=AliasChoices("images", "image")`` (its
+# ``ImageInputField``), so older definitions that write ``"image": "$inputs.image"`` on a model
+# block, ``Crop``, a code detector or ``perspective_correction`` still validate. Validation only:
+# schemas and describe output keep the field's own name, as the reference's do.
+FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {"images": ("image",)}
+
+
 class StepManifest(BaseModel):
     """Base of every block manifest: ``type`` (the block id or an alias) and the step ``name``.
 
     Unknown fields are ignored, as the reference does, so definitions written for newer block
-    versions still parse.
+    versions still parse. A field listed in ``field_aliases`` may also be given under one of its
+    aliases (the field's own name wins when both are there).
     """
 
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
+    field_aliases: ClassVar[Mapping[str, tuple[str, ...]]] = FIELD_ALIASES
 
     type: str
     name: str = Field(pattern=r"^[A-Za-z_0-9\-]+$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_aliases(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        renamed: dict[str, Any] | None = None
+        for field, aliases in cls.field_aliases.items():
+            if field not in cls.model_fields or field in data:
+                continue
+            alias = next((a for a in aliases if a in data and a not in cls.model_fields), None)
+            if alias is not None:
+                renamed = dict(data) if renamed is None else renamed
+                renamed[field] = renamed.pop(alias)
+        return data if renamed is None else renamed
 
 
 @dataclass(frozen=True)

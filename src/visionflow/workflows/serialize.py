@@ -22,7 +22,9 @@ import supervision as sv
 from visionflow.core.detections import POLYGON
 from visionflow.core.visualization import encode_jpeg_base64
 from visionflow.core.wire import detection_predictions
+from visionflow.workflows.errors import BlockError, RuntimeInputError
 from visionflow.workflows.lineage import Lineage, WorkflowImage, lineage_of
+from visionflow.workflows.nesting import MAX_VALUE_DEPTH
 from visionflow.workflows.video_metadata import VideoMetadata
 
 __all__ = ["RLE_MASK", "serialize_value"]
@@ -123,20 +125,28 @@ def serialize_image(image: WorkflowImage) -> dict[str, Any]:
     return body
 
 
-def serialize_value(value: Any) -> Any:
-    """A JSON-ready form of any workflow value."""
+def serialize_value(value: Any, _depth: int = 0) -> Any:
+    """A JSON-ready form of any workflow value; a 400 for values that nest lists and objects
+    more than ``MAX_VALUE_DEPTH`` levels deep (JSON encoders refuse them anyway)."""
     if isinstance(value, sv.Detections):
         return serialize_detections(value)
     if isinstance(value, WorkflowImage):
         return serialize_image(value)
     if isinstance(value, VideoMetadata):
         return value.to_dict()
+    if isinstance(value, dict | list | tuple | np.ndarray) and _depth >= MAX_VALUE_DEPTH:
+        details = f"nests lists/objects more than {MAX_VALUE_DEPTH} levels deep"
+        raise RuntimeInputError(
+            f"A workflow value {details}; the data it comes from is too deeply nested",
+            context="workflow_execution | output_construction",
+            blocks_errors=[BlockError(None, None, None, details)],
+        )
     if isinstance(value, dict):
-        return {str(key): serialize_value(item) for key, item in value.items()}
+        return {str(key): serialize_value(item, _depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [serialize_value(item) for item in value]
+        return [serialize_value(item, _depth + 1) for item in value]
     if isinstance(value, np.ndarray):
-        return serialize_value(value.tolist())
+        return serialize_value(value.tolist(), _depth)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, datetime):

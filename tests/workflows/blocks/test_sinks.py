@@ -87,11 +87,12 @@ def test_webhook_sends_the_payload_after_its_operations() -> None:
         "message": "Notification sent successfully",
     }
     [request] = sinks.sent
-    assert (request.method, request.url, request.params, request.headers) == (
+    assert (request.method, request.url, request.params, request.headers, request.purpose) == (
         "POST",
         "https://hooks.example.com/in",
         {"camera": 3},
         {"X-Token": "abc"},
+        "webhook URL",
     )
     assert request.json["count"] == 1
     assert request.json["site"] == "north"

@@ -19,7 +19,11 @@ from visionflow.models.package import ModelPackage
 from visionflow.models.yolo_world import OpenVocabularyParams, YoloWorldModel
 from visionflow.runtime import OnnxSession
 from visionflow.workflows import RunContext
-from visionflow.workflows.errors import InvalidInputTypeError, WorkflowDefinitionError
+from visionflow.workflows.errors import (
+    ClientCausedStepExecutionError,
+    InvalidInputTypeError,
+    WorkflowDefinitionError,
+)
 
 SCENE = reference()["image_bgr"]
 
@@ -127,9 +131,10 @@ def test_a_batch_with_one_setting_is_one_call(model: YoloWorldModel) -> None:
 
 
 def test_more_classes_than_k_fail_with_k(model: YoloWorldModel) -> None:
-    with pytest.raises(InvalidInputError, match="at most 8 class names") as caught:
+    with pytest.raises(ClientCausedStepExecutionError, match="at most 8 class names") as caught:
         world_run(WorldModels(model=model), class_names=[f"c{i}" for i in range(9)])
-    assert caught.value.status_code == 400
+    assert isinstance(caught.value.inner, InvalidInputError)
+    assert caught.value.http_status == 400
 
 
 @pytest.mark.parametrize(

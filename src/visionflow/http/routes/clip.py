@@ -1,5 +1,6 @@
 """``POST /clip/embed_image``, ``/clip/embed_text``, ``/clip/compare`` (wire reference §3.9,
-§4.9). Responses keep ``frame_id`` and ``time`` (null allowed): the official SDK reads them."""
+§4.9). Responses keep ``frame_id`` and ``time`` (null allowed): the official SDK reads them.
+One request carries 1 to ``VISIONFLOW_CLIP_MAX_BATCH_SIZE`` (8) images, texts or prompts."""
 
 from __future__ import annotations
 
@@ -54,8 +55,7 @@ def _clip(request: Request, body: _ClipRequest) -> tuple[ClipService, Any]:
 @router.post("/clip/embed_image")
 def embed_image(body: ClipImageEmbeddingRequest, request: Request) -> Response:
     clip, principal = _clip(request, body)
-    images = [services(request).images.load(ref) for ref in image_refs(body.image)]
-    embeddings = clip.image_embeddings(principal, body.clip_version_id, images)
+    embeddings = clip.image_embeddings(principal, body.clip_version_id, image_refs(body.image))
     return JSONBody(_embedding_body(body, request, embeddings))
 
 

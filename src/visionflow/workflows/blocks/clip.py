@@ -3,6 +3,10 @@
 All reach the CLIP model through ``ModelRunner.clip_embed``; the ``version`` (``ViT-B-16``…)
 maps to a registered CLIP package on the server (``VISIONFLOW_CLIP_MODELS``). Similarities are
 cosines of the unnormalized embeddings, as ``/clip/compare`` answers them.
+
+Unlike ``/clip/compare`` (at most ``VISIONFLOW_CLIP_MAX_BATCH_SIZE`` prompts a request), a step
+may compare with up to :data:`MAX_CLASSES` classes in one call: the server's ``clip_embed``
+runs the model in chunks of the batch size.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from visionflow.workflows.manifest import (
 )
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
-__all__ = ["CLIP_BLOCKS", "ClipVersion", "embed_batch"]
+__all__ = ["CLIP_BLOCKS", "MAX_CLASSES", "ClipVersion", "embed_batch"]
+
+# Texts one comparison step embeds at most: enough for any label set, small enough that one
+# step cannot keep the model busy for minutes.
+MAX_CLASSES = 1000
 
 ClipVersion = Literal[
     "RN101",
@@ -72,6 +80,10 @@ def _texts(inputs: StepInputs, field: str) -> list[str]:
     texts = inputs.as_str_list(field)
     if not texts:
         raise inputs.fail(field, "expected a non-empty list of strings")
+    if len(texts) > MAX_CLASSES:
+        raise inputs.fail(
+            field, f"has {len(texts)} classes: a CLIP comparison takes at most {MAX_CLASSES}"
+        )
     if not all(text.strip() for text in texts):
         raise inputs.fail(field, "CLIP cannot embed an empty string")
     return texts

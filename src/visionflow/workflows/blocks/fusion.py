@@ -60,10 +60,8 @@ class DetectionsStitchV1(Block):
     type = "roboflow_core/detections_stitch@v1"
     manifest = DetectionsStitchManifest
     outputs = (OutputDefinition("predictions", _BOXES_AND_MASKS),)
-    input_dimensionality_offsets: ClassVar[Mapping[str, int]] = {
-        "reference_image": 0,
-        "predictions": 1,
-    }
+    # As the reference declares it: a field left out has offset 0 (``reference_image``).
+    input_dimensionality_offsets: ClassVar[Mapping[str, int]] = {"predictions": 1}
     dimensionality_reference_property = "reference_image"
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:

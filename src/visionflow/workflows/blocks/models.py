@@ -10,8 +10,10 @@ instance segmentation v4 drops the dense-mask switch.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -176,6 +178,16 @@ def _detection_values(inputs: StepInputs) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _ModelCall:
+    """One call of a model on a group of images: its id (the step's ``inference_id`` output,
+    shared by the group's results as the reference's batch request shares one) and the seconds
+    it took."""
+
+    inference_id: str
+    time_s: float
+
+
 class _ModelBlock(Block):
     """Groups a step's elements by (model id, params) and runs each group as one batch."""
 
@@ -185,7 +197,9 @@ class _ModelBlock(Block):
     def params(self, inputs: StepInputs) -> object:
         return None
 
-    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+    def convert(
+        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+    ) -> object:
         raise NotImplementedError
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
@@ -199,14 +213,15 @@ class _ModelBlock(Block):
         outputs: list[StepResult] = [{} for _ in batch]
         for (model_id, params), positions in groups.items():
             images = [batch[p].image("images") for p in positions]
+            started = time.perf_counter()
             results = context.models.infer(
                 model_id, self.task, [image.pixels_bgr for image in images], params
             )
-            inference_id = str(uuid.uuid4())
+            call = _ModelCall(str(uuid.uuid4()), time.perf_counter() - started)
             for position, image, result in zip(positions, images, results, strict=True):
                 values: dict[str, Any] = {
-                    "inference_id": inference_id,
-                    "predictions": self.convert(result, image, batch[position]),
+                    "inference_id": call.inference_id,
+                    "predictions": self.convert(result, image, batch[position], call),
                 }
                 if self.with_model_id:
                     values["model_id"] = model_id
@@ -239,7 +254,9 @@ class _DetectionBlock(_ModelBlock):
         except ValueError as exc:
             raise inputs.fail("confidence", str(exc)) from None
 
-    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+    def convert(
+        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+    ) -> object:
         assert isinstance(result, sv.Detections)
         return attach_lineage(result, image.lineage)
 
@@ -315,7 +332,9 @@ class InstanceSegmentationModelV4(_SegmentationBlock):
 class _KeypointBlock(_DetectionBlock):
     task = "keypoint-detection"
 
-    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+    def convert(
+        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+    ) -> object:
         assert isinstance(result, sv.Detections)
         threshold = inputs.as_float("keypoint_confidence", low=0.0, high=1.0)
         if KEYPOINTS_CONFIDENCE in result.data and threshold > 0:
@@ -349,18 +368,21 @@ class KeypointDetectionModelV3(_KeypointBlock):
 
 
 class _ClassificationBlock(_ModelBlock):
-    """Predictions are the ``/infer/classification`` body plus ``prediction_type``,
-    ``parent_id`` and ``root_parent_id``, as the reference's blocks return them."""
+    """Predictions are the ``/infer/classification`` body (with the call's ``inference_id`` and
+    ``time``) plus ``prediction_type``, ``parent_id`` and ``root_parent_id``, as the reference's
+    blocks return them."""
 
     task = "classification"
 
-    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+    def convert(
+        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+    ) -> object:
         assert isinstance(result, ClassificationResult)
         body = classification_response(
             result,
             image_wh=image.lineage.size_wh,
-            inference_id=None,
-            time_s=None,
+            inference_id=call.inference_id,
+            time_s=call.time_s,
             confidence=_confidence(inputs),
         )
         body["prediction_type"] = "classification"
@@ -455,7 +477,9 @@ class _SemanticBlock(_ModelBlock):
             return SemanticParams(confidence=_confidence(inputs))
         return SemanticParams()
 
-    def convert(self, result: object, image: WorkflowImage, inputs: StepInputs) -> object:
+    def convert(
+        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+    ) -> object:
         assert isinstance(result, SemanticSegmentationResult)
         return attach_lineage(semantic_detections(result), image.lineage)
 

@@ -65,6 +65,8 @@ class HttpRequest:
     files: dict[str, bytes] | None = None
     data: dict[str, str] | None = None
     timeout_s: float = 2.0
+    # What the URL is for, as refusals name it: "webhook URL host '127.0.0.1' resolves to …".
+    purpose: str = "URL"
 
 
 @dataclass(frozen=True)
@@ -259,6 +261,7 @@ class WebhookSinkV1(Block):
             files={key: _as_bytes(v) for key, v in files.items()} or None,
             data={key: _as_text(v) for key, v in form.items()} or None,
             timeout_s=float(inputs.as_int("request_timeout", low=1)),
+            purpose="webhook URL",
         )
 
 

@@ -103,7 +103,8 @@ class PaletteManifest(StepManifest):
     predictions: VisualizedPredictionsSelector
     color_palette: Palette | StringSelector = "DEFAULT"
     palette_size: int | IntegerSelector = 10
-    custom_colors: list[str] | ListOfValuesSelector = Field(default_factory=list)
+    # A literal default (pydantic copies it per instance): the reference's schema shows it.
+    custom_colors: list[str] | ListOfValuesSelector = Field(default=[])
     color_axis: Literal["INDEX", "CLASS", "TRACK"] | StringSelector = "CLASS"
 
 
