@@ -143,6 +143,7 @@ def test_time_in_zone_from_video_metadata_inputs(client: TestClient, tenant: Ten
         **_frame("cam", 2),
         "measured_fps": None,
         "comes_from_video_file": None,
+        "total_frames": None,
     }
 
 

@@ -70,7 +70,8 @@ def _known(prediction: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode(image: dict[str, Any]) -> np.ndarray:
-    assert (image["type"], image["video_metadata"]) == ("base64", None)
+    assert image["type"] == "base64"
+    assert image["video_metadata"]["frame_number"] == 0  # still-image defaults, never null
     decoded = cv2.imdecode(np.frombuffer(base64.b64decode(image["value"]), np.uint8), 1)
     assert decoded is not None
     return np.asarray(decoded)

@@ -300,11 +300,28 @@ def test_results_on_crops_map_back_to_the_input_image(registry: BlockRegistry) -
     assert parent.data["parent_id"][0] == "image"
 
 
+@pytest.mark.parametrize("system", ["parent", "own"])
+def test_crop_step_predictions_are_written_in_crop_coordinates(
+    registry: BlockRegistry, system: str
+) -> None:
+    """As inference 1.8.3 (benchmarks/PEER.md, workflows): ``dynamic_crop``'s ``predictions``
+    output is each detection moved into its crop, written as it is: it keeps the provenance of
+    the detection it comes from (``parent_id``, the input image's size) in either system."""
+    output = {"type": "JsonField", "name": "local", "selector": "$steps.crop.predictions"}
+    workflow = definition([detector(), _crop()], [{**output, "coordinates_system": system}])
+    [big] = run(registry, workflow, {"image": BIG}, serialize=True)
+    local = big["local"][0]  # the centre-half square, cut at (160, 120)
+    [box] = local["predictions"]
+    assert (box["x"], box["y"], box["width"], box["height"]) == (160.0, 120.0, 320.0, 240.0)
+    assert (local["image"], box["parent_id"]) == ({"width": 640, "height": 480}, "image")
+    assert "parent_origin" not in box
+
+
 def test_serialized_crop_outputs_carry_their_origin(registry: BlockRegistry) -> None:
     [big] = run(registry, _crop_workflow(), {"image": BIG}, serialize=True)
     crop = big["crops"][0]
     assert crop["type"] == "base64"
-    assert crop["video_metadata"] is None
+    assert crop["video_metadata"]["video_identifier"] == crop["parent_id"]  # still-image defaults
     origin = {"offset_x": 160, "offset_y": 120, "width": 640, "height": 480}
     assert (crop["parent_origin"], crop["root_parent_id"], crop["root_parent_origin"]) == (
         origin,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -75,11 +77,62 @@ def test_semantic_masks_travel_as_rle() -> None:
 def test_images_and_crops() -> None:
     body = serialize_value(IMAGE)
     assert set(body) == {"type", "value", "video_metadata"}
-    assert (body["type"], body["video_metadata"]) == ("base64", None)
+    assert body["type"] == "base64"
     crop = serialize_value(IMAGE.crop("det-1", (10, 5, 30, 25)))
     origin = {"offset_x": 10, "offset_y": 5, "width": 60, "height": 40}
     assert (crop["parent_id"], crop["parent_origin"]) == ("det-1", origin)
     assert (crop["root_parent_id"], crop["root_parent_origin"]) == ("image", origin)
+
+
+@pytest.mark.parametrize(
+    ("image", "identifier"),
+    [
+        pytest.param(IMAGE, "image", id="input"),
+        pytest.param(IMAGE.crop("det-1", (10, 5, 30, 25)), "det-1", id="crop"),
+    ],
+)
+def test_images_without_metadata_get_the_still_image_defaults(
+    image: WorkflowImage, identifier: str
+) -> None:
+    """As inference 1.8.3 writes them (benchmarks/PEER.md, workflows): never null; the image
+    is its own video, frame 0, now, 30 fps."""
+    metadata = serialize_value(image)["video_metadata"]
+    stamp = datetime.fromisoformat(metadata.pop("frame_timestamp"))
+    assert abs((datetime.now(tz=UTC) - stamp).total_seconds()) < 60
+    assert metadata == {
+        "video_identifier": identifier,
+        "frame_number": 0,
+        "fps": 30.0,
+        "measured_fps": None,
+        "comes_from_video_file": None,
+        "total_frames": None,
+    }
+
+
+def test_images_are_jpeg_of_quality_95() -> None:
+    """The reference's ``WorkflowImageData.base64_image`` encodes at quality 95: byte-identical
+    JPEGs for the same pixels (same libjpeg), so clients see the same file."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    image = WorkflowImage.from_input(pixels, "image")
+    ok, expected = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    assert base64.b64decode(serialize_value(image)["value"]) == expected.tobytes()
+
+
+def test_detections_derived_from_other_detections_carry_provenance() -> None:
+    """A detection whose ``parent_id`` is another detection (``detection_offset``) gets
+    ``parent_origin`` / ``root_parent_id`` / ``root_parent_origin`` even on the input image, as
+    the reference writes it; plain model detections do not."""
+    detections = attach_lineage(_detections(), IMAGE.lineage)
+    plain = serialize_value(detections)["predictions"][0]
+    assert "parent_origin" not in plain
+    detections.data["parent_id"] = np.array(["det-a", "image"], dtype=object)
+    derived, direct = serialize_value(detections)["predictions"]
+    origin = {"offset_x": 0, "offset_y": 0, "width": 60, "height": 40}
+    assert (derived["parent_id"], derived["parent_origin"]) == ("det-a", origin)
+    assert (derived["root_parent_id"], derived["root_parent_origin"]) == ("image", origin)
+    assert "parent_origin" not in direct
 
 
 @pytest.mark.parametrize(
@@ -148,5 +201,6 @@ def test_images_write_their_video_metadata() -> None:
         "fps": 25.0,
         "measured_fps": None,
         "comes_from_video_file": True,
+        "total_frames": None,
     }
     assert serialize_value({"m": metadata})["m"]["frame_number"] == 7

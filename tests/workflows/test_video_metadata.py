@@ -20,6 +20,7 @@ FRAME = {
     "fps": 30,
     "measured_fps": 29.5,
     "comes_from_video_file": True,
+    "total_frames": 900,
 }
 IMAGES = {"scene": canvas(200, 100)}
 DECLARED = [
@@ -123,7 +124,7 @@ def _image_with(metadata: Any) -> dict[str, Any]:
     return {"type": "base64", "value": "scene", "video_metadata": metadata}
 
 
-def test_images_carry_their_video_metadata_through_drawing_but_not_into_crops() -> None:
+def test_images_carry_their_video_metadata_through_drawing_crops_get_defaults() -> None:
     results = run(
         [
             step(
@@ -145,7 +146,11 @@ def test_images_carry_their_video_metadata_through_drawing_but_not_into_crops() 
     expected = {**FRAME, "fps": 30.0}
     assert results[0]["image"]["video_metadata"] == expected
     assert results[0]["blurred"]["video_metadata"] == expected
-    assert results[0]["crop"]["video_metadata"] is None
+    # A crop has no metadata of its own: as the reference, it is written with the still-image
+    # defaults (the crop is its own video, frame 0, 30 fps), never null.
+    crop = results[0]["crop"]
+    assert crop["video_metadata"]["video_identifier"] == crop["parent_id"]
+    assert (crop["video_metadata"]["frame_number"], crop["video_metadata"]["fps"]) == (0, 30.0)
 
 
 def test_an_image_with_bad_video_metadata_is_a_400() -> None:

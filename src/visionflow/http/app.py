@@ -10,6 +10,7 @@ from visionflow import __version__
 from visionflow.http.errors import install_error_handlers
 from visionflow.http.limits import BodyLimitMiddleware
 from visionflow.http.routes import clip, infer, info, legacy, models, ocr, workflows, yolo_world
+from visionflow.http.unicode import UnicodeBodyMiddleware
 from visionflow.service.services import Services
 
 __all__ = ["create_app"]
@@ -24,6 +25,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     app.state.server_id = str(uuid.uuid4())
     install_error_handlers(app)
+    # Added first, so it runs inside the body limit and reads only bodies within it.
+    app.add_middleware(UnicodeBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=services.settings.max_body_bytes)
     app.include_router(info.router)
     app.include_router(models.router)

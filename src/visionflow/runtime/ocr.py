@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -27,6 +28,11 @@ _PARAMS: dict[str, Any] = {
     "Global.use_cls": False,
     "Global.log_level": "critical",
 }
+
+# rapidocr first shrinks an image to a 2000 px longest side and rounds both sides to multiples
+# of 32, failing when the short side rounds to 0 (longer than ~125:1). Narrower images are padded
+# (bottom/right, edge pixels repeated, so coordinates stay put) up to this aspect ratio.
+_MAX_ASPECT = 100
 
 Polygon = tuple[tuple[float, float], ...]
 
@@ -46,9 +52,24 @@ class OcrLine:
     words: tuple[OcrWord, ...]
 
 
-def _polygon(points: Any) -> Polygon:
+def _polygon(points: Any, size_wh: tuple[int, int] | None = None) -> Polygon:
+    """Points of a box as ``(x, y)`` floats, clipped to ``size_wh`` when given."""
     array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if size_wh is not None:
+        array = np.clip(array, 0.0, np.array(size_wh, dtype=np.float64))
     return tuple((float(x), float(y)) for x, y in array)
+
+
+def _padded(image_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """``image_bgr`` padded on the bottom or right to at most ``_MAX_ASPECT``:1 (see above)."""
+    height, width = image_bgr.shape[:2]
+    short_px = -(-max(height, width) // _MAX_ASPECT)
+    if min(height, width) >= short_px:
+        return image_bgr
+    bottom_px = max(short_px - height, 0)
+    right_px = max(short_px - width, 0)
+    padded = cv2.copyMakeBorder(image_bgr, 0, bottom_px, 0, right_px, cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(padded, dtype=np.uint8)
 
 
 class OcrEngine:
@@ -84,10 +105,14 @@ class OcrEngine:
         if not (detect or recognize):
             raise ValueError("an OCR read needs detection, recognition or both")
         image = np.ascontiguousarray(image_bgr)
+        height, width = image.shape[:2]
+        padded = _padded(image)
+        # Boxes found on a padded image are clipped back to the image itself.
+        clip_wh = (width, height) if padded is not image else None
         with self._lock:
             # Every flag is passed on every call: rapidocr keeps the last call's flags.
             output = self._engine(
-                image,
+                padded,
                 use_det=detect,
                 use_cls=False,
                 use_rec=recognize,
@@ -99,7 +124,6 @@ class OcrEngine:
         if not recognize:
             texts = ("",) * (0 if boxes is None else len(boxes))
         if not detect:
-            height, width = image.shape[:2]
             boxes = [[(0, 0), (width, 0), (width, height), (0, height)]] * len(texts or ())
         word_results = getattr(output, "word_results", None) if words else None
         lines: list[OcrLine] = []
@@ -107,21 +131,25 @@ class OcrEngine:
             text = str(raw_text).strip()
             if recognize and not text:
                 continue
-            polygon = _polygon(boxes[index]) if boxes is not None else ()
+            polygon = _polygon(boxes[index], clip_wh) if boxes is not None else ()
             score = float(scores[index]) if index < len(scores) else 0.0
-            found = _words(word_results[index]) if word_results and detect and recognize else []
+            found = (
+                _words(word_results[index], clip_wh)
+                if word_results and detect and recognize
+                else []
+            )
             if words and not found:
                 found = [OcrWord(text, score, polygon)]
             lines.append(OcrLine(text, score, polygon, tuple(found)))
         return lines
 
 
-def _words(results: Any) -> list[OcrWord]:
+def _words(results: Any, size_wh: tuple[int, int] | None) -> list[OcrWord]:
     """The words of one line from rapidocr's ``(text, score, box)`` triples."""
     if not isinstance(results, tuple | list):
         return []
     return [
-        OcrWord(str(text).strip(), float(score), _polygon(box))
+        OcrWord(str(text).strip(), float(score), _polygon(box, size_wh))
         for text, score, box in results
         if str(text).strip()
     ]

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from visionflow.errors import InvalidModelPackageError
+from visionflow.errors import InvalidInputError, InvalidModelPackageError
 
 __all__ = ["ClipTokenizer"]
 
@@ -49,8 +49,17 @@ class ClipTokenizer:
 
     def encode(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Token ids and attention mask (1 = real token), ``(N, context_length) int64`` each;
-        an empty ``texts`` gives ``(0, context_length)`` arrays."""
+        an empty ``texts`` gives ``(0, context_length)`` arrays. A text that is not valid Unicode
+        (an unpaired surrogate, e.g. built by a workflow's template) is an ``InvalidInputError``."""
         cleaned = [html.unescape(html.unescape(text)) for text in texts]
+        for index, text in enumerate(cleaned):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidInputError(
+                    f"text {index} holds an unpaired UTF-16 surrogate "
+                    f"(\\u{ord(text[exc.start]):04x}): texts must be valid Unicode"
+                ) from None
         encodings = self._tokenizer.encode_batch(cleaned) if cleaned else []
         ids = np.zeros((len(cleaned), self.context_length), dtype=np.int64)
         mask = np.zeros((len(cleaned), self.context_length), dtype=np.int64)

@@ -140,13 +140,17 @@ def definition_from(document: Mapping[str, Any]) -> dict[str, Any]:
     return document if isinstance(document, dict) else dict(document)
 
 
+_MAX_VERSION = 2**63 - 1
+
+
 def _version_number(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    # ``isascii``: ``"²".isdigit()`` holds but ``int("²")`` fails; the bound is SQLite's.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= _MAX_VERSION:
         raise InvalidInputError(
             f"workflow_version_id {raw!r} is not a version of a stored workflow: versions are "
-            "positive integers (1, 2, ...)"
+            f"positive integers (1, 2, ...) up to {_MAX_VERSION}"
         )
     return int(raw)
 

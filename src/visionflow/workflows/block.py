@@ -124,7 +124,8 @@ class StepInputs(Mapping[str, Any]):
         value = self._values.get(field)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._wrong(field, "a number")
-        if (low is not None and value < low) or (high is not None and value > high):
+        # Written so that NaN (JSON's NaN literal) is out of any bounds.
+        if (low is not None and not value >= low) or (high is not None and not value <= high):
             raise self._wrong(field, f"a number within [{low}, {high}]")
         return float(value)
 

@@ -5,8 +5,8 @@
   ``root_parent_id`` and ``root_parent_origin``; semantic segmentation adds ``rle_mask``;
 - detections also carry what blocks added per detection (``time_in_zone``, ``velocity``,
   ``bounding_rect``'s ``rect``/``angle``...: see ``_PASSTHROUGH`` and ``_BOUNDING_RECT``);
-- images: ``{"type": "base64", "value": <JPEG>, "video_metadata": null | {...}}`` (+ crop
-  provenance); video metadata as the reference's ``VideoMetadata`` dict;
+- images: ``{"type": "base64", "value": <JPEG q95>, "video_metadata": {...}}`` (+ crop
+  provenance); video metadata as the reference's ``VideoMetadata`` dict, defaults when absent;
 - classification: already the ``/infer`` dict; dicts and lists recursively; numpy scalars and
   arrays as plain numbers and lists; timestamps as ISO 8601.
 """
@@ -49,6 +49,9 @@ _PASSTHROUGH = (
 # ``polygon``), its ``width`` and ``height`` (replacing the box's, as the reference does)
 # and ``angle``; written only when all four are there.
 _BOUNDING_RECT = ("angle", "rect", "height", "width")
+# Workflow images are JPEG-encoded at quality 95 (``WorkflowImageData.base64_image``); the
+# ``/infer`` visualizations use 90.
+_JPEG_QUALITY = 95
 
 
 def _plain(value: Any) -> Any:
@@ -102,7 +105,12 @@ def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
             if values is not None:
                 item[key] = _plain(values[index])
         _bounding_rect(item, detections.data, index)
-        if lineage is not None and not lineage.is_root:
+        # As the reference: provenance whenever a detection's parent is not the input image,
+        # i.e. for results on crops and for detections derived from another detection
+        # (``detection_offset`` makes the original detection their ``parent_id``).
+        if lineage is not None and (
+            not lineage.is_root or item.get("parent_id", lineage.root_id) != lineage.root_id
+        ):
             item.update(_provenance(lineage))
         kept.append(item)
     if lineage is None:
@@ -113,11 +121,13 @@ def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
 
 
 def serialize_image(image: WorkflowImage) -> dict[str, Any]:
-    metadata = image.video_metadata
+    """The reference's ``WorkflowImageData`` form: a JPEG of quality 95, and video metadata that
+    is never null (an image that came without any, crops included, gets the still-image
+    defaults: itself as the video, frame 0, now, 30 fps)."""
     body: dict[str, Any] = {
         "type": "base64",
-        "value": encode_jpeg_base64(image.pixels_bgr),
-        "video_metadata": None if metadata is None else metadata.to_dict(),
+        "value": encode_jpeg_base64(image.pixels_bgr, quality=_JPEG_QUALITY),
+        "video_metadata": image.video().to_dict(),
     }
     if not image.lineage.is_root:
         body["parent_id"] = image.lineage.image_id

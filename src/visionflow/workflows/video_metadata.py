@@ -4,9 +4,9 @@ A request supplies it through a ``WorkflowVideoMetadata`` input (or a ``Workflow
 kind ``video_metadata``), one dict per frame, or with an image:
 ``{"type": "base64", "value": ..., "video_metadata": {...}}``. The dict's fields are
 ``video_identifier`` (str) and ``frame_number`` (int), required; ``frame_timestamp`` (ISO 8601
-or a Unix time), required; ``fps``, ``measured_fps`` (numbers) and ``comes_from_video_file``
-(bool), optional. Stateful blocks (trackers, line counters, time in zone) key their state by
-``video_identifier``.
+or a Unix time), required; ``fps``, ``measured_fps`` (numbers), ``comes_from_video_file``
+(bool) and ``total_frames`` (int), optional. Stateful blocks (trackers, line counters, time in
+zone) key their state by ``video_identifier``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ _FIELDS = (
     "fps",
     "measured_fps",
     "comes_from_video_file",
+    "total_frames",
 )
 
 
@@ -58,6 +59,7 @@ class VideoMetadata:
     fps: float | None = None
     measured_fps: float | None = None
     comes_from_video_file: bool | None = None
+    total_frames: int | None = None  # of the source video file, when its container says
 
     @property
     def seconds(self) -> float:
@@ -96,6 +98,9 @@ class VideoMetadata:
         from_file = value.get("comes_from_video_file")
         if from_file is not None and not isinstance(from_file, bool):
             raise ValueError(f"comes_from_video_file must be a boolean, got {from_file!r}")
+        total = value.get("total_frames")
+        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
+            raise ValueError(f"total_frames must be an integer, got {total!r}")
         return cls(
             identifier,
             number,
@@ -103,6 +108,7 @@ class VideoMetadata:
             _number(value.get("fps"), "fps"),
             _number(value.get("measured_fps"), "measured_fps"),
             from_file,
+            total,
         )
 
     @classmethod
@@ -128,6 +134,7 @@ class VideoMetadata:
                 30.0 if fps is None else _number(fps, "fps"),
                 _number(get("measured_fps"), "measured_fps"),
                 bool(get("comes_from_video_file")) if get("comes_from_video_file") else None,
+                None if get("total_frames") is None else int(get("total_frames")),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"video metadata: {exc}") from None
@@ -141,4 +148,5 @@ class VideoMetadata:
             "fps": self.fps,
             "measured_fps": self.measured_fps,
             "comes_from_video_file": self.comes_from_video_file,
+            "total_frames": self.total_frames,
         }

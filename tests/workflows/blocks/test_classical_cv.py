@@ -246,3 +246,42 @@ def test_barcodes_are_detected_and_decoded() -> None:
     )
     assert len(nothing[0]["codes"]) == 0
     assert digits == "5901234123457"
+
+
+def test_barcodes_with_a_narrow_quiet_zone_are_read() -> None:
+    # OpenCV's detector missed EAN-13s whose margin is a few modules wide; zxing-cpp (the
+    # reference's reader) does not.
+    digits, image = _ean13("400638133393")
+    row = image[230]
+    dark = np.flatnonzero(row[:, 0] < 128)
+    tight = np.ascontiguousarray(image[180:280, dark[0] - 8 : dark[-1] + 9])
+    [result] = run(
+        [step("barcode_detector@v1", "bc", images="$inputs.image")],
+        {"codes": "$steps.bc.predictions"},
+        {"image": tight},
+        serialize=True,
+    )
+    [code] = result["codes"]["predictions"]
+    assert code["data"] == digits == "4006381333931"
+
+
+def test_code_128_and_other_symbologies_are_read_with_their_place() -> None:
+    import zxingcpp
+
+    symbol = zxingcpp.create_barcode("VF-128-test", zxingcpp.BarcodeFormat.Code128)
+    bars = np.asarray(symbol.to_image(scale=2, add_quiet_zones=True), dtype=np.uint8)
+    image = np.full((480, 640), 255, dtype=np.uint8)
+    top, left = 300, 150
+    image[top : top + bars.shape[0], left : left + bars.shape[1]] = bars
+    [result] = run(
+        [step("barcode_detector@v1", "bc", images="$inputs.image")],
+        {"codes": "$steps.bc.predictions"},
+        {"image": cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)},
+        serialize=True,
+    )
+    [code] = result["codes"]["predictions"]
+    assert code["data"] == "VF-128-test"
+    assert code["class"] == "barcode"
+    assert left <= code["x"] - code["width"] / 2
+    assert code["x"] + code["width"] / 2 <= left + bars.shape[1]
+    assert top <= code["y"] <= top + bars.shape[0]

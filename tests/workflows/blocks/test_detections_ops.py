@@ -73,7 +73,9 @@ def test_detection_offset_grows_boxes_within_the_image_and_renames_them() -> Non
     assert set(after.data[DETECTION_ID]).isdisjoint(before.data[DETECTION_ID])
 
 
-def test_detection_offset_in_percent_of_the_image() -> None:
+def test_detection_offset_in_percent_of_each_box() -> None:
+    """As the reference: a percentage of the box's own size (not the image's), half per side,
+    truncated to whole pixels (checked against inference 1.8.3, benchmarks/PEER.md)."""
     [result] = run(
         [
             model_step("det", "m/1"),
@@ -81,8 +83,8 @@ def test_detection_offset_in_percent_of_the_image() -> None:
                 "detection_offset@v1",
                 "off",
                 predictions="$steps.det.predictions",
-                offset_width=10,
-                offset_height=10,
+                offset_width=50,
+                offset_height=50,
                 units="Percent (%)",
             ),
         ],
@@ -90,8 +92,8 @@ def test_detection_offset_in_percent_of_the_image() -> None:
         {"image": canvas(200, 100)},
         models=MODELS,
     )
-    # 10% of 200 px is 20 px in all, 10 px per side; of 100 px, 5 px per side.
-    assert result["off"].xyxy[0].tolist() == [0, 5, 40, 35]
+    # 20x20 box: 5 px per side; 50x40: int(12.5) = 12 and 10; 10x40: int(2.5) = 2 and 10.
+    assert result["off"].xyxy.tolist() == [[5, 5, 35, 35], [88, 10, 162, 70], [48, 40, 62, 100]]
 
 
 def test_transformation_sorts_selects_and_renames() -> None:

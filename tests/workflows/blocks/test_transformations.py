@@ -50,7 +50,10 @@ def test_crops_are_clipped_and_empty_boxes_give_none() -> None:
     assert empty == {"crops": None, "predictions": None}
     local = second["predictions"]
     assert local.xyxy.tolist() == [[0, 0, 20, 20]]
-    assert lineage_of(local) == second["crops"].lineage
+    # As the reference (inference 1.8.3): the crop-local box keeps the provenance of the
+    # detection it was moved from, so outputs show it as it is, not mapped back to the image.
+    assert lineage_of(local) == lineage_of(detections)
+    assert list(local.data["parent_id"]) == ["image"]
 
 
 def test_mask_opacity_blends_outside_the_mask_towards_the_background() -> None:

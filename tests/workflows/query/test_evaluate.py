@@ -229,3 +229,27 @@ def test_statement_errors(group: StatementGroup, params: dict[str, Any], message
 def test_unknown_operation_is_rejected_when_parsed() -> None:
     with pytest.raises(ValidationError, match="Input tag 'DetectionsTeleport'"):
         _ops({"type": "DetectionsTeleport"})
+
+
+def test_anchor_points_of_a_detections_list_are_rounded_half_to_even() -> None:
+    """As the reference (inference 1.8.3): ``DetectionsPropertyExtract`` of ``center`` and the
+    corners gives integer pixels (numpy rounding), ``ExtractDetectionProperty`` on one
+    detection keeps floats."""
+    halves = make_detections(
+        np.array([[0, 0, 3, 5], [1, 1, 4, 2.5]]), np.array([0.9, 0.8]), np.array([0, 0]), ["a"]
+    )
+    centers = apply_operations(
+        halves, _ops({"type": "DetectionsPropertyExtract", "property_name": "center"})
+    )
+    assert centers == [[2, 2], [2, 2]]  # (1.5, 2.5) and (2.5, 1.75)
+    assert all(isinstance(c, int) for point in centers for c in point)
+    corners = apply_operations(
+        halves, _ops({"type": "DetectionsPropertyExtract", "property_name": "bottom_right"})
+    )
+    assert corners == [[3, 5], [4, 2]]
+    single = halves[0:1]
+    assert isinstance(single, sv.Detections)
+    one = apply_operations(
+        single, _ops({"type": "ExtractDetectionProperty", "property_name": "center"})
+    )
+    assert list(one) == [1.5, 2.5]

@@ -159,6 +159,13 @@ def _run(
 ) -> tuple[Any, list[Any], WireOptions]:
     svc = services(request)
     task = svc.inference.acquire(principal, model_id).record.task
+    if task == "embedding":
+        raise InvalidInputError(
+            f"model {model_id!r} is an embedding (CLIP) model, which the legacy "
+            "/{project}/{version} route does not serve: call POST /clip/embed_image, "
+            "/clip/embed_text or /clip/compare",
+            details={"model_task": task},
+        )
     params, options = _task_params(task, request.query_params)
     view, predictions = predict(svc, principal, model_id, [ref], params, visualize)
     return view, predictions, options

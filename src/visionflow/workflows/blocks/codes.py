@@ -1,8 +1,11 @@
-"""``qr_code_detector`` and ``barcode_detector`` with OpenCV's detectors: one detection per code
-found (class ``qr_code`` / ``barcode``, confidence 1.0), its decoded text in ``data["data"]``.
+"""``qr_code_detector`` (OpenCV's QR detector) and ``barcode_detector`` (zxing-cpp, as the
+reference): one detection per code found (class ``qr_code`` / ``barcode``, confidence 1.0), its
+decoded text in ``data["data"]``.
 
-OpenCV's barcode detector reads EAN-8, EAN-13, UPC-A and UPC-E (the reference uses zxing-cpp,
-which reads more symbologies, e.g. Code 128); codes it finds but cannot decode are left out."""
+Like the reference, the barcode detector reads every symbology zxing-cpp knows (EAN/UPC, Code 39/93/
+128, ITF, Codabar, DataBar, and 2D codes such as QR, Data Matrix, Aztec, PDF417); codes it finds
+but cannot decode are left out. Boxes span all four corners zxing reports, so rotated codes get a
+valid box (the reference takes the top-left and bottom-right corners only)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
+import zxingcpp
 
 from visionflow.core.detections import CLASS_NAME, DETECTION_ID
 from visionflow.workflows import kinds as k
@@ -103,14 +107,20 @@ class BarcodeDetectorV1(_CodeDetector):
     def find(
         self, pixels: npt.NDArray[np.uint8]
     ) -> list[tuple[str, npt.NDArray[np.floating[Any]]]]:
-        ok, texts, _types, points = cv2.barcode.BarcodeDetector().detectAndDecodeWithType(pixels)
-        if not ok or points is None:
-            return []
-        return [
-            (str(text), np.asarray(corners, dtype=np.float32).reshape(-1, 2))
-            for text, corners in zip(texts, points, strict=True)
-            if text
-        ]
+        found: list[tuple[str, npt.NDArray[np.floating[Any]]]] = []
+        for code in zxingcpp.read_barcodes(np.ascontiguousarray(pixels)):
+            if not code.valid or not code.text:
+                continue
+            position = code.position
+            corners = (
+                position.top_left,
+                position.top_right,
+                position.bottom_right,
+                position.bottom_left,
+            )
+            points = np.array([[point.x, point.y] for point in corners], dtype=np.float32)
+            found.append((str(code.text), points))
+        return found
 
 
 CODE_BLOCKS: tuple[type[Block], ...] = (QRCodeDetectorV1, BarcodeDetectorV1)

@@ -61,8 +61,9 @@ class DetectionOffsetManifest(StepManifest):
 
 class DetectionOffsetV1(Block):
     """``predictions`` with every box grown by half of ``offset_width`` / ``offset_height`` on each
-    side (pixels, or percent of the image size), clipped to the image. Each result is a new
-    detection: a fresh ``detection_id``, and ``parent_id`` naming the detection it grew from."""
+    side (pixels, or percent of the box's own width / height, truncated to whole pixels as the
+    reference does), clipped to the image. Each result is a new detection: a fresh
+    ``detection_id``, and ``parent_id`` naming the detection it grew from."""
 
     type = "roboflow_core/detection_offset@v1"
     aliases = ("DetectionOffset",)
@@ -78,12 +79,13 @@ class DetectionOffsetV1(Block):
         lineage = lineage_of(detections)
         width, height = lineage.size_wh if lineage is not None else (np.inf, np.inf)
         if inputs["units"] == "Percent (%)":
-            if lineage is None:
-                raise inputs.fail("units", "percent offsets need detections made on an image")
-            dx, dy = int(width * offset_w / 200), int(height * offset_h / 200)
+            size_wh = (detections.xyxy[:, 2:4] - detections.xyxy[:, 0:2]).astype(np.float64)
+            dx_dy = np.trunc(size_wh * np.array([offset_w, offset_h]) / 200)
+            grown = offset_boxes(detections, (0, 0, 0, 0))
+            grown.xyxy = grown.xyxy + np.hstack([-dx_dy, dx_dy]).astype(np.float32)
         else:
             dx, dy = offset_w // 2, offset_h // 2
-        grown = offset_boxes(detections, (-dx, -dy, dx, dy))
+            grown = offset_boxes(detections, (-dx, -dy, dx, dy))
         grown.xyxy = np.clip(grown.xyxy, 0, [width, height, width, height]).astype(np.float32)
         count = len(grown)
         ids = detections.data.get(DETECTION_ID)

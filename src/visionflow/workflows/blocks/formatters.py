@@ -172,7 +172,7 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
     _placeholders(template, variables)
     try:
         return template.format(**variables)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise TemplateError(f"{exc} (does a format spec fit the type of its value?)") from None
 
 

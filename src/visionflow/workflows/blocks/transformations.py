@@ -14,7 +14,7 @@ from visionflow.core.detections import CLASS_NAME, DETECTION_ID, KEYPOINTS_XY, P
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.colors import parse_color
-from visionflow.workflows.lineage import attach_lineage
+from visionflow.workflows.lineage import LINEAGE, lineage_of
 from visionflow.workflows.manifest import (
     AnySelector,
     DetectionsSelector,
@@ -73,7 +73,11 @@ def _in_crop(
 class DynamicCropV1(Block):
     """For each detection, ``crops`` is the image cut to its box (outside its mask blended
     towards ``background_color`` by ``mask_opacity``) and ``predictions`` the detection in the
-    crop's coordinates. Results of steps on the crops nest one list deeper."""
+    crop's coordinates. Results of steps on the crops nest one list deeper.
+
+    As in the reference, the moved detection keeps the provenance of the detection it comes from
+    (its ``parent_id``, the lineage of the image it was made on): the outputs show the crop-local
+    box as it is, with no mapping back to the parent image."""
 
     type = "roboflow_core/dynamic_crop@v1"
     aliases = ("DynamicCrop", "Crop")
@@ -108,7 +112,9 @@ class DynamicCropV1(Block):
                 pixels = crop.pixels_bgr.astype(np.float32)
                 pixels[outside] = (1 - opacity) * pixels[outside] + opacity * np.array(background)
                 crop = crop.with_pixels(np.clip(pixels, 0, 255).astype(np.uint8))
-            local = attach_lineage(_in_crop(detections, index, x1, y1, x2, y2), crop.lineage)
+            local = _in_crop(detections, index, x1, y1, x2, y2)
+            if (source := lineage_of(detections)) is not None:
+                local.metadata[LINEAGE] = source
             crops.append({"crops": crop, "predictions": local})
         return crops
 

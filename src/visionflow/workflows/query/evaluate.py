@@ -138,6 +138,7 @@ def _detection_property(detections: sv.Detections, index: int, name: str) -> Any
     return geometry[name]
 
 
+_ANCHORS = frozenset({"center", "top_left", "top_right", "bottom_left", "bottom_right"})
 # Properties read from ``data`` (``None`` when the detections have no such column).
 _DATA_PROPERTIES = (
     "in_out",
@@ -203,7 +204,12 @@ def _apply(value: Any, operation: Operation, params: Mapping[str, Any]) -> Any:
         return dict(Counter(value))
     if isinstance(operation, DetectionsPropertyExtract):
         _require(value, sv.Detections, "DetectionsPropertyExtract")
-        return [_detection_property(value, i, operation.property_name) for i in range(len(value))]
+        found = [_detection_property(value, i, operation.property_name) for i in range(len(value))]
+        if operation.property_name in _ANCHORS:
+            # The reference rounds the anchor points of a detections list to integer pixels
+            # (numpy's round half to even); a single detection's stay floats.
+            return [[int(np.round(c)) for c in point] for point in found]
+        return found
     if isinstance(operation, ExtractDetectionProperty):
         _require(value, sv.Detections, "ExtractDetectionProperty")
         if len(value) != 1:
@@ -229,9 +235,25 @@ def _apply(value: Any, operation: Operation, params: Mapping[str, Any]) -> Any:
 def apply_operations(
     value: Any, operations: Sequence[Operation], params: Mapping[str, Any] | None = None
 ) -> Any:
-    """``value`` put through ``operations`` in order."""
+    """``value`` put through ``operations`` in order. An operation that does not fit its value
+    (a list where a hashable key is needed, a number too large to convert) raises ``QueryError``
+    naming both, never the bare Python error."""
     for operation in operations:
-        value = _apply(value, operation, params or {})
+        try:
+            value = _apply(value, operation, params or {})
+        except QueryError:
+            raise
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            OverflowError,
+            ZeroDivisionError,
+        ) as exc:
+            raise QueryError(
+                f"{operation.type} cannot be applied to {_describe(value)}: {exc}"
+            ) from None
     return value
 
 
@@ -257,7 +279,9 @@ def _statement(statement: Statement, params: Mapping[str, Any]) -> bool:
         else:
             assert isinstance(statement, UnaryStatement)
             result = _UNARY[statement.operator.type](_operand(statement.operand, params))
-    except (TypeError, IndexError, AttributeError) as exc:
+    except QueryError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
         raise QueryError(f"cannot evaluate {statement.type}: {exc}") from None
     return not result if statement.negate else result
 

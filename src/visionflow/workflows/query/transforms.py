@@ -83,7 +83,7 @@ def _number(value: Any, operation: str) -> float | int:
 def _to_number(value: Any, op: ToNumber, params: Mapping[str, Any], apply: Apply) -> Any:
     try:
         return int(value) if op.cast_to == "int" else float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise QueryError(f"ToNumber cannot convert {_describe(value)}") from None
 
 
