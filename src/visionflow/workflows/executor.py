@@ -398,28 +398,25 @@ def _put_outputs(step: CompiledStep, state: ExecutionState, index: Index, output
 # -- outputs --------------------------------------------------------------------------------------
 
 
-def _to_parent_coordinates(value: Any, depth: int = 0) -> Any:
+def _to_parent_coordinates(value: Any) -> Any:
+    """``value`` with its detections in root image coordinates (``value`` is no deeper than
+    ``MAX_VALUE_DEPTH``: ``_construct_outputs`` checked)."""
     if isinstance(value, sv.Detections):
         return to_root_coordinates(value)
-    if isinstance(value, dict | list) and depth >= MAX_VALUE_DEPTH:
-        raise _too_deep(None)
     if isinstance(value, dict):
-        return {key: _to_parent_coordinates(item, depth + 1) for key, item in value.items()}
+        return {key: _to_parent_coordinates(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_to_parent_coordinates(item, depth + 1) for item in value]
+        return [_to_parent_coordinates(item) for item in value]
     return value
 
 
-def _too_deep(output: str | None) -> RuntimeInputError:
+def _too_deep(output: str) -> RuntimeInputError:
     details = f"nests lists/objects more than {MAX_VALUE_DEPTH} levels deep"
-    where = f"output {output!r}" if output is not None else "value"
     return RuntimeInputError(
-        f"Workflow {where} {details}: the data it comes from (an input, a literal in the "
-        "definition, a parsed JSON text) is too deeply nested",
+        f"Workflow output {output!r} {details}: the data it comes from (an input, a literal in "
+        "the definition, a parsed JSON text) is too deeply nested",
         context="workflow_execution | output_construction",
-        blocks_errors=[
-            BlockError(None, None, f"outputs.{output}" if output is not None else None, details)
-        ],
+        blocks_errors=[BlockError(None, None, f"outputs.{output}", details)],
     )
 
 

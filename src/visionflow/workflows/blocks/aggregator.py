@@ -25,8 +25,9 @@ from pydantic import Field, model_validator
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.expressions import apply_data_operations
 from visionflow.workflows.manifest import AnySelector, StepManifest
-from visionflow.workflows.query import Operation, QueryError, apply_operations
+from visionflow.workflows.query import Operation
 
 __all__ = ["AGGREGATOR_BLOCKS", "DataAggregatorV1"]
 
@@ -264,12 +265,10 @@ class DataAggregatorV1(Block):
             return [self._feed(window, inputs) for inputs in batch]
 
     def _feed(self, window: _Window, inputs: StepInputs) -> StepResult:
-        data = dict(inputs["data"])
-        for name, chain in inputs["data_operations"].items():
-            try:
-                data[name] = apply_operations(data[name], chain)
-            except QueryError as exc:
-                raise inputs.fail("data_operations", f"{name}: {exc}") from None
+        # The manifest checked that every ``data_operations`` entry names a ``data`` entry.
+        data = apply_data_operations(
+            inputs, inputs["data"], "data_operations", inputs["data_operations"]
+        )
         modes: dict[str, list[str]] = inputs["aggregation_mode"]
         columns = [(f"{name}_{mode}", name, mode) for name in data for mode in modes.get(name, [])]
         for output, name, mode in columns:

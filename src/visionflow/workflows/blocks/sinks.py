@@ -29,6 +29,7 @@ from pydantic import Field
 from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.expressions import apply_data_operations
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import (
     AnySelector,
@@ -38,7 +39,7 @@ from visionflow.workflows.manifest import (
     StepManifest,
     StringSelector,
 )
-from visionflow.workflows.query import Operation, QueryError, apply_operations
+from visionflow.workflows.query import Operation
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 from visionflow.workflows.serialize import serialize_value
 
@@ -104,15 +105,10 @@ def sinks_of(context: RunContext) -> Sinks | None:
 
 
 def _operated(inputs: StepInputs, field_name: str, values: dict[str, Any]) -> dict[str, Any]:
-    operations: dict[str, list[Any]] = inputs[f"{field_name}_operations"]
-    result = dict(values)
-    for name, chain in operations.items():
-        if name in result:
-            try:
-                result[name] = apply_operations(result[name], chain)
-            except QueryError as exc:
-                raise inputs.fail(f"{field_name}_operations", f"{name}: {exc}") from None
-    return result
+    """``values`` after ``<field_name>_operations``; operations for absent entries are ignored."""
+    where = f"{field_name}_operations"
+    operations = {name: chain for name, chain in inputs[where].items() if name in values}
+    return apply_data_operations(inputs, values, where, operations)
 
 
 def _as_bytes(value: Any) -> bytes:

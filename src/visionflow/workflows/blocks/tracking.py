@@ -3,9 +3,7 @@ the video identity comes from and how long state lasts)."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -13,14 +11,9 @@ import supervision as sv
 from pydantic import Field
 
 from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, OutputDefinition, StepInputs, StepResult
 from visionflow.workflows.blocks.bytetrack import ByteTrack
-from visionflow.workflows.blocks.video import (
-    VideoMetadata,
-    frame_metadata,
-    settings_key,
-    video_state,
-)
+from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata, frame_metadata
 from visionflow.workflows.lineage import attach_lineage, lineage_of
 from visionflow.workflows.manifest import (
     FloatZeroToOneSelector,
@@ -117,38 +110,23 @@ _SETTINGS = (
 )
 
 
-class _ByteTracker(Block):
+class _ByteTracker(VideoBlock):
     """``tracked_detections``: ``detections`` that belong to a confirmed track, with
     ``tracker_id`` (ids from 1 per video). Frames of one video are the elements with the same
     video identifier, in batch order, and — when they come with video metadata — those of later
     requests too (``blocks.video``)."""
 
     with_instances: ClassVar[bool] = False
-    metadata_field: ClassVar[str | None] = None
+    state_fields = _SETTINGS
 
-    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return self.run_batch([inputs], context)[0]
+    def start(self, inputs: StepInputs) -> _Tracks:
+        # Once per video: its first frame's rate sets the tracker's.
+        metadata, _explicit = frame_metadata(inputs, self.metadata_field)
+        return _new_tracks(inputs, metadata)
 
-    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        local: dict[Hashable, Any] = {}
-        results: list[StepResult] = []
-        for inputs in batch:
-            metadata, explicit = frame_metadata(inputs, self.metadata_field)
-            detections = inputs.detections("detections")
-            key = settings_key(inputs, _SETTINGS)
-            with video_state(
-                context,
-                inputs,
-                metadata,
-                key,
-                explicit,
-                local,
-                partial(_new_tracks, inputs, metadata),
-            ) as tracks:
-                results.append(self._update(tracks, detections))
-        return results
-
-    def _update(self, tracks: _Tracks, detections: sv.Detections) -> StepResult:
+    def step(self, state: Any, inputs: StepInputs, metadata: VideoMetadata) -> StepResult:
+        tracks: _Tracks = state
+        detections = inputs.detections("detections")
         tracked = tracks.tracker.update(detections)
         lineage = lineage_of(detections)
         if lineage is not None:
