@@ -14,13 +14,13 @@ import supervision as sv
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, StepInputs, StepResult
-from visionflow.workflows.blocks.annotators import Position, position_of
 from visionflow.workflows.blocks.tracking import (
     AnyDetectionsSelector,
     BoxesSelector,
     VideoMetadataSelector,
 )
 from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata
+from visionflow.workflows.blocks.visualizations import Position, position_of
 from visionflow.workflows.manifest import (
     BooleanSelector,
     FloatSelector,

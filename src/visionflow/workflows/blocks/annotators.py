@@ -5,7 +5,7 @@ draws on a copy of ``image`` and outputs it as ``image``."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,12 +14,16 @@ from pycocotools import mask as coco_mask
 from pydantic import Field
 
 from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, OutputDefinition, StepInputs, StepResult
 from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata
 from visionflow.workflows.blocks.visualizations import (
+    Opacity,
+    PaletteBlock,
     PaletteManifest,
+    Position,
     draw_detections,
     palette_and_lookup,
+    position_of,
 )
 from visionflow.workflows.manifest import (
     FloatSelector,
@@ -31,21 +35,8 @@ from visionflow.workflows.manifest import (
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 from visionflow.workflows.serialize import RLE_MASK
 
-__all__ = ["ANNOTATOR_BLOCKS", "Position", "position_of", "with_masks"]
+__all__ = ["ANNOTATOR_BLOCKS", "with_masks"]
 
-Position = Literal[
-    "CENTER",
-    "CENTER_LEFT",
-    "CENTER_RIGHT",
-    "TOP_CENTER",
-    "TOP_LEFT",
-    "TOP_RIGHT",
-    "BOTTOM_LEFT",
-    "BOTTOM_CENTER",
-    "BOTTOM_RIGHT",
-    "CENTER_OF_MASS",
-]
-Opacity = Annotated[float, Field(ge=0.0, le=1.0)]
 MaskedSelector = Annotated[
     str,
     Field(pattern=DATA_SELECTOR_PATTERN),
@@ -62,13 +53,6 @@ SegmentationSelector = Annotated[
     Field(pattern=DATA_SELECTOR_PATTERN),
     Reference((k.INSTANCE_SEGMENTATION_PREDICTION, k.RLE_INSTANCE_SEGMENTATION_PREDICTION)),
 ]
-
-
-def position_of(inputs: StepInputs, field: str) -> sv.Position:
-    position = getattr(sv.Position, inputs.as_str(field), None)
-    if not isinstance(position, sv.Position):
-        raise inputs.fail(field, "not a supervision Position name")
-    return position
 
 
 def with_masks(detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
@@ -91,23 +75,11 @@ def with_masks(detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
     return masked
 
 
-class _PaletteBlock(Block):
-    """Draws ``predictions`` on a copy of ``image`` with the annotator ``build`` returns."""
+class _MaskedBlock(PaletteBlock):
+    """Draws detections' masks: instance masks, or semantic segmentation's decoded."""
 
-    outputs = (OutputDefinition("image", (k.IMAGE,)),)
-    needs_masks: ClassVar[bool] = False
-
-    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
-        raise NotImplementedError
-
-    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
-            if self.needs_masks:
-                detections = with_masks(detections, inputs)
-            palette, lookup = palette_and_lookup(inputs)
-            return self.build(inputs, palette, lookup).annotate(canvas, detections)
-
-        return draw_detections(inputs, draw)
+    def prepare(self, detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
+        return with_masks(detections, inputs)
 
 
 class MaskManifest(PaletteManifest):
@@ -115,11 +87,10 @@ class MaskManifest(PaletteManifest):
     opacity: Opacity | FloatZeroToOneSelector = 0.5
 
 
-class MaskVisualizationV1(_PaletteBlock):
+class MaskVisualizationV1(_MaskedBlock):
     type = "roboflow_core/mask_visualization@v1"
     aliases = ("MaskVisualization",)
     manifest = MaskManifest
-    needs_masks = True
 
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         opacity = inputs.as_float("opacity", low=0.0, high=1.0)
@@ -131,11 +102,10 @@ class PolygonManifest(PaletteManifest):
     thickness: int | IntegerSelector = 2
 
 
-class PolygonVisualizationV1(_PaletteBlock):
+class PolygonVisualizationV1(_MaskedBlock):
     type = "roboflow_core/polygon_visualization@v1"
     aliases: ClassVar[tuple[str, ...]] = ("PolygonVisualization",)
     manifest = PolygonManifest
-    needs_masks = True
 
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         thickness = inputs.as_int("thickness", low=1)
@@ -153,11 +123,10 @@ class HaloManifest(PaletteManifest):
     kernel_size: int | IntegerSelector = 40
 
 
-class HaloVisualizationV1(_PaletteBlock):
+class HaloVisualizationV1(_MaskedBlock):
     type = "roboflow_core/halo_visualization@v1"
     aliases: ClassVar[tuple[str, ...]] = ("HaloVisualization",)
     manifest = HaloManifest
-    needs_masks = True
 
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         return sv.HaloAnnotator(
@@ -179,7 +148,7 @@ class DotManifest(PaletteManifest):
     outline_thickness: int | IntegerSelector = 0
 
 
-class DotVisualizationV1(_PaletteBlock):
+class DotVisualizationV1(PaletteBlock):
     type = "roboflow_core/dot_visualization@v1"
     aliases = ("DotVisualization",)
     manifest = DotManifest
@@ -198,7 +167,7 @@ class CircleManifest(PaletteManifest):
     thickness: int | IntegerSelector = 2
 
 
-class CircleVisualizationV1(_PaletteBlock):
+class CircleVisualizationV1(PaletteBlock):
     type = "roboflow_core/circle_visualization@v1"
     aliases = ("CircleVisualization",)
     manifest = CircleManifest
@@ -214,7 +183,7 @@ class EllipseManifest(PaletteManifest):
     end_angle: int | IntegerSelector = 235
 
 
-class EllipseVisualizationV1(_PaletteBlock):
+class EllipseVisualizationV1(PaletteBlock):
     type = "roboflow_core/ellipse_visualization@v1"
     aliases = ("EllipseVisualization",)
     manifest = EllipseManifest
@@ -236,7 +205,7 @@ class TriangleManifest(PaletteManifest):
     outline_thickness: int | IntegerSelector = 0
 
 
-class TriangleVisualizationV1(_PaletteBlock):
+class TriangleVisualizationV1(PaletteBlock):
     type = "roboflow_core/triangle_visualization@v1"
     aliases = ("TriangleVisualization",)
     manifest = TriangleManifest
@@ -257,7 +226,7 @@ class CornerManifest(PaletteManifest):
     corner_length: int | IntegerSelector = 15
 
 
-class CornerVisualizationV1(_PaletteBlock):
+class CornerVisualizationV1(PaletteBlock):
     type = "roboflow_core/corner_visualization@v1"
     aliases = ("CornerVisualization",)
     manifest = CornerManifest
@@ -275,7 +244,7 @@ class ColorManifest(PaletteManifest):
     opacity: Opacity | FloatZeroToOneSelector = 0.5
 
 
-class ColorVisualizationV1(_PaletteBlock):
+class ColorVisualizationV1(PaletteBlock):
     type = "roboflow_core/color_visualization@v1"
     aliases = ("ColorVisualization",)
     manifest = ColorManifest
@@ -291,7 +260,7 @@ class CropManifest(PaletteManifest):
     border_thickness: int | IntegerSelector = 2
 
 
-class CropVisualizationV1(_PaletteBlock):
+class CropVisualizationV1(PaletteBlock):
     """Draws each detection's region, zoomed by ``scale_factor``, next to it."""
 
     type = "roboflow_core/crop_visualization@v1"

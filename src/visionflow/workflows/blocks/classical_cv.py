@@ -31,7 +31,7 @@ from visionflow.workflows.manifest import (
     StringSelector,
 )
 
-__all__ = ["CLASSICAL_CV_BLOCKS", "replace_pixels", "to_gray"]
+__all__ = ["CLASSICAL_CV_BLOCKS", "ImageManifest", "replace_pixels", "to_gray"]
 
 Pixels = npt.NDArray[np.uint8]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -56,13 +56,13 @@ def replace_pixels(image: WorkflowImage, pixels: npt.NDArray[Any]) -> WorkflowIm
     )
 
 
-class _ImageManifest(StepManifest):
+class ImageManifest(StepManifest):
     image: ImageSelector
 
 
 class ConvertGrayscaleV1(Block):
     type = "roboflow_core/convert_grayscale@v1"
-    manifest = _ImageManifest
+    manifest = ImageManifest
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
@@ -70,7 +70,7 @@ class ConvertGrayscaleV1(Block):
         return {"image": replace_pixels(image, to_gray(image.pixels_bgr))}
 
 
-class ImageBlurManifest(_ImageManifest):
+class ImageBlurManifest(ImageManifest):
     blur_type: StringSelector | Literal["average", "gaussian", "median", "bilateral"] = "gaussian"
     kernel_size: IntegerSelector | int = 5
 
@@ -123,7 +123,7 @@ _THRESHOLDS = {
 }
 
 
-class ThresholdManifest(_ImageManifest):
+class ThresholdManifest(ImageManifest):
     threshold_type: StringSelector | ThresholdType = "binary"
     thresh_value: IntegerSelector | int
     max_value: IntegerSelector | int = 255
@@ -159,7 +159,7 @@ class ThresholdV1(Block):
         return {"image": replace_pixels(image, result)}
 
 
-class ContoursManifest(_ImageManifest):
+class ContoursManifest(ImageManifest):
     line_thickness: IntegerSelector | int = 3
 
 
@@ -192,7 +192,7 @@ class ContoursDetectionV1(Block):
         }
 
 
-class DominantColorManifest(_ImageManifest):
+class DominantColorManifest(ImageManifest):
     color_clusters: Annotated[int, Field(gt=0, le=10)] | IntegerSelector = 4
     max_iterations: Annotated[int, Field(gt=0, le=500)] | IntegerSelector = 100
     target_size: Annotated[int, Field(gt=0, le=250)] | IntegerSelector = 100
@@ -243,7 +243,7 @@ class DominantColorV1(Block):
         return {"rgb_color": color}
 
 
-class PixelColorCountManifest(_ImageManifest):
+class PixelColorCountManifest(ImageManifest):
     target_color: StringSelector | RgbColorSelector | str | tuple[int, int, int]
     tolerance: IntegerSelector | int = 10
 
@@ -286,7 +286,7 @@ class PixelColorCountV1(Block):
         return {"matching_pixels_count": int(matches.sum())}
 
 
-class TemplateMatchingManifest(_ImageManifest):
+class TemplateMatchingManifest(ImageManifest):
     template: ImageSelector
     matching_threshold: FloatSelector | float = 0.8
     apply_nms: BooleanSelector | bool = True
@@ -332,7 +332,7 @@ class TemplateMatchingV1(Block):
         return {"predictions": detections, "number_of_matches": len(detections)}
 
 
-class ImagePreprocessingManifest(_ImageManifest):
+class ImagePreprocessingManifest(ImageManifest):
     task_type: Literal["resize", "rotate", "flip"]
     width: PositiveInt | IntegerSelector = 640
     height: PositiveInt | IntegerSelector = 640

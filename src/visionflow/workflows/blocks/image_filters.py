@@ -12,13 +12,8 @@ import numpy.typing as npt
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.blocks.classical_cv import replace_pixels, to_gray
-from visionflow.workflows.manifest import (
-    ImageSelector,
-    IntegerSelector,
-    StepManifest,
-    StringSelector,
-)
+from visionflow.workflows.blocks.classical_cv import ImageManifest, replace_pixels, to_gray
+from visionflow.workflows.manifest import IntegerSelector, StringSelector
 
 __all__ = [
     "IMAGE_FILTER_BLOCKS",
@@ -65,15 +60,15 @@ def morphology(pixels: Pixels, operation: str, kernel_size: int) -> Pixels:
     return result
 
 
-class MorphologyManifestV1(StepManifest):
-    image: ImageSelector
+class _KernelManifest(ImageManifest):
     kernel_size: int | IntegerSelector = 5
+
+
+class MorphologyManifestV1(_KernelManifest):
     operation: StringSelector | MorphologyV1 = "Closing"
 
 
-class MorphologyManifestV2(StepManifest):
-    image: ImageSelector
-    kernel_size: int | IntegerSelector = 5
+class MorphologyManifestV2(_KernelManifest):
     operation: StringSelector | MorphologyV2 = "Opening then Closing"
 
 
@@ -182,8 +177,7 @@ def equalize_contrast(pixels_bgr: Pixels, how: str) -> Pixels:
     raise ValueError(f"unknown equalization {how!r}: expected one of {', '.join(EQUALIZATIONS)}")
 
 
-class ContrastEqualizationManifest(StepManifest):
-    image: ImageSelector
+class ContrastEqualizationManifest(ImageManifest):
     equalization_type: StringSelector | Equalization = "Histogram Equalization"
 
 

@@ -2,7 +2,7 @@
 
 Thin on purpose: parameters become the model's typed params, the injected ``ModelRunner`` runs
 the model (one call per distinct model and parameter set), and results get the image's lineage.
-Manifests match the reference's field names and defaults (``workflow-blocks.json``); versions
+Manifests (``blocks.model_manifests``) match the reference's field names and defaults; versions
 differ in outputs (``model_id`` from v2) and in how confidence is chosen (``confidence_mode`` from
 v3: ``best``/``default`` mean the 0.4 default, as this server has no per-model thresholds);
 instance segmentation v4 drops the dense-mask switch.
@@ -14,11 +14,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import supervision as sv
-from pydantic import Field
 
 from visionflow.core.detections import DETECTION_ID, KEYPOINTS_CONFIDENCE
 from visionflow.core.masks import mask_to_rle
@@ -29,127 +28,25 @@ from visionflow.models.segmentation import SegmentationParams
 from visionflow.models.semantic import SemanticParams
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.lineage import WorkflowImage, attach_lineage
-from visionflow.workflows.manifest import (
-    BooleanSelector,
-    FloatZeroToOneSelector,
-    ImageSelector,
-    IntegerSelector,
-    ListOfValuesSelector,
-    ModelIdSelector,
-    ProjectSelector,
-    StepManifest,
-    StringSelector,
+from visionflow.workflows.blocks.model_manifests import (
+    DEFAULT_CONFIDENCE,
+    ClassificationManifestV1,
+    ClassificationManifestV3,
+    DetectionManifestV1,
+    DetectionManifestV3,
+    KeypointManifestV1,
+    KeypointManifestV3,
+    MultiLabelManifestV3,
+    SegmentationManifestV1,
+    SegmentationManifestV3,
+    SegmentationManifestV4,
+    SemanticManifestV1,
+    SemanticManifestV2,
 )
+from visionflow.workflows.lineage import WorkflowImage, attach_lineage
 from visionflow.workflows.serialize import RLE_MASK
 
 __all__ = ["MODEL_BLOCKS"]
-
-DEFAULT_CONFIDENCE = 0.4
-ZeroToOne = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[int, Field(gt=0)]
-
-# -- manifests ------------------------------------------------------------------------------------
-
-
-class _ModelManifest(StepManifest):
-    images: ImageSelector
-    model_id: ModelIdSelector | str
-
-
-class _ActiveLearning(StepManifest):
-    disable_active_learning: bool | BooleanSelector = True
-    active_learning_target_dataset: ProjectSelector | str | None = None
-
-
-class _Confidence(StepManifest):
-    confidence: ZeroToOne | FloatZeroToOneSelector = DEFAULT_CONFIDENCE
-
-
-class _ConfidenceMode(StepManifest):
-    confidence_mode: Literal["best", "default", "custom"] | StringSelector = "best"
-    custom_confidence: ZeroToOne | FloatZeroToOneSelector | None = DEFAULT_CONFIDENCE
-
-
-class _DefaultConfidenceMode(StepManifest):
-    confidence_mode: Literal["default", "custom"] | StringSelector = "default"
-    custom_confidence: ZeroToOne | FloatZeroToOneSelector | None = DEFAULT_CONFIDENCE
-
-
-class _Nms(StepManifest):
-    class_filter: list[str] | ListOfValuesSelector | None = None
-    iou_threshold: ZeroToOne | FloatZeroToOneSelector = 0.3
-    max_detections: Positive | IntegerSelector = 300
-    class_agnostic_nms: bool | BooleanSelector | None = False
-    max_candidates: Positive | IntegerSelector = 3000
-
-
-class _Masks(StepManifest):
-    mask_decode_mode: Literal["accurate", "tradeoff", "fast"] | StringSelector = "accurate"
-    tradeoff_factor: ZeroToOne | FloatZeroToOneSelector = 0.0
-
-
-class _DenseMasks(StepManifest):
-    enforce_dense_masks_in_inference_models: bool | BooleanSelector = True
-
-
-class _KeypointConfidence(StepManifest):
-    keypoint_confidence: ZeroToOne | FloatZeroToOneSelector = 0.0
-
-
-class DetectionManifestV1(_ActiveLearning, _Nms, _Confidence, _ModelManifest):
-    pass
-
-
-class DetectionManifestV3(_ActiveLearning, _Nms, _ConfidenceMode, _ModelManifest):
-    pass
-
-
-class SegmentationManifestV1(
-    _DenseMasks, _ActiveLearning, _Masks, _Nms, _Confidence, _ModelManifest
-):
-    pass
-
-
-class SegmentationManifestV3(
-    _DenseMasks, _ActiveLearning, _Masks, _Nms, _ConfidenceMode, _ModelManifest
-):
-    pass
-
-
-class SegmentationManifestV4(_ActiveLearning, _Masks, _Nms, _ConfidenceMode, _ModelManifest):
-    pass
-
-
-class KeypointManifestV1(_ActiveLearning, _Nms, _KeypointConfidence, _Confidence, _ModelManifest):
-    pass
-
-
-class KeypointManifestV3(
-    _ActiveLearning, _Nms, _KeypointConfidence, _DefaultConfidenceMode, _ModelManifest
-):
-    pass
-
-
-class ClassificationManifestV1(_ActiveLearning, _Confidence, _ModelManifest):
-    pass
-
-
-class ClassificationManifestV3(_ActiveLearning, _DefaultConfidenceMode, _ModelManifest):
-    pass
-
-
-class MultiLabelManifestV3(_ActiveLearning, _ConfidenceMode, _ModelManifest):
-    pass
-
-
-class SemanticManifestV1(_ModelManifest):
-    pass
-
-
-class SemanticManifestV2(_ConfidenceMode, _ModelManifest):
-    pass
-
 
 # -- shared run logic -----------------------------------------------------------------------------
 

@@ -13,30 +13,29 @@ from pydantic import Field
 from visionflow.core.detections import KEYPOINTS_CONFIDENCE, KEYPOINTS_XY
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.blocks.colors import parse_color
 from visionflow.workflows.blocks.visualizations import (
+    CanvasManifest,
+    LabelStyleManifest,
+    Opacity,
     PaletteManifest,
     VisualizedPredictionsSelector,
     annotated,
+    color_of,
     draw_detections,
-    palette_and_lookup,
+    label_annotator,
 )
 from visionflow.workflows.manifest import (
-    BooleanSelector,
     FloatSelector,
     FloatZeroToOneSelector,
-    ImageSelector,
     IntegerSelector,
     ListOfValuesSelector,
     Reference,
-    StepManifest,
     StringSelector,
 )
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
 __all__ = ["VISUAL_EFFECT_BLOCKS"]
 
-Opacity = Annotated[float, Field(ge=0.0, le=1.0)]
 KeypointsSelector = Annotated[
     str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.KEYPOINT_DETECTION_PREDICTION,))
 ]
@@ -45,17 +44,8 @@ ClassificationSelector = Annotated[
 ]
 
 
-class _PlainManifest(StepManifest):
-    image: ImageSelector
-    copy_image: bool | BooleanSelector = True
+class _PlainManifest(CanvasManifest):
     predictions: VisualizedPredictionsSelector
-
-
-def _color(inputs: StepInputs, field: str) -> sv.Color:
-    try:
-        return parse_color(inputs.as_str(field))
-    except ValueError as exc:
-        raise inputs.fail(field, str(exc)) from None
 
 
 class BlurManifest(_PlainManifest):
@@ -125,15 +115,13 @@ class BackgroundColorVisualizationV1(Block):
         image = inputs.image("image")
         detections = inputs.detections("predictions")
         annotator = sv.BackgroundOverlayAnnotator(
-            color=_color(inputs, "color"), opacity=inputs.as_float("opacity", low=0.0, high=1.0)
+            color=color_of(inputs, "color"), opacity=inputs.as_float("opacity", low=0.0, high=1.0)
         )
         canvas = annotator.annotate(image.pixels_bgr.copy(), detections)
         return annotated(image, canvas)
 
 
-class KeypointManifest(StepManifest):
-    image: ImageSelector
-    copy_image: bool | BooleanSelector = True
+class KeypointManifest(CanvasManifest):
     predictions: KeypointsSelector
     annotator_type: Literal["edge", "vertex", "vertex_label"] = "edge"
     color: str | StringSelector = "#A351FB"
@@ -172,7 +160,7 @@ class KeypointVisualizationV1(Block):
         if len(detections) == 0 or KEYPOINTS_XY not in detections.data:
             return annotated(image, canvas)
         points = _key_points(detections)
-        color = _color(inputs, "color")
+        color = color_of(inputs, "color")
         kind = inputs["annotator_type"]
         annotator: Any
         if kind == "vertex":
@@ -180,7 +168,7 @@ class KeypointVisualizationV1(Block):
         elif kind == "vertex_label":
             annotator = sv.VertexLabelAnnotator(
                 color=color,
-                text_color=_color(inputs, "text_color"),
+                text_color=color_of(inputs, "text_color"),
                 text_scale=inputs.as_float("text_scale", low=0.0),
                 text_thickness=inputs.as_int("text_thickness", low=1),
                 text_padding=inputs.as_int("text_padding", low=0),
@@ -216,15 +204,15 @@ ClassificationPosition = Literal[
 ]
 
 
-class ClassificationLabelManifest(PaletteManifest):
+class _ClassificationLabelText(PaletteManifest):
     predictions: ClassificationSelector
     text: ClassificationText | StringSelector = "Class"
     text_position: ClassificationPosition | StringSelector = "TOP_LEFT"
     text_color: str | StringSelector = "WHITE"
-    text_scale: float | FloatSelector = 1.0
-    text_thickness: int | IntegerSelector = 1
-    text_padding: int | IntegerSelector = 10
-    border_radius: int | IntegerSelector = 0
+
+
+class ClassificationLabelManifest(LabelStyleManifest, _ClassificationLabelText):
+    pass
 
 
 def _ranked(predictions: dict[str, Any]) -> list[dict[str, Any]]:
@@ -285,7 +273,6 @@ class ClassificationLabelVisualizationV1(Block):
         ranked = _ranked(predictions)
         if not ranked:
             return annotated(image, canvas)
-        palette, lookup = palette_and_lookup(inputs)
         position = inputs.as_str("text_position")
         scale = inputs.as_float("text_scale", low=0.0)
         padding = inputs.as_int("text_padding", low=0)
@@ -299,19 +286,7 @@ class ClassificationLabelVisualizationV1(Block):
             confidence=np.array([float(p["confidence"]) for p in rows], dtype=np.float32),
             tracker_id=np.zeros(len(rows), dtype=int),
         )
-        anchor = getattr(sv.Position, position, None)
-        if not isinstance(anchor, sv.Position):
-            raise inputs.fail("text_position", "not a supervision Position name")
-        annotator = sv.LabelAnnotator(
-            color=palette,
-            color_lookup=lookup,
-            text_position=anchor,
-            text_color=_color(inputs, "text_color"),
-            text_scale=scale,
-            text_thickness=thickness,
-            text_padding=padding,
-            border_radius=inputs.as_int("border_radius", low=0),
-        )
+        annotator = label_annotator(inputs, scale)
         labels = [_label(p, inputs.as_str("text")) for p in rows]
         return annotated(image, annotator.annotate(canvas, pseudo, labels=labels))
 

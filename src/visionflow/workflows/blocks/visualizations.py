@@ -1,10 +1,13 @@
 """Visualizations with supervision's annotators: ``bounding_box_visualization`` and
-``label_visualization@v1..v2``. Each draws on a copy of ``image`` and outputs it as ``image``."""
+``label_visualization@v1..v2``. Each draws on a copy of ``image`` and outputs it as ``image``.
+
+Also what every visualization module shares: the canvas and palette manifests, reading the
+palette, position and colour fields, and drawing detections on a copy of the image."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,16 +35,23 @@ from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 __all__ = [
     "VISUALIZATION_BLOCKS",
     "BoundingBoxVisualizationV1",
+    "CanvasManifest",
+    "LabelStyleManifest",
     "LabelVisualizationV1",
     "LabelVisualizationV2",
+    "Opacity",
     "Palette",
+    "PaletteBlock",
     "PaletteManifest",
-    "TextPosition",
+    "Position",
     "VisualizedPredictionsSelector",
     "annotated",
+    "color_of",
     "detection_labels",
     "draw_detections",
+    "label_annotator",
     "palette_and_lookup",
+    "position_of",
 ]
 
 VisualizedPredictionsSelector = Annotated[
@@ -83,7 +93,7 @@ LabelText = Literal[
     "Tracker Id",
     "Time In Zone",
 ]
-TextPosition = Literal[
+Position = Literal[
     "CENTER",
     "CENTER_LEFT",
     "CENTER_RIGHT",
@@ -95,11 +105,16 @@ TextPosition = Literal[
     "BOTTOM_RIGHT",
     "CENTER_OF_MASS",
 ]
+Opacity = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class PaletteManifest(StepManifest):
+# The image a visualization draws on.
+class CanvasManifest(StepManifest):
     image: ImageSelector
     copy_image: bool | BooleanSelector = True
+
+
+class PaletteManifest(CanvasManifest):
     predictions: VisualizedPredictionsSelector
     color_palette: Palette | StringSelector = "DEFAULT"
     palette_size: int | IntegerSelector = 10
@@ -110,12 +125,12 @@ class PaletteManifest(StepManifest):
 
 class BoundingBoxManifest(PaletteManifest):
     thickness: int | IntegerSelector = 2
-    roundness: Annotated[float, Field(ge=0.0, le=1.0)] | FloatZeroToOneSelector = 0.0
+    roundness: Opacity | FloatZeroToOneSelector = 0.0
 
 
 class _LabelText(PaletteManifest):
     text: LabelText | StringSelector = "Class"
-    text_position: TextPosition | StringSelector = "TOP_LEFT"
+    text_position: Position | StringSelector = "TOP_LEFT"
     text_color: str | StringSelector = "WHITE"
 
 
@@ -123,18 +138,18 @@ class _TextSizeMode(StepManifest):
     text_size_mode: Literal["Manual", "Automatic"] | StringSelector = "Manual"
 
 
-class _LabelStyle(StepManifest):
+class LabelStyleManifest(StepManifest):
     text_scale: float | FloatSelector = 1.0
     text_thickness: int | IntegerSelector = 1
     text_padding: int | IntegerSelector = 10
     border_radius: int | IntegerSelector = 0
 
 
-class LabelManifest(_LabelStyle, _LabelText):
+class LabelManifest(LabelStyleManifest, _LabelText):
     pass
 
 
-class LabelManifestV2(_LabelStyle, _TextSizeMode, _LabelText):
+class LabelManifestV2(LabelStyleManifest, _TextSizeMode, _LabelText):
     pass
 
 
@@ -171,27 +186,54 @@ def palette_and_lookup(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLoo
     return palette, lookup
 
 
-class BoundingBoxVisualizationV1(Block):
-    type = "roboflow_core/bounding_box_visualization@v1"
-    aliases = ("BoundingBoxVisualization",)
-    manifest = BoundingBoxManifest
+def position_of(inputs: StepInputs, field: str) -> sv.Position:
+    position = getattr(sv.Position, inputs.as_str(field), None)
+    if not isinstance(position, sv.Position):
+        raise inputs.fail(field, "not a supervision Position name")
+    return position
+
+
+def color_of(inputs: StepInputs, field: str) -> sv.Color:
+    try:
+        return parse_color(inputs.as_str(field))
+    except ValueError as exc:
+        raise inputs.fail(field, str(exc)) from None
+
+
+class PaletteBlock(Block):
+    """Draws ``predictions`` on a copy of ``image`` with the annotator ``build`` returns."""
+
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        raise NotImplementedError
+
+    def prepare(self, detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
+        """The detections to draw (a block may need them completed, e.g. with masks)."""
+        return detections
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
+            detections = self.prepare(detections, inputs)
             palette, lookup = palette_and_lookup(inputs)
-            thickness = inputs.as_int("thickness", low=1)
-            roundness = inputs.as_float("roundness", low=0.0, high=1.0)
-            annotator: sv.BoxAnnotator | sv.RoundBoxAnnotator = (
-                sv.RoundBoxAnnotator(
-                    color=palette, thickness=thickness, color_lookup=lookup, roundness=roundness
-                )
-                if roundness > 0
-                else sv.BoxAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
-            )
-            return annotator.annotate(canvas, detections)
+            return self.build(inputs, palette, lookup).annotate(canvas, detections)
 
         return draw_detections(inputs, draw)
+
+
+class BoundingBoxVisualizationV1(PaletteBlock):
+    type = "roboflow_core/bounding_box_visualization@v1"
+    aliases = ("BoundingBoxVisualization",)
+    manifest = BoundingBoxManifest
+
+    def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
+        thickness = inputs.as_int("thickness", low=1)
+        roundness = inputs.as_float("roundness", low=0.0, high=1.0)
+        if roundness > 0:
+            return sv.RoundBoxAnnotator(
+                color=palette, thickness=thickness, color_lookup=lookup, roundness=roundness
+            )
+        return sv.BoxAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
 
 
 # Where ``mask_area_measurement`` puts each detection's mask area (pixels, converted units).
@@ -250,6 +292,22 @@ def detection_labels(detections: sv.Detections, text: str) -> list[str] | None:
     return None
 
 
+def label_annotator(inputs: StepInputs, text_scale: float) -> sv.LabelAnnotator:
+    """A label annotator as the step's palette, ``text_*`` and ``border_radius`` fields say
+    (``LabelStyleManifest``), with labels of ``text_scale``."""
+    palette, lookup = palette_and_lookup(inputs)
+    return sv.LabelAnnotator(
+        color=palette,
+        color_lookup=lookup,
+        text_position=position_of(inputs, "text_position"),
+        text_color=color_of(inputs, "text_color"),
+        text_scale=text_scale,
+        text_thickness=inputs.as_int("text_thickness", low=1),
+        text_padding=inputs.as_int("text_padding", low=0),
+        border_radius=inputs.as_int("border_radius", low=0),
+    )
+
+
 class _LabelVisualization(Block):
     """Labels each detection (``text``: its class, confidence, index, box size, area, tracker
     id, time in zone, or any per-detection value by its ``data`` key)."""
@@ -261,27 +319,12 @@ class _LabelVisualization(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
-            palette, lookup = palette_and_lookup(inputs)
-            position = getattr(sv.Position, inputs.as_str("text_position"), None)
-            if not isinstance(position, sv.Position):
-                raise inputs.fail("text_position", "not a supervision Position name")
-            try:
-                text_color = parse_color(inputs.as_str("text_color"))
-            except ValueError as exc:
-                raise inputs.fail("text_color", str(exc)) from None
+            annotator = label_annotator(
+                inputs, self.text_scale(inputs, (canvas.shape[1], canvas.shape[0]))
+            )
             labels = detection_labels(detections, inputs.as_str("text"))
             if labels is None:
                 raise inputs.fail("text", "not a label type nor a per-detection value")
-            annotator = sv.LabelAnnotator(
-                color=palette,
-                color_lookup=lookup,
-                text_position=position,
-                text_color=text_color,
-                text_scale=self.text_scale(inputs, (canvas.shape[1], canvas.shape[0])),
-                text_thickness=inputs.as_int("text_thickness", low=1),
-                text_padding=inputs.as_int("text_padding", low=0),
-                border_radius=inputs.as_int("border_radius", low=0),
-            )
             return annotator.annotate(canvas, detections, labels=labels)
 
         return draw_detections(inputs, draw)

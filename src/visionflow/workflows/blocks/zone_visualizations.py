@@ -8,39 +8,31 @@ draw them before other visualizations.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
-from pydantic import Field
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.blocks.colors import parse_color
-from visionflow.workflows.blocks.visualizations import annotated
+from visionflow.workflows.blocks.visualizations import CanvasManifest, Opacity, annotated, color_of
 from visionflow.workflows.manifest import (
-    BooleanSelector,
     FloatSelector,
     FloatZeroToOneSelector,
-    ImageSelector,
     IntegerSelector,
     ListOfValuesSelector,
-    StepManifest,
     StringSelector,
 )
 
 __all__ = ["ZONE_VISUALIZATION_BLOCKS", "LineCounterVisualizationV1", "PolygonZoneVisualizationV1"]
 
-Opacity = Annotated[float, Field(ge=0.0, le=1.0)]
 Pixels = npt.NDArray[np.uint8]
 _ZONE_COLOR = "#5bb573"
 
 
-class _ZoneManifest(StepManifest):
-    image: ImageSelector
-    copy_image: bool | BooleanSelector = True
+class _ZoneManifest(CanvasManifest):
     zone: list[Any] | ListOfValuesSelector
 
 
@@ -88,13 +80,6 @@ def _polygons(inputs: StepInputs) -> list[npt.NDArray[np.int32]]:
     return [p for p in polygons if p is not None]
 
 
-def _color_bgr(inputs: StepInputs) -> tuple[int, int, int]:
-    try:
-        return parse_color(inputs.as_str("color")).as_bgr()
-    except ValueError as exc:
-        raise inputs.fail("color", str(exc)) from None
-
-
 def _add_layer(image: Pixels, layer: Pixels, opacity: float) -> Pixels:
     return np.asarray(cv2.addWeighted(layer, opacity, image, 1.0, 0.0), dtype=np.uint8)
 
@@ -113,7 +98,7 @@ class PolygonZoneVisualizationV1(Block):
         pixels = image.pixels_bgr
         layer = np.zeros_like(pixels)
         if polygons:
-            cv2.fillPoly(layer, polygons, _color_bgr(inputs))
+            cv2.fillPoly(layer, polygons, color_of(inputs, "color").as_bgr())
         return annotated(image, _add_layer(pixels, layer, opacity))
 
 
@@ -134,7 +119,8 @@ class LineCounterVisualizationV1(Block):
         opacity = inputs.as_float("opacity", low=0.0, high=1.0)
         pixels = image.pixels_bgr
         layer = np.zeros_like(pixels)
-        cv2.line(layer, (x1, y1), (x2, y2), _color_bgr(inputs), inputs.as_int("thickness", low=1))
+        color_bgr = color_of(inputs, "color").as_bgr()
+        cv2.line(layer, (x1, y1), (x2, y2), color_bgr, inputs.as_int("thickness", low=1))
         canvas = _add_layer(pixels, layer, opacity)
         text = f"in: {inputs.as_int('count_in')}, out: {inputs.as_int('count_out')}"
         drawn = sv.draw_text(
