@@ -39,6 +39,7 @@ from _harness import (  # noqa: E402
 )
 from clip import clip_rows  # noqa: E402
 from ocr import ocr_rows  # noqa: E402
+from workflow_builders import COUNT, PREDS, crop, det, outputs, prop_def, step, wf  # noqa: E402
 from yolo_world import yolo_world_rows  # noqa: E402
 
 from visionflow.models.base import images_to_tensor  # noqa: E402
@@ -89,60 +90,24 @@ def http_ms(url: str, model_id: str, route: str, image: dict[str, str], runs: in
     return post_ms(url, f"/infer/{route}", body, runs)
 
 
-def _step(block: str, name: str, **fields: Any) -> dict[str, Any]:
-    return {"type": f"roboflow_core/{block}", "name": name, **fields}
-
-
-def workflow(steps: list[dict[str, Any]], outputs: dict[str, str]) -> dict[str, Any]:
-    return {
-        "version": "1.0",
-        "inputs": [{"type": "WorkflowImage", "name": "image"}],
-        "steps": steps,
-        "outputs": [
-            {"type": "JsonField", "name": name, "selector": selector}
-            for name, selector in outputs.items()
-        ],
-    }
-
-
-DETECT = _step(
-    "roboflow_object_detection_model@v2",
-    "det",
-    images="$inputs.image",
-    model_id="shapes/1",
-    confidence=0.25,
-)
-ONE_STEP = workflow([DETECT], {"predictions": "$steps.det.predictions"})
-FIVE_STEPS = workflow(
+DETECT = det(model="shapes/1")
+ONE_STEP = wf([DETECT], outputs(predictions=PREDS))
+FIVE_STEPS = wf(
     [
         DETECT,
-        _step(
-            "dynamic_crop@v1", "crop", images="$inputs.image", predictions="$steps.det.predictions"
-        ),
-        _step(
+        crop(),
+        step(
             "roboflow_classification_model@v2",
             "cls",
             images="$steps.crop.crops",
             model_id="shapes-cls/1",
         ),
-        _step(
-            "bounding_box_visualization@v1",
-            "viz",
-            image="$inputs.image",
-            predictions="$steps.det.predictions",
-        ),
-        _step(
-            "property_definition@v1",
-            "count",
-            data="$steps.det.predictions",
-            operations=[{"type": "SequenceLength"}],
-        ),
+        step("bounding_box_visualization@v1", "viz", image="$inputs.image", predictions=PREDS),
+        prop_def("count", COUNT),
     ],
-    {
-        "count": "$steps.count.output",
-        "classes": "$steps.cls.predictions",
-        "preview": "$steps.viz.image",
-    },
+    outputs(
+        count="$steps.count.output", classes="$steps.cls.predictions", preview="$steps.viz.image"
+    ),
 )
 
 

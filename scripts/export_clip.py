@@ -40,7 +40,7 @@ import gzip
 import hashlib
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -232,78 +232,50 @@ def write_tokenizer(out: Path) -> None:
 # --------------------------------------------------------------------------- encoders
 
 
-class _ImageEncoder:
-    """Factory for a ``torch.nn.Module`` wrapper; built lazily so importing needs no torch."""
+def _wrap(model: Any, forward: Callable[..., Any]) -> Any:
+    """``model`` in a ``torch.nn.Module`` whose ``forward(*inputs)`` is ``forward(model, *inputs)``;
+    built lazily so importing needs no torch."""
+    import torch
 
-    @staticmethod
-    def hf(model: Any) -> Any:
-        import torch
+    class Wrapper(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return forward(self.model, *inputs)
 
-            def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-                pooled = self.model.vision_model(pixel_values=pixel_values).pooler_output
-                return self.model.visual_projection(pooled)
-
-        return Wrapper().eval()
-
-    @staticmethod
-    def open_clip(model: Any) -> Any:
-        import torch
-
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
-
-            def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-                return self.model.encode_image(pixel_values, normalize=False)
-
-        return Wrapper().eval()
+    return Wrapper().eval()
 
 
-class _TextEncoder:
-    @staticmethod
-    def hf(model: Any) -> Any:
-        import torch
+def _hf_image(model: Any, pixel_values: Any) -> Any:
+    pooled = model.vision_model(pixel_values=pixel_values).pooler_output
+    return model.visual_projection(pooled)
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
 
-            def forward(
-                self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-            ) -> torch.Tensor:
-                pooled = self.model.text_model(
-                    input_ids=input_ids, attention_mask=attention_mask
-                ).pooler_output
-                return self.model.text_projection(pooled)
+def _hf_text(model: Any, input_ids: Any, attention_mask: Any) -> Any:
+    pooled = model.text_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+    return model.text_projection(pooled)
 
-        return Wrapper().eval()
 
-    @staticmethod
-    def open_clip(model: Any) -> Any:
-        import torch
+def _open_clip_image(model: Any, pixel_values: Any) -> Any:
+    return model.encode_image(pixel_values, normalize=False)
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
 
-            def forward(
-                self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-            ) -> torch.Tensor:
-                # open_clip's text tower is causal and pools at the EOT (argmax) position, so
-                # padding never reaches the embedding; the mask only keeps a uniform interface.
-                return self.model.encode_text(input_ids, normalize=False) + 0 * attention_mask[
-                    :, :1
-                ].to(torch.float32)
+def _open_clip_text(model: Any, input_ids: Any, attention_mask: Any) -> Any:
+    import torch
 
-        return Wrapper().eval()
+    # open_clip's text tower is causal and pools at the EOT (argmax) position, so padding never
+    # reaches the embedding; the mask only keeps a uniform interface.
+    embeds = model.encode_text(input_ids, normalize=False)
+    return embeds + 0 * attention_mask[:, :1].to(torch.float32)
+
+
+def encoders(model: Any, kind: str) -> tuple[Any, Any]:
+    """(image encoder, text encoder) modules of a ``"hf"`` or ``"open_clip"`` CLIP model."""
+    if kind == "hf":
+        return _wrap(model, _hf_image), _wrap(model, _hf_text)
+    return _wrap(model, _open_clip_image), _wrap(model, _open_clip_text)
 
 
 def export_onnx(
@@ -430,7 +402,7 @@ def tiny_random(out: Path, seed: int) -> None:
     # Random init gives embeddings of norm ~20, elements up to ~3: the scale of real CLIP
     # features, so the tests' 1e-5 tolerance is meaningful.
     model = CLIPModel(config).eval()
-    image_encoder, text_encoder = _ImageEncoder.hf(model), _TextEncoder.hf(model)
+    image_encoder, text_encoder = encoders(model, "hf")
 
     if out.exists():
         shutil.rmtree(out)
@@ -521,7 +493,7 @@ def export_real(args: argparse.Namespace) -> None:
         model = CLIPModel.from_pretrained(args.hf).eval()
         image_size = int(model.config.vision_config.image_size)
         dim = int(model.config.projection_dim)
-        image_encoder, text_encoder = _ImageEncoder.hf(model), _TextEncoder.hf(model)
+        image_encoder, text_encoder = encoders(model, "hf")
         mean, std = OPENAI_MEAN, OPENAI_STD
         source = {"format": "huggingface", "checkpoint": str(args.hf)}
     else:
@@ -540,7 +512,7 @@ def export_real(args: argparse.Namespace) -> None:
             dim = int(
                 model.encode_text(torch.zeros(1, CONTEXT_LENGTH, dtype=torch.int64)).shape[-1]
             )
-        image_encoder, text_encoder = _ImageEncoder.open_clip(model), _TextEncoder.open_clip(model)
+        image_encoder, text_encoder = encoders(model, "open_clip")
         mean = tuple(getattr(model.visual, "image_mean", None) or OPENAI_MEAN)
         std = tuple(getattr(model.visual, "image_std", None) or OPENAI_STD)
         source = {"format": "open_clip", "model": args.open_clip, "pretrained": args.pretrained}
