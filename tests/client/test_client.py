@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.server
 import io
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -23,6 +25,7 @@ from visionflow.client import (
     InvalidApiKeyError,
     ModelNotFoundError,
 )
+from visionflow.client._images import encode_image
 
 
 def sdk(client: TestClient, key: str | None) -> InferenceHTTPClient:
@@ -146,3 +149,32 @@ def test_all_is_sorted_and_complete() -> None:
 
     assert sdk_module.__all__ == sorted(sdk_module.__all__)
     assert all(hasattr(sdk_module, name) for name in sdk_module.__all__)
+
+
+def test_url_images_are_downloaded_following_redirects() -> None:
+    image = jpeg_bytes(32, 24)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/image.jpg")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(image)))
+            self.end_headers()
+            self.wfile.write(image)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/moved"
+            assert encode_image(url) == base64.b64encode(image).decode("ascii")
+        finally:
+            server.shutdown()
+            thread.join()

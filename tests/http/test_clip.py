@@ -12,6 +12,7 @@ from tests.conftest import Tenant
 from tests.fixtures.clip_tiny import (
     DIAGRAM_TEXT,
     PORTRAIT,
+    REFERENCE_VERSION_IDS,
     SQUARE,
     cosine,
     image_embedding,
@@ -259,20 +260,7 @@ def test_the_batch_size_itself_is_accepted(client: TestClient, clip_tenant: Tena
     assert len(compared["similarity"]) == 8
 
 
-@pytest.mark.parametrize(
-    "version",
-    [
-        "RN101",
-        "RN50",
-        "RN50x16",
-        "RN50x4",
-        "RN50x64",
-        "ViT-B-16",
-        "ViT-B-32",
-        "ViT-L-14",
-        "ViT-L-14-336px",
-    ],
-)
+@pytest.mark.parametrize("version", REFERENCE_VERSION_IDS)
 def test_every_reference_version_maps_to_clip_1_by_default(
     client: TestClient, clip_tenant: Tenant, version: str
 ) -> None:

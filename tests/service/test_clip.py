@@ -6,48 +6,56 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tests.fixtures.clip_tiny import CLIP_TINY, SQUARE, image_embedding, text_embedding
+from tests.fixtures.clip_tiny import (
+    CLIP_TINY,
+    REFERENCE_VERSION_IDS,
+    SQUARE,
+    image_embedding,
+    text_embedding,
+)
 from visionflow.config import Settings
 from visionflow.errors import InvalidInputError
 from visionflow.service.auth import Principal
 from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageRef
 from visionflow.service.services import Services
+from visionflow.workflows.blocks.clip import ClipVersion
 
 ACME = Principal("acme", ("acme",))
-REFERENCE_IDS = (
-    "RN101",
-    "RN50",
-    "RN50x16",
-    "RN50x4",
-    "RN50x64",
-    "ViT-B-16",
-    "ViT-B-32",
-    "ViT-L-14-336px",
-    "ViT-L-14",
-)
 TEXTS = ["a photo of a cat", "a photo of a dog"]
 
 
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
-        pytest.param({}, dict.fromkeys(REFERENCE_IDS, "clip/1"), id="defaults"),
+        pytest.param({}, dict.fromkeys(REFERENCE_VERSION_IDS, "clip/1"), id="defaults"),
         pytest.param(
             {"VISIONFLOW_CLIP_MODELS": "RN50=clip-rn50/1, custom=mine/2"},
-            {**dict.fromkeys(REFERENCE_IDS, "clip/1"), "RN50": "clip-rn50/1", "custom": "mine/2"},
+            {
+                **dict.fromkeys(REFERENCE_VERSION_IDS, "clip/1"),
+                "RN50": "clip-rn50/1",
+                "custom": "mine/2",
+            },
             id="entries-override-one-by-one",
         ),
     ],
 )
 def test_version_map_from_env(environ: dict[str, str], expected: dict[str, str]) -> None:
     assert dict(Settings.from_env(environ).clip_models) == expected
+
+
+def test_clip_blocks_take_the_versions_the_service_maps() -> None:
+    """The blocks' ``ClipVersion`` (a Literal, for the schema) lists the same ids as the
+    defaults of ``Settings.clip_models``."""
+    assert set(get_args(ClipVersion)) == set(REFERENCE_VERSION_IDS)
+    assert {version for version, _model in Settings().clip_models} == set(REFERENCE_VERSION_IDS)
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from visionflow.client._images import image_object
-from visionflow.client._transport import Call, Transport
+from visionflow.client._transport import Call, Transport, json_object
 from visionflow.errors import InvalidInputError
 
 __all__ = ["ClipMethods"]
@@ -43,10 +42,6 @@ def _combine(results: list[Any]) -> ImageEmbeddings:
     return images[0] if len(images) == 1 else images
 
 
-def _as_dict(result: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], result)
-
-
 class ClipMethods(Transport):
     """CLIP embeddings and comparisons; each call and its ``*_async`` twin share one builder."""
 
@@ -58,16 +53,18 @@ class ClipMethods(Transport):
             payload["clip_version_id"] = clip_version
         return Call("POST", path, payload, finish)
 
-    def _image_embeddings(self, inference_input: Any, clip_version: str | None) -> list[Call[Any]]:
+    def _image_embeddings(
+        self, inference_input: Any, clip_version: str | None
+    ) -> list[Call[dict[str, Any]]]:
         """One call per ``IMAGES_PER_REQUEST`` images (none for an empty list)."""
         image = _images(inference_input)
         if not isinstance(image, list):
-            return [self._clip_call("/clip/embed_image", clip_version, _as_dict, image=image)]
+            return [self._clip_call("/clip/embed_image", clip_version, json_object, image=image)]
         return [
             self._clip_call(
                 "/clip/embed_image",
                 clip_version,
-                _as_dict,
+                json_object,
                 image=image[start : start + IMAGES_PER_REQUEST],
             )
             for start in range(0, len(image), IMAGES_PER_REQUEST)
@@ -76,7 +73,7 @@ class ClipMethods(Transport):
     def _text_embeddings(
         self, text: str | list[str], clip_version: str | None
     ) -> Call[dict[str, Any]]:
-        return self._clip_call("/clip/embed_text", clip_version, _as_dict, text=text)
+        return self._clip_call("/clip/embed_text", clip_version, json_object, text=text)
 
     def _compare(
         self,
@@ -94,7 +91,7 @@ class ClipMethods(Transport):
         return self._clip_call(
             "/clip/compare",
             clip_version,
-            _as_dict,
+            json_object,
             subject_type=subject_type,
             prompt_type=prompt_type,
             subject=image_object(subject) if subject_type == "image" else subject,
@@ -107,8 +104,7 @@ class ClipMethods(Transport):
         """CLIP embeddings of one image (→ dict) or a list of images (→ one dict per image,
         each ``{"frame_id", "time", "embeddings": [[...]]}``; sent ``IMAGES_PER_REQUEST`` a
         request)."""
-        calls = self._image_embeddings(inference_input, clip_version)
-        return _combine([self._request(c.method, c.path, c.json) for c in calls])
+        return _combine(self._send_each(self._image_embeddings, inference_input, clip_version))
 
     def get_clip_text_embeddings(
         self, text: str | list[str], clip_version: str | None = None
@@ -131,9 +127,9 @@ class ClipMethods(Transport):
     async def get_clip_image_embeddings_async(
         self, inference_input: Any, clip_version: str | None = None
     ) -> ImageEmbeddings:
-        calls = await asyncio.to_thread(self._image_embeddings, inference_input, clip_version)
-        answers = [self._request_async(c.method, c.path, c.json) for c in calls]
-        return _combine(list(await asyncio.gather(*answers)))
+        return _combine(
+            await self._send_each_async(self._image_embeddings, inference_input, clip_version)
+        )
 
     async def get_clip_text_embeddings_async(
         self, text: str | list[str], clip_version: str | None = None

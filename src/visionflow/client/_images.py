@@ -40,7 +40,7 @@ def _encode_pil(image: Any) -> bytes:
     return buffer.getvalue()
 
 
-def encode_image(image: Any, http: httpx.Client | None = None) -> str:
+def encode_image(image: Any) -> str:
     """Base64 text of ``image``: a path, an http(s) URL (downloaded here), a numpy BGR array,
     a PIL image, raw bytes, or a string that already is base64."""
     if isinstance(image, bytes | bytearray):
@@ -49,8 +49,7 @@ def encode_image(image: Any, http: httpx.Client | None = None) -> str:
         return base64.b64encode(image.read_bytes()).decode("ascii")
     if isinstance(image, str):
         if image.startswith(("http://", "https://")):
-            getter = http or httpx.Client(follow_redirects=True, timeout=30.0)
-            response = getter.get(image, follow_redirects=True)
+            response = httpx.get(image, follow_redirects=True, timeout=30.0)
             response.raise_for_status()
             return base64.b64encode(response.content).decode("ascii")
         if len(image) < 4096 and Path(image).is_file():

@@ -4,11 +4,10 @@ images' a list."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from visionflow.client._images import image_object
-from visionflow.client._transport import Transport
+from visionflow.client._transport import Call, Transport, json_object
 from visionflow.errors import InvalidInputError
 
 __all__ = ["OcrMethods"]
@@ -47,7 +46,7 @@ class OcrMethods(Transport):
         quantize: bool | None,
         generate_bounding_boxes: bool | None,
         language_codes: list[str] | None,
-    ) -> tuple[str, list[dict[str, Any]]]:
+    ) -> list[Call[dict[str, Any]]]:
         name = model.lower()
         if name not in OCR_ROUTES:
             raise InvalidInputError(
@@ -62,10 +61,10 @@ class OcrMethods(Transport):
             fields["generate_bounding_boxes"] = generate_bounding_boxes
         if language_codes is not None:
             fields["language_codes"] = language_codes
-        payloads = [
-            {**fields, "image": image_object(image)} for image in _flat_images(inference_input)
+        return [
+            Call("POST", OCR_ROUTES[name], {**fields, "image": image_object(image)}, json_object)
+            for image in _flat_images(inference_input)
         ]
-        return OCR_ROUTES[name], payloads
 
     def ocr_image(
         self,
@@ -84,10 +83,17 @@ class OcrMethods(Transport):
         ``<model>_version_id`` (e.g. ``trocr-small-printed``, or ``small-none`` for pp_ocr).
         ``generate_bounding_boxes=True`` adds ``image`` and word ``predictions``.
         """
-        path, payloads = self._ocr_requests(
-            inference_input, model, version, quantize, generate_bounding_boxes, language_codes
+        return _unwrap(
+            self._send_each(
+                self._ocr_requests,
+                inference_input,
+                model,
+                version,
+                quantize,
+                generate_bounding_boxes,
+                language_codes,
+            )
         )
-        return _unwrap([self._request("POST", path, payload) for payload in payloads])
 
     async def ocr_image_async(
         self,
@@ -100,14 +106,14 @@ class OcrMethods(Transport):
     ) -> OcrResult:
         """``ocr_image`` on the async client: images are encoded in a worker thread, then sent
         concurrently."""
-        path, payloads = await asyncio.to_thread(
-            self._ocr_requests,
-            inference_input,
-            model,
-            version,
-            quantize,
-            generate_bounding_boxes,
-            language_codes,
+        return _unwrap(
+            await self._send_each_async(
+                self._ocr_requests,
+                inference_input,
+                model,
+                version,
+                quantize,
+                generate_bounding_boxes,
+                language_codes,
+            )
         )
-        calls = [self._request_async("POST", path, payload) for payload in payloads]
-        return _unwrap(list(await asyncio.gather(*calls)))

@@ -1,22 +1,27 @@
 """The SDK's HTTP plumbing: one sync and one (lazily made) async httpx client, the bearer header,
 error bodies raised as typed ``visionflow.errors``, and :class:`Call`, which lets a sync method
-and its ``*_async`` twin share everything but the sending."""
+and its ``*_async`` twin share everything but the sending (one call, or several in a row)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, cast
 
 import httpx
 
 from visionflow.errors import VisionflowError, error_class_for_code
 
-__all__ = ["Call", "Transport"]
+__all__ = ["Call", "Transport", "json_object"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+
+def json_object(result: Any) -> dict[str, Any]:
+    """A ``Call.finish`` for answers used as they are: a JSON object."""
+    return cast(dict[str, Any], result)
 
 
 def _raise_for_error(response: httpx.Response) -> None:
@@ -100,6 +105,22 @@ class Transport:
         # Building encodes images (file reads, JPEG encoding): off the event loop.
         call = await asyncio.to_thread(build, *args, **kwargs)
         return call.finish(await self._request_async(call.method, call.path, call.json))
+
+    def _send_each(
+        self, build: Callable[P, list[Call[T]]], *args: P.args, **kwargs: P.kwargs
+    ) -> list[T]:
+        """Each call ``build`` makes, sent one after the other."""
+        return [c.finish(self._request(c.method, c.path, c.json)) for c in build(*args, **kwargs)]
+
+    async def _send_each_async(
+        self, build: Callable[P, list[Call[T]]], *args: P.args, **kwargs: P.kwargs
+    ) -> list[T]:
+        """``build`` in a worker thread (it encodes images), then its calls sent concurrently."""
+        calls = await asyncio.to_thread(build, *args, **kwargs)
+        answers = await asyncio.gather(
+            *(self._request_async(c.method, c.path, c.json) for c in calls)
+        )
+        return [c.finish(answer) for c, answer in zip(calls, answers, strict=True)]
 
     def close(self) -> None:
         self._http.close()

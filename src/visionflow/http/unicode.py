@@ -21,8 +21,11 @@ __all__ = ["UnicodeBodyMiddleware", "unpaired_surrogate"]
 
 # Bytes that may decode to a surrogate: a ``\uD800``-``\uDFFF`` escape, or raw UTF-8-style
 # surrogate bytes (``json.loads`` decodes bytes with ``surrogatepass``). Only bodies with one of
-# these are parsed here; every other body passes untouched.
+# these are parsed here; every other body passes untouched. Each starts with a backslash or
+# 0xED: a body with neither (base64 images have neither) skips the regex, found with two
+# ``memchr`` scans (~0.1 ms for a 4 MB body, where the regex takes ~12 ms).
 _CANDIDATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_CANDIDATE_FIRST_BYTES = (b"\\", b"\xed")
 _METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -61,7 +64,7 @@ def unpaired_surrogate(value: Any) -> tuple[str, str] | None:
 
 
 def _refusal(body: bytes) -> InvalidInputError | None:
-    if not _CANDIDATE.search(body):
+    if not any(first in body for first in _CANDIDATE_FIRST_BYTES) or not _CANDIDATE.search(body):
         return None
     try:
         parsed = json.loads(body)

@@ -14,7 +14,7 @@ from visionflow.core.letterbox import ResizeMeta, resize_to_input
 from visionflow.models.manifest import InputSpec, ModelManifest
 from visionflow.runtime import OnnxSession
 
-__all__ = ["Model", "SessionFactory", "images_to_tensor"]
+__all__ = ["Model", "SessionFactory", "images_to_tensor", "scaled_pixels"]
 
 SessionFactory = Callable[[Path], OnnxSession]
 
@@ -34,6 +34,17 @@ class Model(Protocol):
     def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: Any) -> list[Any]: ...
 
 
+def scaled_pixels(pixels: npt.NDArray[np.uint8], spec: InputSpec) -> npt.NDArray[np.float32]:
+    """``(H, W, 3) uint8`` at the input size → float32 ``/ scaling_factor``, then
+    ``(x - mean) / std`` when ``spec.normalization`` is set."""
+    values = pixels.astype(np.float32) / np.float32(spec.scaling_factor)
+    if spec.normalization is None:
+        return values
+    mean = np.asarray(spec.normalization.mean, dtype=np.float32)
+    std = np.asarray(spec.normalization.std, dtype=np.float32)
+    return (values - mean) / std
+
+
 def images_to_tensor(
     images_bgr: Sequence[npt.NDArray[np.uint8]], spec: InputSpec
 ) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
@@ -47,12 +58,7 @@ def images_to_tensor(
         )
         if spec.color_mode == "rgb":
             resized = np.asarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB), dtype=np.uint8)
-        pixels = resized.astype(np.float32) / np.float32(spec.scaling_factor)
-        if spec.normalization is not None:
-            mean = np.asarray(spec.normalization.mean, dtype=np.float32)
-            std = np.asarray(spec.normalization.std, dtype=np.float32)
-            pixels = (pixels - mean) / std
-        batch[index] = pixels
+        batch[index] = scaled_pixels(resized, spec)
         metas.append(meta)
     if spec.layout == "nhwc":
         return batch, metas

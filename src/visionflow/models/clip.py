@@ -20,7 +20,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from visionflow.errors import InvalidModelPackageError, ModelLoadError
-from visionflow.models.base import SessionFactory
+from visionflow.models.base import SessionFactory, scaled_pixels
 from visionflow.models.manifest import InputSpec, ModelManifest
 from visionflow.models.package import ModelPackage
 from visionflow.runtime import OnnxSession
@@ -85,12 +85,7 @@ def clip_pixels(
         cropped = np.asarray(image, dtype=np.uint8)[
             top : top + spec.height, left : left + spec.width
         ]
-        values = cropped.astype(np.float32) / np.float32(spec.scaling_factor)
-        if spec.normalization is not None:
-            mean = np.asarray(spec.normalization.mean, dtype=np.float32)
-            std = np.asarray(spec.normalization.std, dtype=np.float32)
-            values = (values - mean) / std
-        batch[index] = values
+        batch[index] = scaled_pixels(cropped, spec)
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
 

@@ -8,11 +8,13 @@ from visionflow.config import Settings
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.manager import ModelManager
 from visionflow.service.auth import Authorizer
+from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.models import ModelAdmin
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
+from visionflow.service.yolo_world import YoloWorldService
 from visionflow.store import ArtifactStore, Database, Registry
 
 __all__ = ["Services"]
@@ -31,6 +33,8 @@ class Services:
     inference: InferenceService
     models: ModelAdmin
     workflows: WorkflowService
+    clip: ClipService
+    yolo_world: YoloWorldService
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -44,6 +48,8 @@ class Services:
         fetcher = UrlFetcher(settings)
         images = ImageLoader(settings, fetcher)
         inference = InferenceService(settings, registry, artifacts, manager, architectures)
+        clip = ClipService(inference, images)
+        yolo_world = YoloWorldService(inference, images)
         return cls(
             settings=settings,
             database=database,
@@ -64,7 +70,11 @@ class Services:
                 max_concurrent_steps=settings.workflows_max_concurrent_steps,
                 sink_fetcher=fetcher,
                 sink_folder=settings.workflows_sink_folder,
+                clip=clip,
+                yolo_world=yolo_world,
             ),
+            clip=clip,
+            yolo_world=yolo_world,
         )
 
     def close(self) -> None:

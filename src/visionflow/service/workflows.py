@@ -68,9 +68,17 @@ class WorkflowResult:
 class _CallerModels:
     """The ``ModelRunner`` of one caller: models resolve in the caller's workspaces."""
 
-    def __init__(self, inference: InferenceService, principal: Principal) -> None:
+    def __init__(
+        self,
+        inference: InferenceService,
+        principal: Principal,
+        clip: ClipService,
+        world: YoloWorldService,
+    ) -> None:
         self._inference = inference
         self._principal = principal
+        self._clip = clip
+        self._world = world
 
     def infer(
         self,
@@ -96,7 +104,7 @@ class _CallerModels:
     def clip_embed(
         self, version: str | None, values: Sequence[npt.NDArray[np.uint8] | str]
     ) -> npt.NDArray[np.float32]:
-        return ClipService(self._inference).embed(self._principal, version, values)
+        return self._clip.embed(self._principal, version, values)
 
     def yolo_world(
         self,
@@ -104,8 +112,7 @@ class _CallerModels:
         images_bgr: Sequence[npt.NDArray[np.uint8]],
         params: OpenVocabularyParams,
     ) -> Sequence[sv.Detections]:
-        world = YoloWorldService(self._inference)
-        _view, results = world.detect(
+        _view, results = self._world.detect(
             self._principal, version, images_bgr, params.class_names, params
         )
         return results
@@ -169,12 +176,17 @@ class WorkflowService:
         clock: Callable[[], float] = time.monotonic,
         sink_fetcher: UrlFetcher | None = None,
         sink_folder: Path | None = None,
+        clip: ClipService | None = None,
+        yolo_world: YoloWorldService | None = None,
     ) -> None:
         self._sink_fetcher = sink_fetcher
         self._sink_folder = sink_folder
         self._sink_pool = SinkPool()
         self._registry = registry
         self._inference = inference
+        # The server passes its own (``Services.clip`` / ``.yolo_world``); both are stateless.
+        self._clip = clip or ClipService(inference, images)
+        self._world = yolo_world or YoloWorldService(inference, images)
         self._decode = _image_decoder(images)
         self.blocks = blocks or BlockRegistry()
         self.compiler = Compiler(self.blocks)
@@ -214,7 +226,7 @@ class WorkflowService:
             plan,
             request.inputs,
             context=RunContext(
-                models=_CallerModels(self._inference, principal),
+                models=_CallerModels(self._inference, principal, self._clip, self._world),
                 sinks=self._sinks(request.disable_sinks),
                 # Stateful blocks (data_aggregator, trackers) keep state per workspace.
                 tenant=principal.workspace or "",

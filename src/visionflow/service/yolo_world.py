@@ -61,6 +61,20 @@ class YoloWorldService:
             )
         return view
 
+    def _prepared(
+        self,
+        principal: Principal,
+        version: str | None,
+        class_names: Sequence[Any],
+        params: OpenVocabularyParams | None,
+    ) -> tuple[LoadedModelView, YoloWorldModel, OpenVocabularyParams]:
+        """The model ``version`` names and the call's parameters, ``class_names`` checked
+        against the model's K."""
+        view = self.acquire(principal, version)
+        assert isinstance(view.model, YoloWorldModel)
+        names = check_class_names(class_names, view.model.max_classes)
+        return view, view.model, replace(params or OpenVocabularyParams(), class_names=names)
+
     def detect(
         self,
         principal: Principal,
@@ -71,11 +85,8 @@ class YoloWorldService:
     ) -> tuple[LoadedModelView, list[sv.Detections]]:
         """One ``sv.Detections`` per image, classes named (and numbered) as in ``class_names``;
         detection settings (confidence, NMS) from ``params``."""
-        view = self.acquire(principal, version)
-        assert isinstance(view.model, YoloWorldModel)
-        names = check_class_names(class_names, view.model.max_classes)
-        call = replace(params or OpenVocabularyParams(), class_names=names)
-        return view, view.model.infer(images_bgr, call)
+        view, model, call = self._prepared(principal, version, class_names, params)
+        return view, model.infer(images_bgr, call)
 
     def predict(
         self,
@@ -91,10 +102,8 @@ class YoloWorldService:
             raise InvalidInputError("no image given: send at least one image")
         if self._images is None:
             raise InvalidInputError("this YOLO-World service was built without an image loader")
-        view = self.acquire(principal, version)
-        assert isinstance(view.model, YoloWorldModel)
-        check_class_names(class_names, view.model.max_classes)
+        view, model, call = self._prepared(principal, version, class_names, params)
         images = [self._images.load(ref) for ref in refs]
-        view, results = self.detect(principal, version, images, class_names, params)
+        results = model.infer(images, call)
         sizes = [(int(image.shape[1]), int(image.shape[0])) for image in images]
         return view, list(zip(sizes, results, strict=True))

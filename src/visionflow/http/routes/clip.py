@@ -15,6 +15,7 @@ from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import image_refs
 from visionflow.http.schemas import ImageObject
+from visionflow.service.auth import Principal
 from visionflow.service.clip import ClipService, parse_prompts, parse_subject, parse_texts
 
 router = APIRouter(tags=["clip"])
@@ -46,10 +47,9 @@ class ClipCompareRequest(_ClipRequest):
     prompt_type: Any = "text"
 
 
-def _clip(request: Request, body: _ClipRequest) -> tuple[ClipService, Any]:
+def _clip(request: Request, body: _ClipRequest) -> tuple[ClipService, Principal]:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
-    return ClipService(svc.inference, svc.images), principal
+    return svc.clip, svc.authorizer.authorize(api_key_from(request, body.api_key))
 
 
 @router.post("/clip/embed_image")

@@ -19,7 +19,7 @@ from visionflow.http.schemas import ImageObject
 from visionflow.http.serialize import WireOptions
 from visionflow.models.yolo_world import OpenVocabularyParams
 from visionflow.service.predict import Prediction, detection_params
-from visionflow.service.yolo_world import DEFAULT_VERSION, YoloWorldService
+from visionflow.service.yolo_world import DEFAULT_VERSION
 
 router = APIRouter(tags=["yolo-world"])
 
@@ -45,8 +45,7 @@ def yolo_world_infer(body: YoloWorldRequest, request: Request) -> Response:
     confidence = 0.4 if body.confidence is None else body.confidence
     params = detection_params(OpenVocabularyParams, confidence=confidence)
     assert isinstance(params, OpenVocabularyParams)
-    world = YoloWorldService(svc.inference, svc.images)
-    view, found = world.predict(
+    view, found = svc.yolo_world.predict(
         principal, body.yolo_world_version_id, image_refs(body.image), body.text, params
     )
     predictions = [Prediction(image_wh, detections) for image_wh, detections in found]
