@@ -79,8 +79,30 @@ class Settings:
     allow_private_urls: bool = False
     # CIDR networks image URLs may reach even though they are not public (e.g. "10.1.2.0/24").
     url_allow_networks: tuple[str, ...] = ()
+    # Total deadline of one URL fetch: connect, redirects and the whole body together.
     url_fetch_timeout_s: float = 10.0
     url_max_redirects: int = 3
+    # Admission: requests served at once (health and metrics routes are not counted); beyond it
+    # a request gets 503 with Retry-After at once instead of queueing.
+    max_inflight_requests: int = 64
+    # Budgets of one request: decoded pixels of all its images together, and how many images.
+    max_request_pixels: int = 128_000_000
+    max_images_per_request: int = 64
+    # Registry: how long a query waits for a locked SQLite file or a PostgreSQL connection before
+    # the request is answered 503 with Retry-After.
+    database_timeout_s: float = 2.0
+    # Access control: failed authentications per client address within the window before 429
+    # (on by default; 0 turns it off); request-rate limits per key and per client address within
+    # ``rate_limit_window_s`` (0 = off, the default); introspection routes (block descriptions,
+    # schemas, model listings) need a key when keys are required.
+    auth_failure_limit: int = 20
+    auth_failure_window_s: float = 10.0
+    rate_limit_per_key: int = 0
+    rate_limit_per_address: int = 0
+    rate_limit_window_s: float = 60.0
+    introspection_requires_key: bool = True
+    # "text" or "json" (one JSON object per line, with the request id).
+    log_format: str = "text"
     max_loaded_models: int = 8
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
@@ -92,6 +114,13 @@ class Settings:
     workflows_profiling_allowed: bool = True
     workflows_definition_cache_s: float = 900.0
     workflows_max_concurrent_steps: int = 8
+    # Workflow budgets: steps per definition, size of a definition's JSON, wall-clock time of one
+    # run, time one regex operation may take, and the longest webhook timeout a block may ask.
+    workflows_max_steps: int = 1000
+    workflows_max_definition_bytes: int = 2_000_000
+    workflows_max_run_s: float = 120.0
+    workflows_regex_timeout_s: float = 0.25
+    workflows_webhook_max_timeout_s: float = 30.0
     # Folder local_file_sink may write under; ``None`` turns file sinks off.
     workflows_sink_folder: Path | None = None
     # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
@@ -135,6 +164,37 @@ class Settings:
                 "VISIONFLOW_WORKFLOWS_MAX_CONCURRENT_STEPS must be >= 1, "
                 f"got {self.workflows_max_concurrent_steps}"
             )
+        for name, value in (
+            ("MAX_INFLIGHT_REQUESTS", self.max_inflight_requests),
+            ("MAX_REQUEST_PIXELS", self.max_request_pixels),
+            ("MAX_IMAGES_PER_REQUEST", self.max_images_per_request),
+            ("WORKFLOWS_MAX_STEPS", self.workflows_max_steps),
+            ("WORKFLOWS_MAX_DEFINITION_BYTES", self.workflows_max_definition_bytes),
+        ):
+            if value < 1:
+                raise ValueError(f"VISIONFLOW_{name} must be >= 1, got {value}")
+        for name, seconds in (
+            ("URL_FETCH_TIMEOUT_S", self.url_fetch_timeout_s),
+            ("DATABASE_TIMEOUT_S", self.database_timeout_s),
+            ("AUTH_FAILURE_WINDOW_S", self.auth_failure_window_s),
+            ("RATE_LIMIT_WINDOW_S", self.rate_limit_window_s),
+            ("WORKFLOWS_MAX_RUN_S", self.workflows_max_run_s),
+            ("WORKFLOWS_REGEX_TIMEOUT_S", self.workflows_regex_timeout_s),
+            ("WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S", self.workflows_webhook_max_timeout_s),
+        ):
+            if not seconds > 0:
+                raise ValueError(f"VISIONFLOW_{name} must be > 0 seconds, got {seconds}")
+        for name, count in (
+            ("AUTH_FAILURE_LIMIT", self.auth_failure_limit),
+            ("RATE_LIMIT_PER_KEY", self.rate_limit_per_key),
+            ("RATE_LIMIT_PER_ADDRESS", self.rate_limit_per_address),
+        ):
+            if count < 0:
+                raise ValueError(f"VISIONFLOW_{name} must be >= 0 (0 turns it off), got {count}")
+        if self.log_format not in {"text", "json"}:
+            raise ValueError(
+                f"VISIONFLOW_LOG_FORMAT must be 'text' or 'json', got {self.log_format!r}"
+            )
         if self.clip_max_batch_size < 1:
             raise ValueError(
                 f"VISIONFLOW_CLIP_MAX_BATCH_SIZE must be >= 1, got {self.clip_max_batch_size}"
@@ -172,6 +232,10 @@ class Settings:
             raw = get(name)
             return default if raw is None else _int(raw, f"VISIONFLOW_{name}")
 
+        def pick_float(name: str, default: float) -> float:
+            raw = get(name)
+            return default if raw is None else _float(raw, f"VISIONFLOW_{name}")
+
         def pick_bool(name: str, default: bool) -> bool:
             raw = get(name)
             return default if raw is None else _bool(raw, f"VISIONFLOW_{name}")
@@ -179,7 +243,6 @@ class Settings:
         require_raw = get("REQUIRE_API_KEY")
         providers_raw = get("ONNX_PROVIDERS")
         body_mb = get("MAX_BODY_MB")
-        timeout_raw = get("URL_FETCH_TIMEOUT_S")
         cache_raw = get("WORKFLOWS_DEFINITION_CACHE_S")
         return cls(
             home=Path(get("HOME") or defaults.home),
@@ -200,12 +263,27 @@ class Settings:
             url_allow_networks=tuple(
                 n.strip() for n in (get("URL_ALLOW_NETWORKS") or "").split(",") if n.strip()
             ),
-            url_fetch_timeout_s=(
-                defaults.url_fetch_timeout_s
-                if timeout_raw is None
-                else _float(timeout_raw, "VISIONFLOW_URL_FETCH_TIMEOUT_S")
-            ),
+            url_fetch_timeout_s=pick_float("URL_FETCH_TIMEOUT_S", defaults.url_fetch_timeout_s),
             url_max_redirects=pick_int("URL_MAX_REDIRECTS", defaults.url_max_redirects),
+            max_inflight_requests=pick_int("MAX_INFLIGHT_REQUESTS", defaults.max_inflight_requests),
+            max_request_pixels=pick_int("MAX_REQUEST_PIXELS", defaults.max_request_pixels),
+            max_images_per_request=pick_int(
+                "MAX_IMAGES_PER_REQUEST", defaults.max_images_per_request
+            ),
+            database_timeout_s=pick_float("DATABASE_TIMEOUT_S", defaults.database_timeout_s),
+            auth_failure_limit=pick_int("AUTH_FAILURE_LIMIT", defaults.auth_failure_limit),
+            auth_failure_window_s=pick_float(
+                "AUTH_FAILURE_WINDOW_S", defaults.auth_failure_window_s
+            ),
+            rate_limit_per_key=pick_int("RATE_LIMIT_PER_KEY", defaults.rate_limit_per_key),
+            rate_limit_per_address=pick_int(
+                "RATE_LIMIT_PER_ADDRESS", defaults.rate_limit_per_address
+            ),
+            rate_limit_window_s=pick_float("RATE_LIMIT_WINDOW_S", defaults.rate_limit_window_s),
+            introspection_requires_key=pick_bool(
+                "INTROSPECTION_REQUIRES_KEY", defaults.introspection_requires_key
+            ),
+            log_format=(get("LOG_FORMAT") or defaults.log_format).strip().lower(),
             max_loaded_models=pick_int("MAX_LOADED_MODELS", defaults.max_loaded_models),
             onnx_providers=(
                 tuple(p.strip() for p in providers_raw.split(",") if p.strip())
@@ -225,6 +303,17 @@ class Settings:
             ),
             workflows_max_concurrent_steps=pick_int(
                 "WORKFLOWS_MAX_CONCURRENT_STEPS", defaults.workflows_max_concurrent_steps
+            ),
+            workflows_max_steps=pick_int("WORKFLOWS_MAX_STEPS", defaults.workflows_max_steps),
+            workflows_max_definition_bytes=pick_int(
+                "WORKFLOWS_MAX_DEFINITION_BYTES", defaults.workflows_max_definition_bytes
+            ),
+            workflows_max_run_s=pick_float("WORKFLOWS_MAX_RUN_S", defaults.workflows_max_run_s),
+            workflows_regex_timeout_s=pick_float(
+                "WORKFLOWS_REGEX_TIMEOUT_S", defaults.workflows_regex_timeout_s
+            ),
+            workflows_webhook_max_timeout_s=pick_float(
+                "WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S", defaults.workflows_webhook_max_timeout_s
             ),
             workflows_sink_folder=(
                 Path(sink_folder) if (sink_folder := get("WORKFLOWS_SINK_FOLDER")) else None

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 __all__ = [
     "ApiKeyRequiredError",
     "ConflictError",
+    "ForbiddenError",
     "ImageDecodeError",
     "ImageFetchError",
     "ImageTooLargeError",
@@ -20,10 +21,15 @@ __all__ = [
     "InvalidInputError",
     "InvalidModelIdError",
     "InvalidModelPackageError",
+    "ModelIntegrityError",
     "ModelLoadError",
     "ModelNotFoundError",
     "NotFoundError",
+    "OverloadedError",
     "PayloadTooLargeError",
+    "RateLimitedError",
+    "RegistryUnavailableError",
+    "RunTimeoutError",
     "ServiceUnavailableError",
     "UrlNotAllowedError",
     "VisionflowError",
@@ -38,10 +44,18 @@ class VisionflowError(Exception):
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        # Seconds after which a retry may succeed: sent as the ``Retry-After`` header (429, 503).
+        self.retry_after_s = retry_after_s
         # The status a server actually answered with (the SDK sets it; equals the class default
         # on the server side).
         self.http_status = self.status_code
@@ -96,6 +110,25 @@ class InvalidApiKeyError(VisionflowError):
     code = "invalid_api_key"
 
 
+class ForbiddenError(VisionflowError):
+    """A valid key whose role does not allow the operation."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class RunTimeoutError(VisionflowError):
+    """A request's own work (e.g. a workflow run) went past its wall-clock budget."""
+
+    status_code = 408
+    code = "run_timeout"
+
+
+class RateLimitedError(VisionflowError):
+    status_code = 429
+    code = "rate_limited"
+
+
 class NotFoundError(VisionflowError):
     status_code = 404
     code = "not_found"
@@ -122,6 +155,24 @@ class ModelLoadError(VisionflowError):
 class ServiceUnavailableError(VisionflowError):
     status_code = 503
     code = "service_unavailable"
+
+
+class OverloadedError(ServiceUnavailableError):
+    """The server is serving as many requests as it admits at once."""
+
+    code = "server_busy"
+
+
+class RegistryUnavailableError(ServiceUnavailableError):
+    """The registry database is locked, unreachable or read-only; a retry may succeed."""
+
+    code = "registry_unavailable"
+
+
+class ModelIntegrityError(ServiceUnavailableError):
+    """A model's stored weights do not match the sha256 its package pins."""
+
+    code = "model_integrity_error"
 
 
 def _all_subclasses(cls: type[VisionflowError]) -> list[type[VisionflowError]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from visionflow.errors import VisionflowError
 from visionflow.http.responses import JSONBody
 
-__all__ = ["install_error_handlers"]
+__all__ = ["error_response", "install_error_handlers"]
 
 log = logging.getLogger("visionflow.http")
 
@@ -26,13 +27,22 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts)
 
 
+def error_response(exc: VisionflowError) -> Response:
+    """The compatible error body, with ``Retry-After`` (whole seconds, at least 1) when the error
+    says when a retry may succeed."""
+    headers = None
+    if exc.retry_after_s is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    # ``http_status``: the class's status, or the one an error took from its cause.
+    return JSONBody(exc.to_body(), status_code=exc.http_status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def visionflow_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VisionflowError)
-        # ``http_status``: the class's status, or the one an error took from its cause.
         if exc.http_status >= 500:
             log.error("request failed: %s", exc.message)
-        return JSONBody(exc.to_body(), status_code=exc.http_status)
+        return error_response(exc)
 
     async def validation_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
