@@ -23,7 +23,7 @@ def _revisions(database: Database) -> list[str]:
 
 def test_migrate_creates_the_schema(database: Database) -> None:
     assert _tables(database) == TABLES
-    assert _revisions(database) == ["0001"]
+    assert _revisions(database) == ["0002"]
 
 
 def test_migrate_is_idempotent(database: Database) -> None:
@@ -33,7 +33,7 @@ def test_migrate_is_idempotent(database: Database) -> None:
     database.migrate()
 
     assert _tables(database) == TABLES
-    assert _revisions(database) == ["0001"]
+    assert _revisions(database) == ["0002"]
     assert [w.name for w in Registry(database).list_workspaces()] == ["kept"]
 
 

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -95,8 +95,18 @@ def serve(
     if settings.api_key_required:
         console.print("listening beyond loopback: every request needs a valid API key")
     console.print(f"serving on {base}  (API docs: {base}/docs)")
-    logging.basicConfig(level=logging.INFO)
-    uvicorn.run(create_app(services), host=settings.host, port=settings.port, log_level=log_level)
+    from visionflow.http.logs import configure_logging
+
+    configure_logging(settings.log_format)
+    # Our own access log (visionflow.access) redacts keys in query strings; uvicorn's would not.
+    uvicorn.run(
+        create_app(services),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        log_config=None,
+    )
 
 
 @workspaces_app.command("create")
@@ -122,14 +132,35 @@ def workspaces_list(home: HomeOption = None) -> None:
 def keys_create(
     workspace: str,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="admin: manage models, workflows and keys, and infer; infer: inference only."
+        ),
+    ] = "admin",
+    expires_in_days: Annotated[
+        float | None, typer.Option(help="Make the key stop working after this many days.")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Create an API key for WORKSPACE; the key is shown once."""
+    expires_at = None
+    if expires_in_days is not None:
+        if not expires_in_days > 0:
+            errors.print("[red]error:[/red] --expires-in-days must be a positive number")
+            raise typer.Exit(code=2)
+        expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     try:
-        record, key = _services(_settings(home)).registry.create_api_key(workspace, name)
+        record, key = _services(_settings(home)).registry.create_api_key(
+            workspace, name, role=role, expires_at=expires_at
+        )
     except VisionflowError as exc:
         raise _fail(exc) from None
-    errors.print(f"API key #{record.id} for workspace {record.workspace} (shown only once):")
+    until = f", expires {record.expires_at:%Y-%m-%d %H:%M} UTC" if record.expires_at else ""
+    errors.print(
+        f"API key #{record.id} for workspace {record.workspace}, role {record.role}{until} "
+        "(shown only once):"
+    )
     print(key)
 
 
@@ -139,15 +170,18 @@ def keys_list(
     home: HomeOption = None,
 ) -> None:
     """List API keys (prefixes only; keys themselves are not stored)."""
-    table = Table("id", "workspace", "name", "prefix", "created", "status")
+    table = Table("id", "workspace", "name", "role", "prefix", "created", "expires", "status")
     for key in _services(_settings(home)).registry.list_api_keys(workspace):
+        status = "revoked" if not key.active else "expired" if key.expired() else "active"
         table.add_row(
             str(key.id),
             key.workspace,
             key.name,
+            key.role,
             key.prefix + "…",
             key.created_at.strftime("%Y-%m-%d %H:%M"),
-            "active" if key.active else "revoked",
+            key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never",
+            status,
         )
     console.print(table)
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from visionflow.errors import VisionflowError
 from visionflow.http.responses import JSONBody
+from visionflow.service.metrics import Metrics
 
 __all__ = ["error_response", "install_error_handlers"]
 
@@ -37,11 +38,18 @@ def error_response(exc: VisionflowError) -> Response:
     return JSONBody(exc.to_body(), status_code=exc.http_status, headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# Statuses of refusals that protect the server (counted as rejections in the metrics).
+_REJECTIONS = {408, 413, 429, 503}
+
+
+def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
     async def visionflow_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VisionflowError)
         if exc.http_status >= 500:
             log.error("request failed: %s", exc.message)
+        if exc.http_status in _REJECTIONS:
+            reason = exc.details.get("limit")
+            metrics.rejections.labels(reason if isinstance(reason, str) else exc.code).inc()
         return error_response(exc)
 
     async def validation_error(_request: Request, exc: Exception) -> Response:

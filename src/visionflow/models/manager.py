@@ -7,10 +7,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from visionflow.models.base import Model
 
-__all__ = ["LoadedModel", "ModelManager"]
+__all__ = ["LoadedModel", "ManagerListener", "ModelManager"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,14 @@ class Acquired:
     cold_start: bool
 
 
+class ManagerListener(Protocol):
+    """Told of loads and evictions (metrics); called outside the manager's lock."""
+
+    def model_loaded(self, model: str, seconds: float, loaded_now: int) -> None: ...
+
+    def model_evicted(self, model: str, reason: str, loaded_now: int) -> None: ...
+
+
 class ModelManager:
     """Keeps at most ``max_loaded`` models; evicts the least recently used beyond that.
 
@@ -36,11 +45,17 @@ class ModelManager:
     Loads of different keys proceed in parallel.
     """
 
-    def __init__(self, max_loaded: int = 8, clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        max_loaded: int = 8,
+        clock: Callable[[], float] = time.perf_counter,
+        listener: ManagerListener | None = None,
+    ):
         if max_loaded < 1:
             raise ValueError("max_loaded must be >= 1")
         self._max_loaded = max_loaded
         self._clock = clock
+        self._listener = listener
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -69,23 +84,32 @@ class ModelManager:
             started = self._clock()
             model = factory()
             entry = LoadedModel(key, model, self._clock() - started, time.time())
+            evicted: list[str] = []
             with self._lock:
                 self._models[key] = entry
                 self._models.move_to_end(key)
                 while len(self._models) > self._max_loaded:
-                    self._models.popitem(last=False)
+                    evicted.append(self._models.popitem(last=False)[0])
+                loaded_now = len(self._models)
+            if self._listener is not None:
+                self._listener.model_loaded(key, entry.load_time_s, loaded_now)
+                for gone in evicted:
+                    self._listener.model_evicted(gone, "lru", loaded_now)
             return Acquired(entry, cold_start=True)
 
     def remove(self, key: str) -> bool:
-        with self._lock:
-            return self._models.pop(key, None) is not None
+        return self.clear(lambda candidate: candidate == key) > 0
 
     def clear(self, predicate: Callable[[str], bool] = lambda _key: True) -> int:
         with self._lock:
             doomed = [key for key in self._models if predicate(key)]
             for key in doomed:
                 del self._models[key]
-            return len(doomed)
+            loaded_now = len(self._models)
+        if self._listener is not None:
+            for key in doomed:
+                self._listener.model_evicted(key, "unload", loaded_now)
+        return len(doomed)
 
     def loaded(self) -> list[LoadedModel]:
         """Loaded models, least recently used first."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,12 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.config import Settings
-from visionflow.errors import InvalidModelIdError, ModelNotFoundError
+from visionflow.errors import (
+    InvalidModelIdError,
+    InvalidModelPackageError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+)
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.base import Model
 from visionflow.models.manager import Acquired, ModelManager
@@ -19,6 +25,7 @@ from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
 from visionflow.runtime import OnnxSession
 from visionflow.service.auth import Principal
+from visionflow.service.metrics import Metrics
 from visionflow.store import ArtifactStore, ModelVersionRecord, Registry
 
 __all__ = ["InferenceService", "LoadedModelView", "parse_model_id"]
@@ -45,6 +52,16 @@ class LoadedModelView:
     model: Model
     load_time_s: float
     cold_start: bool
+    # Told the seconds of each ``infer`` call (the per-model inference-time metric).
+    observe: Callable[[float], None] | None = None
+
+    def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object) -> list[object]:
+        """``model.infer``, timed."""
+        started = time.perf_counter()
+        results = list(self.model.infer(images_bgr, params))
+        if self.observe is not None:
+            self.observe(time.perf_counter() - started)
+        return results
 
 
 class InferenceService:
@@ -55,12 +72,14 @@ class InferenceService:
         artifacts: ArtifactStore,
         manager: ModelManager,
         architectures: ArchitectureRegistry,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._artifacts = artifacts
         self._manager = manager
         self._architectures = architectures
+        self._metrics = metrics
 
     @property
     def settings(self) -> Settings:
@@ -91,11 +110,30 @@ class InferenceService:
         )
 
     def load_package(self, record: ModelVersionRecord) -> ModelPackage:
+        """The stored package of ``record``, verified against its sha256 pins (once per load:
+        flipped bytes in an artifact must fail here, not be served)."""
+
+        def corrupt(what: str) -> ModelIntegrityError:
+            return ModelIntegrityError(
+                f"Model {record.model_id!r} cannot be loaded: its {what} "
+                "(the stored copy is missing or corrupt). Register the model's files again "
+                "with 'visionflow models add' to repair it.",
+                details={"model_id": record.model_id},
+                retry_after_s=60,
+            )
+
+        if not self._artifacts.intact(record.package_sha256):
+            raise corrupt("package manifest fails its sha256 check")
         manifest = ModelManifest.from_json_bytes(
             self._artifacts.read_bytes(record.package_sha256), origin=f"{record.model_id} manifest"
         )
         files = {key: self._artifacts.path_for(w.sha256) for key, w in manifest.weights.items()}
-        return ModelPackage(manifest=manifest, files=files)
+        package = ModelPackage(manifest=manifest, files=files)
+        try:
+            package.verify()
+        except InvalidModelPackageError as exc:
+            raise corrupt(f"weights fail their sha256 check: {exc.message}") from None
+        return package
 
     def _session(self, path: Path) -> OnnxSession:
         return OnnxSession(
@@ -110,9 +148,13 @@ class InferenceService:
         def load() -> Model:
             return self._architectures.load(self.load_package(record), self._session)
 
-        acquired: Acquired = self._manager.get(self.manager_key(record), load)
+        key = self.manager_key(record)
+        acquired: Acquired = self._manager.get(key, load)
+        observe = None
+        if self._metrics is not None:
+            observe = self._metrics.inference_seconds.labels(key).observe
         return LoadedModelView(
-            record, acquired.entry.model, acquired.entry.load_time_s, acquired.cold_start
+            record, acquired.entry.model, acquired.entry.load_time_s, acquired.cold_start, observe
         )
 
     def infer(
@@ -123,7 +165,7 @@ class InferenceService:
         params: object,
     ) -> tuple[LoadedModelView, list[object]]:
         view = self.acquire(principal, model_id)
-        return view, list(view.model.infer(images_bgr, params))
+        return view, view.infer(images_bgr, params)
 
     def loaded(self, principal: Principal) -> list[LoadedModelView]:
         """Loaded models the caller can see, with the model id it would use."""
@@ -140,17 +182,19 @@ class InferenceService:
         return views
 
     def unload(self, principal: Principal, model_id: str) -> bool:
-        """Unload ``model_id``. Anonymous callers (allowed only where keys are not required,
-        i.e. on loopback) act on every workspace: the official SDK sends no key to
-        ``/model/remove``, and unloading only drops a cache entry."""
+        """Unload ``model_id`` of the caller's own workspace: a tenant cannot unload models of
+        the demo workspace that others use. Anonymous callers (allowed only where keys are not
+        required, i.e. the owner on loopback) act on every workspace: the official SDK sends
+        no key to ``/model/remove``."""
+        project, version = parse_model_id(model_id)
         if principal.workspace is None:
-            parse_model_id(model_id)
-            suffix = f"/{model_id.strip()}"
+            suffix = f"/{project}/{version}"
             return self._manager.clear(lambda key: key.endswith(suffix)) > 0
-        return self._manager.remove(self.manager_key(self.resolve(principal, model_id)))
+        return self._manager.remove(f"{principal.workspace}/{project}/{version}")
 
     def unload_all(self, principal: Principal) -> int:
+        """Unload every model of the caller's own workspace (every model, for anonymous)."""
         if principal.workspace is None:
             return self._manager.clear()
-        prefixes = tuple(f"{w}/" for w in principal.visible_workspaces)
-        return self._manager.clear(lambda key: key.startswith(prefixes))
+        prefix = f"{principal.workspace}/"
+        return self._manager.clear(lambda key: key.startswith(prefix))

@@ -11,6 +11,7 @@ from visionflow.service.auth import Authorizer
 from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
+from visionflow.service.metrics import Metrics
 from visionflow.service.models import ModelAdmin
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
@@ -35,19 +36,23 @@ class Services:
     workflows: WorkflowService
     clip: ClipService
     yolo_world: YoloWorldService
+    metrics: Metrics
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
-        database = Database(settings.resolved_database_url)
+        database = Database(settings.resolved_database_url, timeout_s=settings.database_timeout_s)
         if migrate:
             database.migrate()
         registry = Registry(database)
         artifacts = ArtifactStore(settings.artifacts_dir)
+        # Temp files of writers killed mid-copy (e.g. `models add` under kill -9).
+        artifacts.remove_orphans()
         architectures = ArchitectureRegistry()
-        manager = ModelManager(settings.max_loaded_models)
+        metrics = Metrics()
+        manager = ModelManager(settings.max_loaded_models, listener=metrics)
         fetcher = UrlFetcher(settings)
         images = ImageLoader(settings, fetcher)
-        inference = InferenceService(settings, registry, artifacts, manager, architectures)
+        inference = InferenceService(settings, registry, artifacts, manager, architectures, metrics)
         clip = ClipService(inference, images)
         yolo_world = YoloWorldService(inference, images)
         return cls(
@@ -75,6 +80,7 @@ class Services:
             ),
             clip=clip,
             yolo_world=yolo_world,
+            metrics=metrics,
         )
 
     def close(self) -> None:

@@ -6,14 +6,21 @@ second DNS answer cannot point the connection somewhere else.
 
 Errors name the URL by what it is for (``purpose``: "image URL", "webhook URL", …), so a refused
 webhook does not read as a refused image.
+
+The I/O itself runs on one background event loop per process, not in the thread that asks: a
+URL that trickles bytes costs a socket there, not a worker, and each fetch has a *total*
+deadline (DNS, connect, redirects and the whole body together; ``url_fetch_timeout_s``) after
+which it is cancelled and its connection closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -25,6 +32,27 @@ __all__ = ["UrlFetcher", "address_is_public"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
+T = TypeVar("T")
+
+_loop_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _io_loop() -> asyncio.AbstractEventLoop:
+    """The process's background event loop for outgoing HTTP (started on first use; a daemon
+    thread, so it never holds the process open)."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="visionflow-url-io", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on the I/O loop and wait for it in the calling thread."""
+    return asyncio.run_coroutine_threadsafe(coroutine, _io_loop()).result()
 
 
 def address_is_public(address: IPAddress) -> bool:
@@ -55,7 +83,7 @@ class UrlFetcher:
             return True
         return address_is_public(address)
 
-    def _pin(self, url: str, purpose: str) -> tuple[str, str, str]:
+    async def _pin(self, url: str, purpose: str) -> tuple[str, str, str]:
         """Check ``url`` and return (url with the IP as host, Host header, TLS server name)."""
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"}:
@@ -67,7 +95,10 @@ class UrlFetcher:
             raise UrlNotAllowedError(f"{purpose} {url!r} has no host")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolver(host, port)]
+            found = await asyncio.get_running_loop().run_in_executor(
+                None, self._resolver, host, port
+            )
+            addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
         except (OSError, UnicodeError, ValueError):
             raise ImageFetchError(f"could not resolve the {purpose} host {host!r}") from None
         if not addresses:
@@ -131,19 +162,46 @@ class UrlFetcher:
         *,
         read_body: bool,
         purpose: str,
+        timeout_s: float | None = None,
+        **send: Any,
+    ) -> tuple[bytes, int]:
+        """``_exchange`` on the I/O loop, cancelled at the deadline."""
+        deadline = timeout_s if timeout_s is not None else self._settings.url_fetch_timeout_s
+
+        async def bounded() -> tuple[bytes, int]:
+            try:
+                return await asyncio.wait_for(
+                    self._exchange(method, url, read_body, purpose, deadline, **send), deadline
+                )
+            except TimeoutError:
+                host = urlsplit(url).hostname or url
+                setting = " (VISIONFLOW_URL_FETCH_TIMEOUT_S)" if timeout_s is None else ""
+                raise ImageFetchError(
+                    f"{purpose} host {host!r} did not deliver within the {deadline:g} s "
+                    f"deadline{setting}"
+                ) from None
+
+        return _run(bounded())
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        read_body: bool,
+        purpose: str,
+        deadline: float,
+        *,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         json: Any = None,
         data: dict[str, str] | None = None,
         files: dict[str, bytes] | None = None,
-        timeout_s: float | None = None,
     ) -> tuple[bytes, int]:
         limit = self._settings.max_body_bytes
         current = url
-        timeout = timeout_s if timeout_s is not None else self._settings.url_fetch_timeout_s
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        async with httpx.AsyncClient(timeout=deadline, follow_redirects=False) as client:
             for _hop in range(self._settings.url_max_redirects + 1):
-                pinned, host_header, server_name = self._pin(current, purpose)
+                pinned, host_header, server_name = await self._pin(current, purpose)
                 request = client.build_request(
                     method,
                     pinned,
@@ -155,7 +213,7 @@ class UrlFetcher:
                     extensions={"sni_hostname": server_name},
                 )
                 try:
-                    response = client.send(request, stream=True)
+                    response = await client.send(request, stream=True)
                 except httpx.HTTPError as exc:
                     raise ImageFetchError(f"could not reach {purpose} {url!r}: {exc}") from None
                 try:
@@ -173,7 +231,7 @@ class UrlFetcher:
                         )
                     body = bytearray()
                     try:
-                        for chunk in response.iter_bytes():
+                        async for chunk in response.aiter_bytes():
                             body.extend(chunk)
                             if len(body) > limit:
                                 raise PayloadTooLargeError(
@@ -183,7 +241,7 @@ class UrlFetcher:
                         raise ImageFetchError(f"could not fetch {purpose} {url!r}: {exc}") from None
                     return bytes(body), response.status_code
                 finally:
-                    response.close()
+                    await response.aclose()
         raise ImageFetchError(
             f"{purpose} {url!r} redirected more than {self._settings.url_max_redirects} times"
         )

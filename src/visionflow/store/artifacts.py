@@ -1,11 +1,19 @@
-"""Content-addressed artifact storage: a file lives at ``<root>/sha256/<aa>/<digest>``."""
+"""Content-addressed artifact storage: a file lives at ``<root>/sha256/<aa>/<digest>``.
+
+Writes go to a ``.tmp-*`` file beside the target, held under an exclusive ``flock`` while it is
+written, then renamed over the target. A writer killed half-way (``kill -9``) leaves its temp file
+behind but not its lock (the kernel drops locks with the process), so ``remove_orphans`` can tell
+an abandoned temp file from one another process is still writing.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -13,6 +21,15 @@ from typing import IO
 __all__ = ["ArtifactStore"]
 
 _CHUNK = 1 << 20
+_TEMP_PREFIX = ".tmp-"
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class ArtifactStore:
@@ -29,10 +46,16 @@ class ArtifactStore:
     def has(self, digest: str) -> bool:
         return self.path_for(digest).is_file()
 
+    def intact(self, digest: str) -> bool:
+        """Whether the stored file exists and its content still hashes to ``digest``."""
+        path = self.path_for(digest)
+        return path.is_file() and _sha256_of(path) == digest
+
     def add_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path_for(digest)
-        if not target.is_file():
+        # A stored copy whose bytes rotted is replaced, so re-adding a model repairs it.
+        if not target.is_file() or target.read_bytes() != data:
             self._write_atomic(target, lambda handle: handle.write(data))
         return digest
 
@@ -46,7 +69,7 @@ class ArtifactStore:
                     progress(len(chunk))
         hexdigest = digest.hexdigest()
         target = self.path_for(hexdigest)
-        if not target.is_file():
+        if not self.intact(hexdigest):
 
             def copy(handle: IO[bytes]) -> None:
                 with source.open("rb") as src:
@@ -58,14 +81,39 @@ class ArtifactStore:
     def read_bytes(self, digest: str) -> bytes:
         return self.path_for(digest).read_bytes()
 
+    def remove_orphans(self, min_age_s: float = 2.0) -> list[Path]:
+        """Delete temp files left by writers that died; returns what was removed.
+
+        Files younger than ``min_age_s`` are left alone: a writer locks its file just after
+        creating it.
+        """
+        removed: list[Path] = []
+        now = time.time()
+        for temp in sorted((self.root / "sha256").glob(f"*/{_TEMP_PREFIX}*")):
+            try:
+                if now - temp.stat().st_mtime < min_age_s:
+                    continue
+                with temp.open("rb") as handle:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    temp.unlink()
+            except BlockingIOError:  # a live writer holds it
+                continue
+            except FileNotFoundError:  # its writer finished meanwhile
+                continue
+            removed.append(temp)
+        return removed
+
     def _write_atomic(self, target: Path, write: Callable[[IO[bytes]], object]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False, prefix=".tmp-") as handle:
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, delete=False, prefix=_TEMP_PREFIX
+        ) as handle:
             try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+                os.replace(handle.name, target)
             except BaseException:
-                os.unlink(handle.name)
+                Path(handle.name).unlink(missing_ok=True)
                 raise
-        os.replace(handle.name, target)

@@ -6,7 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -22,6 +22,7 @@ from visionflow.store.database import Database
 from visionflow.store.schema import ApiKey, ModelVersion, StoredWorkflow, Workspace, utcnow
 
 __all__ = [
+    "KEY_ROLES",
     "ApiKeyRecord",
     "ModelVersionRecord",
     "Registry",
@@ -35,6 +36,9 @@ _WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _WORKFLOW_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 KEY_PREFIX = "vf_"
+# What a key may do: "admin" manages models, workflows and keys of its workspace and infers;
+# "infer" runs inference and workflows only.
+KEY_ROLES = ("admin", "infer")
 
 
 def hash_api_key(key: str) -> str:
@@ -56,10 +60,15 @@ class ApiKeyRecord:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    role: str = "admin"
+    expires_at: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,19 @@ class StoredWorkflowSummary:
 
 def _workspace_record(row: Workspace) -> WorkspaceRecord:
     return WorkspaceRecord(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _key_record(row: ApiKey, workspace: str) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        row.id,
+        workspace,
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.revoked_at,
+        row.role,
+        row.expires_at,
+    )
 
 
 def _model_record(row: ModelVersion, workspace: str) -> ModelVersionRecord:
@@ -176,8 +198,19 @@ class Registry:
             return [_workspace_record(r) for r in rows]
 
     # -- API keys ---------------------------------------------------------------------------
-    def create_api_key(self, workspace: str, name: str = "") -> tuple[ApiKeyRecord, str]:
+    def create_api_key(
+        self,
+        workspace: str,
+        name: str = "",
+        *,
+        role: str = "admin",
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiKeyRecord, str]:
         """A new key for ``workspace``; the plaintext is returned once and never stored."""
+        if role not in KEY_ROLES:
+            raise InvalidInputError(f"unknown key role {role!r}: use one of {', '.join(KEY_ROLES)}")
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InvalidInputError("a key's expiry must be a timezone-aware time")
         ws = self.get_workspace(workspace)
         plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
         with self.database.session() as session:
@@ -187,10 +220,12 @@ class Registry:
                 prefix=plaintext[:10],
                 key_hash=hash_api_key(plaintext),
                 created_at=utcnow(),
+                role=role,
+                expires_at=expires_at,
             )
             session.add(row)
             session.flush()
-            record = ApiKeyRecord(row.id, ws.name, row.name, row.prefix, row.created_at, None)
+            record = _key_record(row, ws.name)
         return record, plaintext
 
     def list_api_keys(self, workspace: str | None = None) -> list[ApiKeyRecord]:
@@ -198,10 +233,7 @@ class Registry:
             query = select(ApiKey, Workspace.name).join(Workspace).order_by(ApiKey.id)
             if workspace is not None:
                 query = query.where(Workspace.name == workspace)
-            return [
-                ApiKeyRecord(k.id, ws, k.name, k.prefix, k.created_at, k.revoked_at)
-                for k, ws in session.execute(query)
-            ]
+            return [_key_record(k, ws) for k, ws in session.execute(query)]
 
     def revoke_api_key(self, key_id: int) -> ApiKeyRecord:
         with self.database.session() as session:
@@ -212,19 +244,24 @@ class Registry:
                 row.revoked_at = utcnow()
             ws = session.get(Workspace, row.workspace_id)
             assert ws is not None
-            return ApiKeyRecord(
-                row.id, ws.name, row.name, row.prefix, row.created_at, row.revoked_at
-            )
+            return _key_record(row, ws.name)
+
+    def find_key(self, plaintext: str) -> ApiKeyRecord | None:
+        """The record of a key by its plaintext (revoked and expired ones included)."""
+        with self.database.session() as session:
+            found = session.execute(
+                select(ApiKey, Workspace.name)
+                .join(Workspace)
+                .where(ApiKey.key_hash == hash_api_key(plaintext))
+            ).one_or_none()
+            return _key_record(*found) if found else None
 
     def workspace_for_key(self, plaintext: str) -> WorkspaceRecord | None:
-        """The workspace an active key belongs to, or ``None`` for unknown/revoked keys."""
-        with self.database.session() as session:
-            row = session.execute(
-                select(Workspace)
-                .join(ApiKey)
-                .where(ApiKey.key_hash == hash_api_key(plaintext), ApiKey.revoked_at.is_(None))
-            ).scalar_one_or_none()
-            return _workspace_record(row) if row else None
+        """The workspace an active, unexpired key belongs to, else ``None``."""
+        key = self.find_key(plaintext)
+        if key is None or not key.active or key.expired():
+            return None
+        return self.find_workspace(key.workspace)
 
     # -- model versions ---------------------------------------------------------------------
     def add_model_version(

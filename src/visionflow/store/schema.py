@@ -57,6 +57,9 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # "admin" (manage models, workflows, keys) or "infer" (inference only); see KEY_ROLES.
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="admin")
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class ModelVersion(Base):

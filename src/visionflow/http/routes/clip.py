@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
+from visionflow.http.access import authorize
 from visionflow.http.deps import elapsed_s, services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import image_refs
 from visionflow.http.schemas import ImageObject
@@ -49,7 +49,7 @@ class ClipCompareRequest(_ClipRequest):
 
 def _clip(request: Request, body: _ClipRequest) -> tuple[ClipService, Principal]:
     svc = services(request)
-    return svc.clip, svc.authorizer.authorize(api_key_from(request, body.api_key))
+    return svc.clip, authorize(request, body.api_key)
 
 
 @router.post("/clip/embed_image")

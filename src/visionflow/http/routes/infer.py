@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from visionflow.http.access import authorize
 from visionflow.http.deps import elapsed_s, services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.schemas import (
     ClassificationRequest,
@@ -81,7 +81,7 @@ def _respond(
     labels: bool,
 ) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    principal = authorize(request, body.api_key)
     visualize = (
         VisualizeOptions(labels, body.visualization_stroke_width)
         if body.visualize_predictions

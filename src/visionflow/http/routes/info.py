@@ -1,21 +1,35 @@
-"""``/info``, ``/healthz``, ``/readiness``."""
+"""Server info and health: ``/info``, ``/healthz``, ``/readiness``, KServe-v2 style
+``/v2/health/live`` and ``/v2/health/ready``, and ``/metrics`` (Prometheus).
+
+These handlers are ``async`` and never use the worker threads that serve requests, and the
+admission limit does not count them, so they answer whatever the load. Readiness asks the
+registry on a thread of its own, with a one-second deadline.
+"""
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from visionflow import __version__
+from visionflow.errors import VisionflowError
+from visionflow.http.access import authorize
 from visionflow.http.deps import services
 from visionflow.http.responses import JSONBody
+from visionflow.service.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["server"])
 
+READINESS_DEADLINE_S = 1.0
+# Readiness probes get threads of their own, so a saturated worker pool cannot delay them.
+_probe_threads = anyio.CapacityLimiter(4)
+
 
 @router.get("/info")
-def info(request: Request) -> Response:
+async def info(request: Request) -> Response:
     return JSONBody(
         {
             "name": "visionflow Inference Server",
@@ -26,15 +40,51 @@ def info(request: Request) -> Response:
 
 
 @router.get("/healthz")
-def healthz() -> Response:
+async def healthz() -> Response:
     return JSONBody({"status": "healthy"})
 
 
-@router.get("/readiness")
-def readiness(request: Request) -> Response:
-    try:
-        with services(request).database.engine.connect() as connection:
+@router.get("/v2/health/live")
+async def live() -> Response:
+    return JSONBody({"live": True})
+
+
+async def _registry_reason(request: Request) -> str | None:
+    """Why the server is not ready, or ``None`` when the registry answers in time."""
+    engine = services(request).database.engine
+
+    def ping() -> None:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return JSONBody({"status": "not ready", "reason": "registry database unreachable"}, 503)
+
+    try:
+        with anyio.fail_after(READINESS_DEADLINE_S):
+            await anyio.to_thread.run_sync(ping, abandon_on_cancel=True, limiter=_probe_threads)
+    except TimeoutError:
+        return f"registry database did not answer within {READINESS_DEADLINE_S:g} s"
+    except (SQLAlchemyError, VisionflowError):
+        return "registry database unreachable"
+    return None
+
+
+@router.get("/readiness")
+async def readiness(request: Request) -> Response:
+    reason = await _registry_reason(request)
+    if reason is not None:
+        return JSONBody({"status": "not ready", "reason": reason}, 503, {"Retry-After": "1"})
     return JSONBody({"status": "ready"})
+
+
+@router.get("/v2/health/ready")
+async def ready(request: Request) -> Response:
+    reason = await _registry_reason(request)
+    if reason is not None:
+        return JSONBody({"ready": False, "reason": reason}, 503, {"Retry-After": "1"})
+    return JSONBody({"ready": True})
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text format. Needs a key where introspection does (see http/access.py)."""
+    await anyio.to_thread.run_sync(authorize, request, limiter=_probe_threads)
+    return Response(services(request).metrics.render(), media_type=CONTENT_TYPE)

@@ -17,8 +17,8 @@ from starlette.responses import Response
 
 from visionflow.core.visualization import encode_jpeg
 from visionflow.errors import ImageDecodeError, InvalidInputError
+from visionflow.http.access import authorize
 from visionflow.http.deps import services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import bodies, model_headers
 from visionflow.http.serialize import WireOptions
@@ -179,7 +179,7 @@ async def legacy_infer(project: str, version: str, request: Request) -> Response
             f"format={response_format!r} is not supported; use json, image or image_and_json"
         )
     # Fail fast on a bad key before reading a possibly large body.
-    principal = services(request).authorizer.authorize(api_key_from(request))
+    principal = authorize(request)
     ref = await _image_ref(request)
     visualize = None
     if response_format != "json":

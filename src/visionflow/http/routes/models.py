@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from visionflow.core.wire import TASK_ROUTES
+from visionflow.http.access import authorize
 from visionflow.http.deps import services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.schemas import AddModelRequest, ClearModelRequest
 from visionflow.service.auth import Principal
@@ -50,14 +50,14 @@ def registry_body(svc: Services, principal: Principal) -> dict[str, Any]:
 @router.get("/model/registry")
 def model_registry(request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request))
+    principal = authorize(request)
     return JSONBody(registry_body(svc, principal))
 
 
 @router.post("/model/add")
 def model_add(body: AddModelRequest, request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
+    principal = authorize(request, body.api_key)
     svc.inference.acquire(principal, body.model_id)
     return JSONBody(registry_body(svc, principal))
 
@@ -65,7 +65,7 @@ def model_add(body: AddModelRequest, request: Request) -> Response:
 @router.post("/model/remove")
 def model_remove(body: ClearModelRequest, request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
+    principal = authorize(request, body.api_key)
     svc.inference.unload(principal, body.model_id)
     return JSONBody(registry_body(svc, principal))
 
@@ -73,6 +73,6 @@ def model_remove(body: ClearModelRequest, request: Request) -> Response:
 @router.post("/model/clear")
 def model_clear(request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request))
+    principal = authorize(request)
     svc.inference.unload_all(principal)
     return JSONBody(registry_body(svc, principal))

@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from visionflow.core.wire import detection_predictions
 from visionflow.errors import InvalidInputError
+from visionflow.http.access import authorize
 from visionflow.http.deps import elapsed_s, services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import image_refs
 from visionflow.http.schemas import (
@@ -91,7 +91,7 @@ def _ocr_body(prediction: OcrPrediction, time_s: float, boxes: bool) -> dict[str
 
 def _respond(request: Request, body: OcrRequestBase, options: OcrOptions | None = None) -> Response:
     svc = services(request)
-    svc.authorizer.authorize(api_key_from(request, body.api_key))
+    authorize(request, body.api_key)
     boxes = bool(body.generate_bounding_boxes)
     options = options or OcrOptions(words=boxes)
     predictions = run_ocr(svc, image_refs(body.image), options)

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.responses import Response
 
+from visionflow.http.access import authorize
 from visionflow.http.deps import services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 
 __all__ = ["VersionId", "router"]
@@ -58,7 +58,7 @@ class DescribeBlocksRequest(_Request):
 @router.post("/workflows/describe_interface")
 def describe_interface(body: SpecificationDescribeRequest, request: Request) -> Response:
     svc = services(request)
-    svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    authorize(request, body.api_key)
     return JSONBody(svc.workflows.describe_interface(body.specification))
 
 
@@ -67,7 +67,7 @@ def describe_stored_interface(
     workspace_name: str, workflow_id: str, body: PredefinedDescribeRequest, request: Request
 ) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    principal = authorize(request, body.api_key)
     description = svc.workflows.describe_stored_interface(
         principal,
         workspace_name,
@@ -81,6 +81,7 @@ def describe_stored_interface(
 @router.post("/workflows/blocks/describe")
 def describe_blocks(request: Request, body: DescribeBlocksRequest | None = None) -> Response:
     body = body or DescribeBlocksRequest()
+    authorize(request, body.api_key)
     description = services(request).workflows.describe_blocks(
         body.execution_engine_version, body.dynamic_blocks_definitions
     )
@@ -90,14 +91,18 @@ def describe_blocks(request: Request, body: DescribeBlocksRequest | None = None)
 @router.get("/workflows/blocks/describe", deprecated=True)
 def describe_blocks_legacy(request: Request, air_gapped: bool = False) -> Response:
     # ``air_gapped`` filters out blocks that need internet access in the reference; none do here.
+    authorize(request)
     return JSONBody(services(request).workflows.describe_blocks())
 
 
 @router.get("/workflows/definition/schema")
 def definition_schema(request: Request) -> Response:
+    authorize(request)
     return JSONBody({"schema": services(request).workflows.definition_schema()})
 
 
 @router.post("/workflows/blocks/dynamic_outputs")
 def dynamic_outputs(step_manifest: dict[str, Any], request: Request) -> Response:
+    key = step_manifest.get("api_key")
+    authorize(request, key if isinstance(key, str) else None)
     return JSONBody(services(request).workflows.dynamic_outputs(step_manifest))

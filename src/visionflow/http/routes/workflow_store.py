@@ -20,8 +20,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from visionflow.http.access import authorize
 from visionflow.http.deps import services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.service.workflows import definition_from
 from visionflow.store import StoredWorkflowRecord
@@ -47,9 +47,7 @@ def push_version(
     definition = definition_from(body)
     wrapper_key = body.get("api_key") if definition is not body else None
     svc = services(request)
-    principal = svc.authorizer.authorize(
-        api_key_from(request, wrapper_key if isinstance(wrapper_key, str) else None)
-    )
+    principal = authorize(request, wrapper_key if isinstance(wrapper_key, str) else None)
     record = svc.workflows.push(principal, workspace_name, workflow_id, definition)
     return JSONBody(_version_body(record), status_code=201)
 
@@ -57,7 +55,7 @@ def push_version(
 @router.get("/{workspace_name}/workflows")
 def list_workflows(workspace_name: str, request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request))
+    principal = authorize(request)
     workflows = [
         {
             "workflow_id": summary.name,
@@ -75,6 +73,6 @@ def show_workflow(
     workspace_name: str, workflow_id: str, request: Request, version: str | None = None
 ) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request))
+    principal = authorize(request)
     record = svc.workflows.show(principal, workspace_name, workflow_id, version)
     return JSONBody({**_version_body(record), "specification": record.definition})

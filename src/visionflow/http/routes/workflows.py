@@ -20,8 +20,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from visionflow.http.access import authorize
 from visionflow.http.deps import elapsed_s, services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes import workflow_describe, workflow_store
 from visionflow.http.routes.workflow_describe import VersionId
@@ -71,7 +71,7 @@ def _respond(request: Request, result: WorkflowResult, headers: dict[str, str]) 
 @router.post("/workflows/run")
 def run_specification(body: SpecificationRequest, request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    principal = authorize(request, body.api_key)
     result = svc.workflows.run(principal, body.specification, body.run())
     return _respond(request, result, {})
 
@@ -86,7 +86,7 @@ def run_stored(
     workspace_name: str, workflow_id: str, body: PredefinedRequest, request: Request
 ) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key, query=False))
+    principal = authorize(request, body.api_key)
     result = svc.workflows.run_stored(
         principal,
         workspace_name,
@@ -108,13 +108,14 @@ def run_stored_legacy(
 @router.post("/workflows/validate")
 def validate(definition: dict[str, Any], request: Request) -> Response:
     svc = services(request)
-    svc.authorizer.authorize(api_key_from(request, None, query=True))
+    authorize(request)
     svc.workflows.validate(definition)
     return JSONBody({"status": "ok"})
 
 
 @router.get("/workflows/execution_engine/versions")
 def execution_engine_versions(request: Request) -> Response:
+    authorize(request)
     return JSONBody({"versions": services(request).workflows.execution_engine_versions()})
 
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
+from visionflow.http.access import authorize
 from visionflow.http.deps import services
-from visionflow.http.keys import api_key_from
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import bodies, image_refs, model_headers
 from visionflow.http.schemas import ImageObject
@@ -41,7 +41,7 @@ class YoloWorldRequest(BaseModel):
 @router.post("/yolo_world/infer")
 def yolo_world_infer(body: YoloWorldRequest, request: Request) -> Response:
     svc = services(request)
-    principal = svc.authorizer.authorize(api_key_from(request, body.api_key))
+    principal = authorize(request, body.api_key)
     confidence = 0.4 if body.confidence is None else body.confidence
     params = detection_params(OpenVocabularyParams, confidence=confidence)
     assert isinstance(params, OpenVocabularyParams)
