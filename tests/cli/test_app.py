@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import jpeg_bytes
@@ -95,3 +96,40 @@ def test_bad_configuration_is_reported_not_a_traceback(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "VISIONFLOW_MAX_LOADED_MODELS must be an integer" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "role", "expires"),
+    [
+        pytest.param([], "admin", "never", id="default-admin"),
+        pytest.param(["--role", "infer"], "infer", "never", id="infer"),
+        pytest.param(["--role", "infer", "--expires-in-days", "2"], "infer", "20", id="expiring"),
+    ],
+)
+def test_keys_create_with_role_and_expiry(
+    tmp_path: Path, args: list[str], role: str, expires: str
+) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert run("workspaces", "create", "acme", *home)[0] == 0
+    code, output = run("keys", "create", "acme", *args, *home)
+    assert code == 0, output
+    assert f"role {role}" in output
+    code, output = run("keys", "list", *home)
+    row = next(line for line in output.splitlines() if "acme" in line)
+    assert role in row
+    assert expires in row.split("│")[-3]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--role", "root"], "unknown key role 'root'", id="role"),
+        pytest.param(["--expires-in-days", "0"], "must be a positive number", id="expiry"),
+    ],
+)
+def test_keys_create_refuses_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert run("workspaces", "create", "acme", *home)[0] == 0
+    code, output = run("keys", "create", "acme", *args, *home)
+    assert code != 0
+    assert message in output

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +148,72 @@ def test_has_and_read_unknown_digest(tmp_path: Path) -> None:
     assert store.has(EMPTY_SHA256) is False
     with pytest.raises(FileNotFoundError):
         store.read_bytes(EMPTY_SHA256)
+
+
+_SLOW_WRITER = """
+import shutil, sys, time
+from pathlib import Path
+from visionflow.store import ArtifactStore
+
+def slow_copy(src, dst, length=0):
+    # Write a little, then stall: the writer is caught (and killed) mid-copy.
+    dst.write(src.read(1024))
+    dst.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+
+shutil.copyfileobj = slow_copy
+ArtifactStore(Path(sys.argv[1])).add_file(Path(sys.argv[2]))
+"""
+
+
+def _start_writer(root: Path, source: Path) -> subprocess.Popen[str]:
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_WRITER, str(root), str(source)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    assert writer.stdout.readline().strip() == "writing"
+    return writer
+
+
+def test_orphans_of_a_killed_writer_are_removed_live_writers_kept(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    source = tmp_path / "weights.bin"
+    source.write_bytes(bytes(range(256)) * 4096)
+    killed = _start_writer(root, source)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    killed.communicate()
+    live = _start_writer(root, source)
+    try:
+        temps = sorted(root.glob("sha256/*/.tmp-*"))
+        assert len(temps) == 2
+        removed = ArtifactStore(root).remove_orphans(min_age_s=0)
+        assert len(removed) == 1
+        assert sorted(root.glob("sha256/*/.tmp-*")) == [t for t in temps if t not in removed]
+        assert ArtifactStore(root).remove_orphans(min_age_s=0) == []
+        # A young temp file is left alone whatever its lock (its writer may be about to lock it).
+        assert ArtifactStore(root).remove_orphans() == []
+    finally:
+        live.kill()
+        live.communicate()
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert not ArtifactStore(root).has(digest)
+
+
+def test_a_corrupt_stored_copy_is_replaced_when_added_again(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "artifacts")
+    source = tmp_path / "weights.bin"
+    source.write_bytes(b"weights" * 1000)
+    digest = store.add_file(source)
+    stored = store.path_for(digest)
+    stored.write_bytes(b"rotten" + stored.read_bytes()[6:])
+    assert not store.intact(digest)
+    assert store.add_file(source) == digest
+    assert store.intact(digest)
+    blob = store.add_bytes(b"manifest")
+    store.path_for(blob).write_bytes(b"Manifest")
+    store.add_bytes(b"manifest")
+    assert store.intact(blob)
