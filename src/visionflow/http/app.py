@@ -18,6 +18,7 @@ from visionflow.http.admission import AdmissionMiddleware
 from visionflow.http.errors import install_error_handlers
 from visionflow.http.limits import BodyLimitMiddleware
 from visionflow.http.observe import ObserveMiddleware
+from visionflow.http.redact import PathRedactor
 from visionflow.http.routes import clip, infer, info, legacy, models, ocr, workflows, yolo_world
 from visionflow.http.unicode import UnicodeBodyMiddleware
 from visionflow.service.services import Services
@@ -49,7 +50,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.server_id = str(uuid.uuid4())
-    install_error_handlers(app, services.metrics)
+    redactor = PathRedactor.for_server(settings.home, settings.workflows_sink_folder)
+    install_error_handlers(app, services.metrics, redactor)
     # add_middleware puts each new one outside the previous ones.
     app.add_middleware(UnicodeBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

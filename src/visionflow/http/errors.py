@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from visionflow.errors import VisionflowError
+from visionflow.http.redact import PathRedactor
 from visionflow.http.responses import JSONBody
 from visionflow.service.metrics import Metrics
 
@@ -28,21 +29,22 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "Invalid request: " + "; ".join(parts)
 
 
-def error_response(exc: VisionflowError) -> Response:
+def error_response(exc: VisionflowError, redactor: PathRedactor | None = None) -> Response:
     """The compatible error body, with ``Retry-After`` (whole seconds, at least 1) when the error
-    says when a retry may succeed."""
+    says when a retry may succeed, and server paths redacted."""
     headers = None
     if exc.retry_after_s is not None:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    body = exc.to_body() if redactor is None else redactor.value(exc.to_body())
     # ``http_status``: the class's status, or the one an error took from its cause.
-    return JSONBody(exc.to_body(), status_code=exc.http_status, headers=headers)
+    return JSONBody(body, status_code=exc.http_status, headers=headers)
 
 
 # Statuses of refusals that protect the server (counted as rejections in the metrics).
 _REJECTIONS = {408, 413, 429, 503}
 
 
-def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
+def install_error_handlers(app: FastAPI, metrics: Metrics, redactor: PathRedactor) -> None:
     async def visionflow_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VisionflowError)
         if exc.http_status >= 500:
@@ -50,7 +52,7 @@ def install_error_handlers(app: FastAPI, metrics: Metrics) -> None:
         if exc.http_status in _REJECTIONS:
             reason = exc.details.get("limit")
             metrics.rejections.labels(reason if isinstance(reason, str) else exc.code).inc()
-        return error_response(exc)
+        return error_response(exc, redactor)
 
     async def validation_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
