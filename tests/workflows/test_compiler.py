@@ -191,6 +191,23 @@ ERRORS = [
         id="cycle",
     ),
     pytest.param(
+        definition(
+            [
+                detector("free"),
+                _count("after", "$steps.c.predictions"),
+                {**detector("a"), "images": "$steps.c.crops"},
+                _crop("b", predictions="$steps.a.predictions"),
+                {**_crop("c", predictions="$steps.b.predictions"), "images": "$steps.b.crops"},
+            ],
+            {},
+        ),
+        ExecutionGraphStructureError,
+        # Walked from the first stuck step ('after', downstream of the cycle).
+        "Workflow steps form a cycle (c → b → a → c)",
+        ("c", None),
+        id="cycle-with-steps-around-it",
+    ),
+    pytest.param(
         definition([_continue_if("gate", "$inputs.image", ["$steps.gate"])], {}),
         ExecutionGraphStructureError,
         "Workflow steps form a cycle (gate → gate)",
@@ -402,6 +419,23 @@ def test_steps_are_ordered_and_layered_by_dependency(registry: BlockRegistry) ->
     )
     assert plan.layers == (("other", "det"), ("count",))
     assert plan.steps["count"].depends_on == {"det"}
+
+
+def test_a_long_chain_is_one_step_per_layer(registry: BlockRegistry) -> None:
+    # Defined last step first: ordering must not depend on the definition order.
+    count = 3000
+    steps = [
+        {
+            "type": "roboflow_core/property_definition@v1",
+            "name": f"s{i}",
+            "data": f"$steps.s{i - 1}.output" if i else "$inputs.image",
+            "operations": [],
+        }
+        for i in reversed(range(count))
+    ]
+    plan = compile_workflow(definition(steps, {"last": f"$steps.s{count - 1}.output"}), registry)
+    assert plan.layers == tuple((f"s{i}",) for i in range(count))
+    assert list(plan.steps) == [f"s{i}" for i in range(count)]
 
 
 def test_dimensionality_is_tracked_through_crops(registry: BlockRegistry) -> None:

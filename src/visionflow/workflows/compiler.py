@@ -7,7 +7,7 @@ Every error names the step (``block_id``) and the field (``property_name``) it c
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -138,7 +138,14 @@ class _Graph:
     ):
         self.inputs = inputs
         self.steps = steps
-        self.references = {name: field_references(type(m)) for name, (_b, m) in steps.items()}
+        # Read once per manifest class: every step of one block shares its fields.
+        by_manifest: dict[type[StepManifest], dict[str, FieldReferences]] = {}
+        self.references: dict[str, dict[str, FieldReferences]] = {}
+        for name, (_block, manifest) in steps.items():
+            cls = type(manifest)
+            if cls not in by_manifest:
+                by_manifest[cls] = field_references(cls)
+            self.references[name] = by_manifest[cls]
         self.selectors: dict[str, dict[str, Selector]] = {name: {} for name in steps}
         self.data_deps: dict[str, set[str]] = {name: set() for name in steps}
         self.targets: dict[str, list[str]] = {name: [] for name in steps}
@@ -218,24 +225,46 @@ class _Graph:
         if selector.kind is SelectorKind.STEP_OUTPUT:
             self.data_deps[name].add(selector.name)
 
-    def order(self) -> list[str]:
-        """Steps in a valid execution order (definition order among ready steps)."""
+    def order(self) -> tuple[list[str], dict[str, int]]:
+        """Steps in a valid execution order and each step's depth (the longest chain of steps
+        it waits for): by depth, in definition order among steps of one depth.
+
+        Kahn's algorithm, linear in steps and edges: a step is ready once every step it depends
+        on (data or a gate) is done, and its depth is one more than theirs.
+        """
         deps = {name: self.data_deps[name] | set(self.gates[name]) for name in self.steps}
-        done: list[str] = []
-        pending = list(self.steps)
-        while pending:
-            ready = [name for name in pending if deps[name] <= set(done)]
-            if not ready:
-                raise self._cycle_error({name: deps[name] for name in pending})
-            done.extend(ready)
-            pending = [name for name in pending if name not in ready]
-        return done
+        dependents: dict[str, list[str]] = {name: [] for name in self.steps}
+        waiting: dict[str, int] = {}
+        for name, needs in deps.items():
+            waiting[name] = len(needs)
+            for need in needs:
+                dependents[need].append(name)
+        depth = {name: 0 for name, count in waiting.items() if count == 0}
+        ready = deque(depth)
+        while ready:
+            name = ready.popleft()
+            for dependent in dependents[name]:
+                depth[dependent] = max(depth.get(dependent, 0), depth[name] + 1)
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    ready.append(dependent)
+        stuck = {name: deps[name] for name in self.steps if waiting[name] > 0}
+        if stuck:
+            raise self._cycle_error(stuck)
+        position = {name: index for index, name in enumerate(self.steps)}
+        return sorted(self.steps, key=lambda name: (depth[name], position[name])), depth
 
     def _cycle_error(self, deps: dict[str, set[str]]) -> ExecutionGraphStructureError:
+        # Walk from the first stuck step along its first stuck dependency until a step repeats.
         path = [next(iter(deps))]
-        while path.count(path[-1]) < 2:
-            path.append(sorted(d for d in deps[path[-1]] if d in deps)[0])
-        cycle = path[path.index(path[-1]) :]
+        seen = {path[0]: 0}
+        while True:
+            step = min(d for d in deps[path[-1]] if d in deps)
+            path.append(step)
+            if step in seen:
+                break
+            seen[step] = len(path) - 1
+        cycle = path[seen[path[-1]] :]
         arrow = " → ".join(cycle)
         return ExecutionGraphStructureError(
             f"Workflow steps form a cycle ({arrow}); a step cannot depend on its own output.",
@@ -440,21 +469,19 @@ def compile_workflow(definition: Mapping[str, Any], registry: BlockRegistry) -> 
     graph = _Graph(inputs, {manifest.name: (block, manifest) for block, manifest in resolved})
     graph.link()
     compiled: dict[str, CompiledStep] = {}
-    for name in graph.order():
+    order, depth = graph.order()
+    layers: list[list[str]] = []
+    for name in order:
         compiled[name] = _compile_step(graph, compiled, name)
-    depth: dict[str, int] = {}
-    for name, step in compiled.items():
-        depth[name] = 1 + max((depth[d] for d in step.depends_on | set(step.gates)), default=-1)
-    layers = tuple(
-        tuple(name for name in compiled if depth[name] == level)
-        for level in range(max(depth.values(), default=-1) + 1)
-    )
+        if depth[name] == len(layers):
+            layers.append([])
+        layers[depth[name]].append(name)
     outputs = tuple(_compile_output(graph, compiled, field) for field in document.outputs)
     return CompiledWorkflow(
         definition_hash=definition_hash(definition),
         inputs=tuple(inputs.values()),
         steps=compiled,
-        layers=layers,
+        layers=tuple(tuple(layer) for layer in layers),
         outputs=outputs,
     )
 

@@ -10,6 +10,7 @@ i-th input image, ``(i, j)`` for its j-th crop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 from visionflow.workflows.block import Block, OutputDefinition
@@ -116,4 +117,8 @@ class CompiledWorkflow:
     outputs: tuple[CompiledOutput, ...]
 
     def input(self, name: str) -> CompiledInput:
-        return next(item for item in self.inputs if item.name == name)
+        return self._inputs_by_name[name]
+
+    @cached_property
+    def _inputs_by_name(self) -> dict[str, CompiledInput]:
+        return {item.name: item for item in self.inputs}

@@ -40,6 +40,8 @@ class ExecutionState:
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
         self._values: dict[tuple[str, str], dict[Index, Any]] = defaultdict(dict)
+        # Where each producer stored anything (``has_any`` without a scan of every value).
+        self._stored_at: dict[str, set[Index]] = defaultdict(set)
         self._domains: dict[DataLineage, list[Index]] = {
             INPUT_LINEAGE: [(i,) for i in range(batch_size)]
         }
@@ -49,6 +51,7 @@ class ExecutionState:
     def put(self, producer: str, output: str, index: Index, value: Any) -> None:
         with self._lock:
             self._values[(producer, output)][index] = value
+            self._stored_at[producer].add(index)
 
     def get(self, producer: str, output: str, index: Index) -> Any:
         with self._lock:
@@ -57,11 +60,7 @@ class ExecutionState:
     def has_any(self, producer: str, index: Index) -> bool:
         """Whether ``producer`` stored anything at ``index`` (i.e. it ran there)."""
         with self._lock:
-            return any(
-                index in values
-                for (name, _output), values in self._values.items()
-                if name == producer
-            )
+            return index in self._stored_at.get(producer, ())
 
     def domain(self, lineage: DataLineage) -> list[Index]:
         with self._lock:
