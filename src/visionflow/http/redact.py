@@ -30,9 +30,7 @@ class PathRedactor:
             return
         alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
         # A prefix counts only as a whole path component: ``/srv/vf`` is not in ``/srv/vfx``.
-        self._pattern = re.compile(
-            rf"(?:{alternatives})(?=[/\s'\"<>,;:)]|$)(?:/[^\s'\"<>,;:)]*)?"
-        )
+        self._pattern = re.compile(rf"(?:{alternatives})(?=[/\s'\"<>,;:)]|$)(?:/[^\s'\"<>,;:)]*)?")
 
     @classmethod
     def for_server(cls, home: Path, *extra: Path | None) -> PathRedactor:
