@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +56,7 @@ class LoadedModelView:
     # Told the seconds of each ``infer`` call (the per-model inference-time metric).
     observe: Callable[[float], None] | None = None
 
-    def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object) -> list[object]:
+    def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object) -> list[Any]:
         """``model.infer``, timed."""
         started = time.perf_counter()
         results = list(self.model.infer(images_bgr, params))
@@ -163,7 +164,7 @@ class InferenceService:
         model_id: str,
         images_bgr: Sequence[npt.NDArray[np.uint8]],
         params: object,
-    ) -> tuple[LoadedModelView, list[object]]:
+    ) -> tuple[LoadedModelView, list[Any]]:
         view = self.acquire(principal, model_id)
         return view, view.infer(images_bgr, params)
 
