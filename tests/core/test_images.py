@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import base64
 import io
-import struct
-import zlib
 from collections.abc import Callable
 
 import cv2
@@ -11,40 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from tests.support.image_files import REAL_FILES, hdr_bomb, tiff_bomb, webp_bomb, zero_png
 from visionflow.core import images as images_module
-from visionflow.core.images import Image, decode_base64, decode_image_bytes, image_size_wh
+from visionflow.core.images import (
+    Image,
+    ImageHeader,
+    decode_base64,
+    decode_image_bytes,
+    decode_with_header,
+    image_size_wh,
+)
 from visionflow.errors import ImageDecodeError, ImageTooLargeError
 
 MAX_PIXELS = 64_000_000
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def zero_png(width: int, height: int, rows_per_block: int = 64) -> bytes:
-    """A valid 8-bit grayscale PNG of an all-zero ``width x height`` image, built cheaply.
-
-    The pixel stream is one fully-flushed deflate block of ``rows_per_block`` rows repeated, so a
-    30000x30000 image (900 MB of pixels) takes under a megabyte and no time to build.
-    """
-    row = bytes(width + 1)  # filter byte 0, then zero pixels
-    block_rows = min(rows_per_block, height)
-    full_blocks, rest = divmod(height, block_rows)
-    head = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = head.compress(row * block_rows) + head.flush(zlib.Z_FULL_FLUSH)
-    tail = zlib.compressobj(9, zlib.DEFLATED, -15)
-    last = tail.compress(row * rest) + tail.flush()
-    # Adler-32 of n zero bytes: A = 1, B = n (mod 65521).
-    adler = ((len(row) * height) % 65521) << 16 | 1
-    stream = b"\x78\xda" + block * full_blocks + last + struct.pack(">I", adler)
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", stream)
-        + _png_chunk(b"IEND", b"")
-    )
 
 
 def _encode(pixels: np.ndarray, ext: str) -> bytes:
@@ -103,7 +80,7 @@ def test_decode_base64_rejects(value: str, cause: str) -> None:
         pytest.param(b"", "empty", id="empty"),
         pytest.param(b"\x00" * 64, "not an image", id="zeros"),
         pytest.param(b"hello, world", "not an image", id="text"),
-        pytest.param(PNG_2x1[:20], "not an image", id="truncated-header"),
+        pytest.param(PNG_2x1[:20], "PNG header is truncated", id="truncated-header"),
     ],
 )
 def test_decode_image_bytes_rejects_garbage(data: bytes, cause: str) -> None:
@@ -190,18 +167,21 @@ def test_zero_png_helper_builds_a_decodable_image() -> None:
 
 
 @pytest.mark.parametrize(
-    ("width", "height", "max_pixels"),
+    ("make", "max_pixels", "size"),
     [
-        pytest.param(30_000, 30_000, MAX_PIXELS, id="30000x30000-bomb"),
-        pytest.param(10_000, 10_000, MAX_PIXELS, id="10000x10000"),
-        pytest.param(101, 100, 10_000, id="just-over-a-small-limit"),
+        pytest.param(lambda: zero_png(30_000, 30_000), MAX_PIXELS, "30000x30000", id="png-bomb"),
+        pytest.param(lambda: zero_png(10_000, 10_000), MAX_PIXELS, "10000x10000", id="png"),
+        pytest.param(lambda: zero_png(101, 100), 10_000, "101x100", id="just-over-a-small-limit"),
+        pytest.param(lambda: hdr_bomb(12_000, 12_000), MAX_PIXELS, "12000x12000", id="hdr-bomb"),
+        pytest.param(lambda: tiff_bomb(20_000, 20_000), MAX_PIXELS, "20000x20000", id="tiff-bomb"),
+        pytest.param(lambda: webp_bomb(12_000, 12_000), MAX_PIXELS, "12000x12000", id="webp-bomb"),
     ],
 )
 def test_decompression_bomb_rejected_before_decoding(
-    width: int, height: int, max_pixels: int, monkeypatch: pytest.MonkeyPatch
+    make: Callable[[], bytes], max_pixels: int, size: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = zero_png(width, height)
-    assert len(data) < 2_000_000
+    data = make()
+    assert len(data) < 10_000_000
     decoded: list[int] = []
 
     def refuse_to_decode(buffer: np.ndarray, flags: int) -> None:
@@ -210,11 +190,37 @@ def test_decompression_bomb_rejected_before_decoding(
 
     monkeypatch.setattr(images_module.cv2, "imdecode", refuse_to_decode)
 
-    with pytest.raises(ImageTooLargeError, match=r"too large|over the limit") as caught:
+    with pytest.raises(ImageTooLargeError, match=rf"{size} pixels, over the limit") as caught:
         decode_image_bytes(data, max_pixels=max_pixels)
 
     assert caught.value.status_code == 413
+    assert "VISIONFLOW_MAX_IMAGE_PIXELS" in caught.value.message
     assert decoded == []
+
+
+@pytest.mark.parametrize(("make", "fmt"), REAL_FILES)
+def test_every_format_decodes_to_the_same_pixels_as_opencv(
+    make: Callable[[], bytes], fmt: str
+) -> None:
+    data = make()
+
+    pixels = decode_image_bytes(data, max_pixels=MAX_PIXELS)
+
+    expected = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(pixels, expected)
+    assert pixels.flags["C_CONTIGUOUS"]
+
+
+def test_a_header_the_decoder_disagrees_with_is_refused() -> None:
+    with pytest.raises(ImageDecodeError, match=r"declares 3x2 pixels but the image decodes to 2x1"):
+        decode_with_header(PNG_2x1, ImageHeader("PNG", (3, 2)))
+
+
+def test_bytes_no_decoder_can_size_are_never_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(images_module.cv2, "imdecode", lambda *_: pytest.fail("decoded"))
+
+    with pytest.raises(ImageDecodeError, match="OpenEXR images are not accepted"):
+        decode_image_bytes(b"\x76\x2f\x31\x01" + bytes(100), max_pixels=MAX_PIXELS)
 
 
 def test_image_at_the_pixel_limit_is_decoded() -> None:

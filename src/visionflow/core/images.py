@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import re
 import uuid
-import warnings
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import Image as PILImage
 
+from visionflow.core.image_headers import ACCEPTED_FORMATS, ImageHeader, read_image_header
 from visionflow.errors import ImageDecodeError, ImageTooLargeError
 
-__all__ = ["Image", "decode_base64", "decode_image_bytes", "image_size_wh"]
+__all__ = [
+    "ACCEPTED_FORMATS",
+    "Image",
+    "ImageHeader",
+    "check_image_pixels",
+    "decode_base64",
+    "decode_image_bytes",
+    "decode_with_header",
+    "image_size_wh",
+    "read_image_header",
+]
 
 _DATA_URL = re.compile(r"^data:[^,]*?;base64,", re.IGNORECASE)
 
@@ -64,36 +72,42 @@ def decode_base64(value: str) -> bytes:
 
 
 def image_size_wh(data: bytes) -> tuple[int, int] | None:
-    """Width and height read from the file header only, or ``None`` if the header is unknown.
-
-    Raises ``ImageTooLargeError`` when Pillow itself refuses the header as a decompression bomb.
-    """
+    """Width and height read from the file header only, or ``None`` when no accepted format's
+    header gives them (see :func:`~visionflow.core.image_headers.read_image_header`)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as probe:
-                return int(probe.size[0]), int(probe.size[1])
-    except PILImage.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"Image is too large to decode: {exc}") from None
-    except Exception:
+        return read_image_header(data).size_wh
+    except ImageDecodeError:
         return None
 
 
-def decode_image_bytes(data: bytes, *, max_pixels: int) -> npt.NDArray[np.uint8]:
-    """Decode an encoded image (JPEG, PNG, BMP, WebP, TIFF, ...) to ``(H, W, 3) uint8`` BGR.
-
-    EXIF orientation is applied and grayscale/alpha images are converted to 3 channels, as the
-    reference server does. The pixel count is checked on the header *before* decoding, so a small
-    file that expands to a huge bitmap (a decompression bomb) is refused without allocating it.
-    """
-    if not data:
-        raise ImageDecodeError("Could not load input image. Cause: the image payload is empty.")
-    size = image_size_wh(data)
-    if size is not None and size[0] * size[1] > max_pixels:
+def check_image_pixels(header: ImageHeader, max_pixels: int) -> None:
+    """``ImageTooLargeError`` (413) when the image ``header`` describes is over ``max_pixels``."""
+    width, height = header.size_wh
+    if header.pixels > max_pixels:
         raise ImageTooLargeError(
-            f"Image is {size[0]}x{size[1]} pixels, over the limit of {max_pixels} pixels "
+            f"Image is {width}x{height} pixels, over the limit of {max_pixels} pixels "
             "(set VISIONFLOW_MAX_IMAGE_PIXELS to change it)."
         )
+
+
+def decode_image_bytes(data: bytes, *, max_pixels: int) -> npt.NDArray[np.uint8]:
+    """Decode an encoded image (JPEG, PNG, WebP, TIFF, ... see ``ACCEPTED_FORMATS``) to
+    ``(H, W, 3) uint8`` BGR, refusing it (413) when its header declares more than ``max_pixels``.
+
+    EXIF orientation is applied and grayscale/alpha images are converted to 3 channels, as the
+    reference server does. The size is read from the header of the format OpenCV will decode the
+    bytes as, *before* decoding: a small file that expands to a huge bitmap (a decompression
+    bomb) is refused without allocating it, and bytes whose size cannot be read are refused
+    without being decoded.
+    """
+    header = read_image_header(data)
+    check_image_pixels(header, max_pixels)
+    return decode_with_header(data, header)
+
+
+def decode_with_header(data: bytes, header: ImageHeader) -> npt.NDArray[np.uint8]:
+    """Decode ``data`` whose ``header`` (from :func:`read_image_header`) the caller has checked
+    against its limits; ``(H, W, 3) uint8`` BGR as :func:`decode_image_bytes`."""
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         pixels = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
@@ -101,13 +115,16 @@ def decode_image_bytes(data: bytes, *, max_pixels: int) -> npt.NDArray[np.uint8]
         raise ImageDecodeError(f"Could not load input image. Cause: {exc.msg.strip()}") from None
     if pixels is None:
         raise ImageDecodeError(
-            "Could not load input image. Cause: the bytes are not an image in a supported format "
-            "(JPEG, PNG, BMP, WebP, TIFF)."
+            f"Could not load input image. Cause: the {header.format} data is corrupt or uses a "
+            "feature the decoder does not support."
         )
     height, width = pixels.shape[:2]
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"Image is {width}x{height} pixels, over the limit of {max_pixels} pixels "
-            "(set VISIONFLOW_MAX_IMAGE_PIXELS to change it)."
+    # EXIF orientation may swap the axes; any other difference means the header reader and the
+    # decoder disagree, and the limits were checked on the wrong size: fail closed.
+    if (width, height) not in (header.size_wh, header.size_wh[::-1]):
+        raise ImageDecodeError(
+            f"Could not load input image. Cause: the {header.format} header declares "
+            f"{header.size_wh[0]}x{header.size_wh[1]} pixels but the image decodes to "
+            f"{width}x{height}."
         )
     return np.ascontiguousarray(pixels, dtype=np.uint8)

@@ -3,9 +3,11 @@ reference does, because SDK versions add fields over time."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field
+
+from visionflow.service.predict import MAX_STROKE_WIDTH
 
 __all__ = [
     "AddModelRequest",
@@ -22,6 +24,13 @@ __all__ = [
     "SemanticSegmentationRequest",
     "TrOcrRequest",
 ]
+
+
+# Every float of a request is finite: NaN and ±Infinity are a 422 that names the field.
+FiniteFloat = Annotated[float, AllowInfNan(False)]
+# 0..1 values (thresholds); ints past 2**31 - 1 are no count a model can use.
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+_MAX_COUNT = 2**31 - 1
 
 
 class _Lenient(BaseModel):
@@ -45,28 +54,28 @@ class InferenceRequestBase(_Lenient):
     disable_preproc_grayscale: bool = False
     disable_preproc_static_crop: bool = False
     visualize_predictions: bool = False
-    visualization_stroke_width: int = Field(default=1, ge=0, le=50)
-    confidence: float | Literal["best", "default"] = 0.4
+    visualization_stroke_width: int = Field(default=1, ge=0, le=MAX_STROKE_WIDTH)
+    confidence: FiniteFloat | Literal["best", "default"] = 0.4
 
 
 class ObjectDetectionRequest(InferenceRequestBase):
-    iou_threshold: float = Field(default=0.3, ge=0.0, le=1.0)
+    iou_threshold: Fraction = 0.3
     class_agnostic_nms: bool | None = False
     class_filter: list[str] | None = None
-    max_detections: int = Field(default=300, ge=0)
-    max_candidates: int = Field(default=3000, ge=0)
+    max_detections: int = Field(default=300, ge=0, le=_MAX_COUNT)
+    max_candidates: int = Field(default=3000, ge=0, le=_MAX_COUNT)
     fix_batch_size: bool = False
     visualization_labels: bool | None = False
 
 
 class InstanceSegmentationRequest(ObjectDetectionRequest):
     mask_decode_mode: Literal["accurate", "fast", "tradeoff"] = "accurate"
-    tradeoff_factor: float = Field(default=0.0, ge=0.0, le=1.0)
+    tradeoff_factor: Fraction = 0.0
     response_mask_format: Literal["polygon", "rle"] = "polygon"
 
 
 class KeypointsDetectionRequest(ObjectDetectionRequest):
-    keypoint_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    keypoint_confidence: Fraction = 0.0
 
 
 class ClassificationRequest(InferenceRequestBase):

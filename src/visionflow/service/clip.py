@@ -23,7 +23,7 @@ import numpy.typing as npt
 from visionflow.errors import InvalidInputError
 from visionflow.models.clip import ClipModel, cosine_similarity
 from visionflow.service.auth import Principal
-from visionflow.service.images import ImageLoader, ImageRef
+from visionflow.service.images import ImageLoader, ImageRef, RequestImageBudget
 from visionflow.service.inference import InferenceService
 from visionflow.service.versions import VersionMap
 
@@ -186,7 +186,7 @@ class ClipService:
         if not refs:
             raise InvalidInputError("no image given: send at least one image")
         self.check_batch(len(refs), "image")
-        images = [self._load(ref) for ref in refs]
+        images = self._loader().load_all(refs)
         return self.model(principal, version).image.embed(images)
 
     def text_embeddings(
@@ -235,19 +235,24 @@ class ClipService:
         """Cosine similarity of the subject with each prompt (a dict when prompts were named);
         at most ``max_batch_size`` prompts, checked before any image loads."""
         self.check_batch(len(prompts.items), "prompt")
-        values = [self._value(item) for item in (subject, *prompts.items)]
+        items = (subject, *prompts.items)
+        images = sum(isinstance(item.value, ImageRef) for item in items)
+        budget = self._loader().budget(images) if images else None
+        values = [self._value(item, budget) for item in items]
         vectors = self.embed(principal, version, values)
         scores = [float(s) for s in cosine_similarity(vectors[:1], vectors[1:])[0]]
         if prompts.names is not None:
             return dict(zip(prompts.names, scores, strict=True))
         return scores
 
-    def _value(self, item: ClipInput) -> npt.NDArray[np.uint8] | str:
+    def _value(
+        self, item: ClipInput, budget: RequestImageBudget | None
+    ) -> npt.NDArray[np.uint8] | str:
         if isinstance(item.value, str):
             return item.value
-        return self._load(item.value)
+        return self._loader().load(item.value, budget)
 
-    def _load(self, ref: ImageRef) -> npt.NDArray[np.uint8]:
+    def _loader(self) -> ImageLoader:
         if self._images is None:
             raise InvalidInputError("this CLIP service was built without an image loader")
-        return self._images.load(ref)
+        return self._images

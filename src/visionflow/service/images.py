@@ -1,7 +1,10 @@
-"""Turning wire image declarations (base64, URL, raw bytes) into decoded BGR pixels."""
+"""Turning wire image declarations (base64, URL, raw bytes) into decoded BGR pixels, within the
+budgets of one image and of one request."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +12,22 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.config import Settings
-from visionflow.core.images import decode_base64, decode_image_bytes
-from visionflow.errors import ImageDecodeError, InvalidInputError
+from visionflow.core.images import (
+    ImageHeader,
+    check_image_pixels,
+    decode_base64,
+    decode_with_header,
+    read_image_header,
+)
+from visionflow.errors import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    InvalidInputError,
+    PayloadTooLargeError,
+)
 from visionflow.service.urls import UrlFetcher
 
-__all__ = ["ImageLoader", "ImageRef"]
+__all__ = ["ImageLoader", "ImageRef", "RequestImageBudget"]
 
 _NOT_OVER_HTTP = {"numpy", "numpy_object", "pil"}
 
@@ -26,39 +40,122 @@ class ImageRef:
     value: Any
 
 
+class RequestImageBudget:
+    """What one request may decode: at most ``max_images`` images
+    (``VISIONFLOW_MAX_IMAGES_PER_REQUEST``) of ``max_pixels`` decoded pixels together
+    (``VISIONFLOW_MAX_REQUEST_PIXELS``). Create one per request; thread-safe, because a workflow
+    run may decode its inputs from several threads."""
+
+    def __init__(self, *, max_images: int, max_pixels: int) -> None:
+        self.max_images = max_images
+        self.max_pixels = max_pixels
+        self.images = 0
+        self.pixels = 0
+        self._lock = threading.Lock()
+
+    def count(self, images: int) -> None:
+        """Count ``images`` more images of the request, before any of them is fetched or
+        decoded; ``PayloadTooLargeError`` (413) past ``max_images``."""
+        with self._lock:
+            total = self.images + images
+            if total > self.max_images:
+                seen = f"{total}" if self.images == 0 else f"more than {self.max_images}"
+                raise PayloadTooLargeError(
+                    f"The request has {seen} images, over the limit of {self.max_images} images "
+                    "per request (set VISIONFLOW_MAX_IMAGES_PER_REQUEST to change it).",
+                    details={"max_images_per_request": self.max_images},
+                )
+            self.images = total
+
+    def charge(self, header: ImageHeader) -> None:
+        """Add the decoded pixels ``header`` declares, before the image is decoded;
+        ``ImageTooLargeError`` (413) when the request's images would pass ``max_pixels``."""
+        with self._lock:
+            total = self.pixels + header.pixels
+            if total > self.max_pixels:
+                width, height = header.size_wh
+                raise ImageTooLargeError(
+                    f"The request's images are over the limit of {self.max_pixels} decoded "
+                    f"pixels per request: an image of {width}x{height} pixels comes after "
+                    f"{self.pixels} pixels of other images (set VISIONFLOW_MAX_REQUEST_PIXELS to "
+                    "change it).",
+                    details={"max_request_pixels": self.max_pixels},
+                )
+            self.pixels = total
+
+
 class ImageLoader:
     def __init__(self, settings: Settings, fetcher: UrlFetcher) -> None:
         self._settings = settings
         self._fetcher = fetcher
 
-    def load(self, ref: ImageRef) -> npt.NDArray[np.uint8]:
+    def budget(self, images: int = 0) -> RequestImageBudget:
+        """A new budget for one request, having counted ``images`` images (413 when they are
+        already too many)."""
+        budget = RequestImageBudget(
+            max_images=self._settings.max_images_per_request,
+            max_pixels=self._settings.max_request_pixels,
+        )
+        budget.count(images)
+        return budget
+
+    def load(
+        self, ref: ImageRef, budget: RequestImageBudget | None = None
+    ) -> npt.NDArray[np.uint8]:
+        """``(H, W, 3) uint8`` BGR pixels of one image. Its pixels are charged to ``budget``
+        (which has counted the image) before it is decoded; without one, to a budget of its
+        own."""
+        budget = budget if budget is not None else self.budget(1)
+        return decode_with_header(*self._checked(ref, budget))
+
+    def load_all(
+        self, refs: Sequence[ImageRef], budget: RequestImageBudget | None = None
+    ) -> list[npt.NDArray[np.uint8]]:
+        """The pixels of every image of a request, in order. The images are counted before any
+        is fetched, and every header is checked against the budget before any is decoded, so a
+        request over its budget decodes nothing. ``budget``: one that has counted ``refs``."""
+        budget = budget if budget is not None else self.budget(len(refs))
+        checked = [self._checked(ref, budget) for ref in refs]
+        decoded = []
+        for index in range(len(checked)):
+            data, header = checked[index]
+            checked[index] = (b"", header)  # let the encoded bytes go as soon as decoded
+            decoded.append(decode_with_header(data, header))
+        return decoded
+
+    def _checked(self, ref: ImageRef, budget: RequestImageBudget) -> tuple[bytes, ImageHeader]:
+        data = self._bytes(ref)
+        header = read_image_header(data)
+        check_image_pixels(header, self._settings.max_image_pixels)
+        budget.charge(header)
+        return data, header
+
+    def _bytes(self, ref: ImageRef) -> bytes:
         kind = ref.type.lower()
         if kind == "base64":
             if not isinstance(ref.value, str):
                 raise ImageDecodeError(
                     "Could not load input image. Cause: a base64 image value must be a string."
                 )
-            data = decode_base64(ref.value)
-        elif kind == "url":
+            return decode_base64(ref.value)
+        if kind == "url":
             if not isinstance(ref.value, str):
                 raise InvalidInputError("an image of type 'url' needs a string value")
-            data = self._fetcher.fetch(ref.value)
-        elif kind in {"bytes", "multipart"}:
+            return self._fetcher.fetch(ref.value)
+        if kind in {"bytes", "multipart"}:
             if not isinstance(ref.value, bytes | bytearray):
                 raise InvalidInputError("a multipart image must carry the file bytes")
-            data = bytes(ref.value)
-        elif kind in _NOT_OVER_HTTP:
+            return bytes(ref.value)
+        if kind in _NOT_OVER_HTTP:
             raise InvalidInputError(
                 f"image type {ref.type!r} is not accepted over HTTP (it would need unpickling); "
                 "send the image as base64 or a URL"
             )
-        elif kind == "file":
+        if kind == "file":
             raise InvalidInputError(
                 "image type 'file' (a path on the server) is not accepted; send base64 or a URL"
             )
-        else:
-            raise InvalidInputError(
-                f"Image declaration contains not recognised image type {ref.type!r}; "
-                "use 'base64' or 'url'"
-            )
-        return decode_image_bytes(data, max_pixels=self._settings.max_image_pixels)
+        raise InvalidInputError(
+            f"Image declaration contains not recognised image type {ref.type!r}; "
+            "use 'base64' or 'url'"
+        )

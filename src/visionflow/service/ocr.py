@@ -25,7 +25,7 @@ def run_ocr(
     """Read the text of each image, in order (the caller has authorized the request)."""
     if not refs:
         raise InvalidInputError("no image given: send at least one image")
-    images = [services.images.load(ref) for ref in refs]
+    images = services.images.load_all(refs)
     return [
         OcrPrediction((int(image.shape[1]), int(image.shape[0])), read_text(image, options))
         for image in images

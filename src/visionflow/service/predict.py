@@ -17,13 +17,27 @@ from visionflow.service.images import ImageRef
 from visionflow.service.inference import LoadedModelView
 from visionflow.service.services import Services
 
-__all__ = ["Prediction", "VisualizeOptions", "detection_params", "predict"]
+__all__ = ["MAX_STROKE_WIDTH", "Prediction", "VisualizeOptions", "detection_params", "predict"]
+
+
+# The widest box outline drawn, in pixels: OpenCV refuses lines past 32767, and drawing time
+# grows with the width (300 boxes on an 8000x8000 image: about 1 s at 1000-2000, 19 s at 32767).
+MAX_STROKE_WIDTH = 1000
 
 
 @dataclass(frozen=True)
 class VisualizeOptions:
+    """How predictions are drawn; ``stroke_width`` 0..``MAX_STROKE_WIDTH`` (0 draws as 1)."""
+
     labels: bool = False
     stroke_width: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.stroke_width <= MAX_STROKE_WIDTH:
+            raise InvalidInputError(
+                f"the stroke width must be within 0..{MAX_STROKE_WIDTH} pixels, "
+                f"got {self.stroke_width}"
+            )
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ def predict(
     """Run ``model_id`` on the images; ``expected_task`` guards task-specific routes."""
     if not refs:
         raise InvalidInputError("no image given: send at least one image")
+    # Counted before the model loads or any image is fetched.
+    budget = services.images.budget(len(refs))
     view = services.inference.acquire(principal, model_id)
     task = view.record.task
     if expected_task is not None and task != expected_task:
@@ -64,8 +80,8 @@ def predict(
             f"model {model_id!r} is a {task} model, not {expected_task}: call {route}",
             details={"model_task": task, "route": route},
         )
-    images = [services.images.load(ref) for ref in refs]
-    results = view.model.infer(images, params)
+    images = services.images.load_all(refs, budget)
+    results = view.infer(images, params)
     predictions = []
     for image, result in zip(images, results, strict=True):
         drawn = None

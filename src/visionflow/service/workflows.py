@@ -93,7 +93,7 @@ class _CallerModels:
                 f"model {model_id!r} is a {view.record.task} model; this block runs {task} models",
                 details={"model_task": view.record.task},
             )
-        return list(view.model.infer(images_bgr, params))
+        return view.infer(images_bgr, params)
 
     def ocr(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], options: OcrOptions
@@ -119,17 +119,21 @@ class _CallerModels:
 
 
 def _image_decoder(images: ImageLoader) -> Callable[[Any], npt.NDArray[np.uint8]]:
-    """Workflow image inputs may be image objects, bare base64 strings or URLs (§6.2)."""
+    """Workflow image inputs may be image objects, bare base64 strings or URLs (§6.2). One
+    decoder per run: the run's input images share one request budget (count and pixels)."""
+    budget = images.budget()
 
     def decode(value: Any) -> npt.NDArray[np.uint8]:
         if isinstance(value, dict):
             kind = value.get("type")
             if not isinstance(kind, str):
                 raise InvalidInputError("an image object needs a 'type' and a 'value'")
-            return images.load(ImageRef(type=kind, value=value.get("value")))
+            budget.count(1)
+            return images.load(ImageRef(type=kind, value=value.get("value")), budget)
         if isinstance(value, str):
             kind = "url" if value.startswith(("http://", "https://")) else "base64"
-            return images.load(ImageRef(type=kind, value=value))
+            budget.count(1)
+            return images.load(ImageRef(type=kind, value=value), budget)
         raise InvalidInputError(
             "an image must be an image object {type, value}, a base64 string or a URL, "
             f"not {type(value).__name__}"
@@ -187,7 +191,7 @@ class WorkflowService:
         # The server passes its own (``Services.clip`` / ``.yolo_world``); both are stateless.
         self._clip = clip or ClipService(inference, images)
         self._world = yolo_world or YoloWorldService(inference, images)
-        self._decode = _image_decoder(images)
+        self._images = images
         self.blocks = blocks or BlockRegistry()
         self.compiler = Compiler(self.blocks)
         self.executor = Executor(max_concurrent_steps)
@@ -231,7 +235,7 @@ class WorkflowService:
                 # Stateful blocks (data_aggregator, trackers) keep state per workspace.
                 tenant=principal.workspace or "",
             ),
-            decode_image=self._decode,
+            decode_image=_image_decoder(self._images),
             profiler=profiler,
             excluded_fields=request.excluded_fields,
         )

@@ -102,8 +102,9 @@ class YoloWorldService:
             raise InvalidInputError("no image given: send at least one image")
         if self._images is None:
             raise InvalidInputError("this YOLO-World service was built without an image loader")
+        budget = self._images.budget(len(refs))  # counted before the model loads
         view, model, call = self._prepared(principal, version, class_names, params)
-        images = [self._images.load(ref) for ref in refs]
+        images = self._images.load_all(refs, budget)
         results = model.infer(images, call)
         sizes = [(int(image.shape[1]), int(image.shape[0])) for image in images]
         return view, list(zip(sizes, results, strict=True))

@@ -27,13 +27,19 @@ from visionflow.models.segmentation import SegmentationParams
 from visionflow.models.semantic import SemanticParams
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageRef
-from visionflow.service.predict import VisualizeOptions, detection_params, predict
+from visionflow.service.predict import (
+    MAX_STROKE_WIDTH,
+    VisualizeOptions,
+    detection_params,
+    predict,
+)
 
 router = APIRouter(tags=["legacy"])
 
 _FORMATS = {"json", "image", "image_and_json"}
 _TRUE = {"true", "1", "yes", "on"}
 _CONFIDENCE_FLOOR = 0.01
+_MAX_INT = 2**31 - 1
 
 
 def _percent(raw: str | None, name: str, default: float) -> float:
@@ -70,9 +76,12 @@ def _int(raw: str | None, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidInputError(f"query parameter {name}={raw!r} is not an integer") from None
+    if abs(value) > _MAX_INT:
+        raise InvalidInputError(f"query parameter {name}={raw!r} is out of range")
+    return value
 
 
 async def _image_ref(request: Request) -> ImageRef:
@@ -183,9 +192,14 @@ async def legacy_infer(project: str, version: str, request: Request) -> Response
     ref = await _image_ref(request)
     visualize = None
     if response_format != "json":
+        stroke = _int(query.get("stroke"), "stroke", 1)
+        if not 0 <= stroke <= MAX_STROKE_WIDTH:
+            raise InvalidInputError(
+                f"query parameter stroke={stroke} is out of range: the stroke width is 0 to "
+                f"{MAX_STROKE_WIDTH} pixels"
+            )
         visualize = VisualizeOptions(
-            labels=query.get("labels", "false").lower() in _TRUE,
-            stroke_width=max(1, _int(query.get("stroke"), "stroke", 1)),
+            labels=query.get("labels", "false").lower() in _TRUE, stroke_width=stroke
         )
     view, predictions, options = await run_in_threadpool(
         _run, request, principal, f"{project}/{version}", ref, visualize
