@@ -3,15 +3,18 @@ alone; what it cannot size, it refuses."""
 
 from __future__ import annotations
 
+import io
 import struct
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from tests.support.image_files import (
     HEIGHT,
+    PIXELS,
     REAL_FILES,
     WIDTH,
     cv_file,
@@ -255,3 +258,24 @@ def test_what_cannot_be_sized_is_refused(data: bytes, cause: str) -> None:
     assert caught.value.status_code == 400
     if cause != "empty":
         assert ACCEPTED_FORMATS in caught.value.message
+
+
+def _pillow_file(fmt: str) -> bytes:
+    image = Image.fromarray(PIXELS)
+    out = io.BytesIO()
+    (image.convert("1") if fmt in {"MSP", "XBM"} else image).save(out, fmt)
+    return out.getvalue()
+
+
+# Every format this Pillow writes that OpenCV has no decoder for (what OpenCV decodes is in
+# REAL_FILES): OpenCV cannot read them, and neither is their size read, so they are refused.
+@pytest.mark.parametrize(
+    "fmt",
+    ["DDS", "ICNS", "ICO", "MSP", "PCX", "PDF", "QOI", "SGI", "SPIDER", "TGA", "XBM"],
+)
+def test_formats_opencv_does_not_decode_are_refused(fmt: str) -> None:
+    data = _pillow_file(fmt)
+
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None
+    with pytest.raises(ImageDecodeError, match="not an image in a supported format"):
+        read_image_header(data)

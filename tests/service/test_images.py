@@ -14,7 +14,13 @@ import pytest
 from tests.support.image_files import zero_png
 from visionflow.config import Settings
 from visionflow.core.images import ImageHeader
-from visionflow.errors import ImageDecodeError, ImageTooLargeError, PayloadTooLargeError
+from visionflow.errors import (
+    ImageDecodeError,
+    ImageTooLargeError,
+    InvalidInputError,
+    PayloadTooLargeError,
+)
+from visionflow.service import images as images_module
 from visionflow.service.images import ImageLoader, ImageRef, RequestImageBudget
 from visionflow.service.urls import UrlFetcher
 
@@ -167,3 +173,143 @@ def test_the_per_image_limit_comes_first(tmp_path: Path) -> None:
 def test_unsized_bytes_are_a_400(tmp_path: Path) -> None:
     with pytest.raises(ImageDecodeError, match="not an image in a supported format"):
         loader(tmp_path).load(ImageRef("bytes", b"not an image at all"))
+
+
+# -- the decoder of a workflow run's image inputs ------------------------------------------------
+
+
+def value_of(ref: ImageRef) -> str:
+    assert isinstance(ref.value, str)
+    return ref.value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(
+            {"type": "url", "value": "http://x/a.png"},
+            ImageRef("url", "http://x/a.png"),
+            id="url-object",
+        ),
+        pytest.param(
+            {"type": "base64", "value": "AAAA"}, ImageRef("base64", "AAAA"), id="base64-object"
+        ),
+        pytest.param("https://x/a.png", ImageRef("url", "https://x/a.png"), id="bare-url"),
+        pytest.param("AAAA", ImageRef("base64", "AAAA"), id="bare-base64"),
+        pytest.param("", ImageRef("base64", ""), id="empty-string"),
+    ],
+)
+def test_an_input_value_as_a_ref(value: object, expected: ImageRef) -> None:
+    assert ImageRef.from_input(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        pytest.param({"value": "AAAA"}, "needs a 'type'", id="object-without-type"),
+        pytest.param(3, "not int", id="number"),
+        pytest.param(None, "not NoneType", id="null"),
+    ],
+)
+def test_an_input_value_that_is_no_image(value: object, fragment: str) -> None:
+    with pytest.raises(InvalidInputError, match=fragment):
+        ImageRef.from_input(value)
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The sizes ``decode_with_header`` is called for, in order."""
+    calls: list[tuple[int, int]] = []
+    real = images_module.decode_with_header
+
+    def recording(data: bytes, header: ImageHeader) -> np.ndarray:
+        calls.append(header.size_wh)
+        return real(data, header)
+
+    monkeypatch.setattr(images_module, "decode_with_header", recording)
+    return calls
+
+
+def test_the_decoder_decodes_each_value(tmp_path: Path, decoded: list[tuple[int, int]]) -> None:
+    first, second = value_of(png_ref(4, 3)), {"type": "base64", "value": value_of(png_ref(2, 5))}
+    decode = loader(tmp_path).decoder([first, second])
+
+    assert decode(first).shape == (3, 4, 3)
+    assert decode(second).shape == (5, 2, 3)
+    assert decoded == [(4, 3), (2, 5)]
+
+
+def test_the_decoder_with_no_values(tmp_path: Path, decoded: list[tuple[int, int]]) -> None:
+    decode = loader(tmp_path).decoder([])
+    value = value_of(png_ref(4, 3))
+
+    assert decode(value).shape == (3, 4, 3)  # a value it was not told of: checked on its own
+
+
+def test_a_run_over_the_pixel_budget_decodes_nothing(
+    tmp_path: Path, decoded: list[tuple[int, int]]
+) -> None:
+    values = [value_of(png_ref(10, 5)) for _ in range(3)] + [value_of(UNFETCHABLE)]
+    decode = loader(tmp_path, max_request_pixels=100).decoder(values)
+
+    with pytest.raises(ImageTooLargeError, match="10x5 pixels comes after 100 pixels") as first:
+        decode(values[0])
+    with pytest.raises(ImageTooLargeError) as again:
+        decode(values[1])
+    assert "VISIONFLOW_MAX_REQUEST_PIXELS" in first.value.message
+    assert again.value is first.value
+    assert decoded == []
+
+
+def test_a_bomb_among_small_images_decodes_nothing(
+    tmp_path: Path, decoded: list[tuple[int, int]]
+) -> None:
+    values = [value_of(png_ref(10, 5)), {"type": "bytes", "value": zero_png(8000, 8000)}]
+    decode = loader(tmp_path, max_request_pixels=64_000_000).decoder(values)
+
+    with pytest.raises(ImageTooLargeError, match="8000x8000 pixels comes after 50 pixels"):
+        decode(values[0])
+    assert decoded == []
+
+
+def test_an_image_over_the_per_image_limit_is_refused_at_its_own_value(
+    tmp_path: Path, decoded: list[tuple[int, int]]
+) -> None:
+    small, bomb = value_of(png_ref(10, 5)), {"type": "bytes", "value": zero_png(20_000, 20_000)}
+    decode = loader(tmp_path).decoder([small, bomb])
+
+    assert decode(small).shape == (5, 10, 3)
+    with pytest.raises(ImageTooLargeError, match="VISIONFLOW_MAX_IMAGE_PIXELS"):
+        decode(bomb)
+    assert decoded == [(10, 5)]
+
+
+def test_too_many_values_are_refused_before_any_is_fetched(
+    tmp_path: Path, decoded: list[tuple[int, int]]
+) -> None:
+    values = [value_of(png_ref(2, 2)) for _ in range(3)] + [value_of(UNFETCHABLE)]
+    decode = loader(tmp_path, max_images_per_request=3).decoder(values)
+
+    with pytest.raises(PayloadTooLargeError, match=r"has 4 images.*MAX_IMAGES_PER_REQUEST"):
+        decode(values[0])
+    assert decoded == []
+
+
+def test_an_error_is_raised_for_its_own_value(
+    tmp_path: Path, decoded: list[tuple[int, int]]
+) -> None:
+    good, bad, never = value_of(png_ref(2, 2)), 42, {"type": "url", "value": "http://127.0.0.1:9/x"}
+    decode = loader(tmp_path).decoder([good, bad, never])
+
+    assert decode(good).shape == (2, 2, 3)
+    with pytest.raises(InvalidInputError, match="not int"):
+        decode(bad)
+
+
+def test_the_same_value_twice_counts_twice(tmp_path: Path) -> None:
+    value = value_of(png_ref(10, 5))
+    decode = loader(tmp_path, max_request_pixels=100).decoder([value, value])
+
+    assert decode(value).shape == decode(value).shape == (5, 10, 3)
+    with pytest.raises(ImageTooLargeError, match="after 100 pixels"):
+        decode(value)  # a third occurrence it was not told of

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from visionflow.errors import InvalidInputError
 from visionflow.models.clip import ClipModel, cosine_similarity
 from visionflow.service.auth import Principal
-from visionflow.service.images import ImageLoader, ImageRef, RequestImageBudget
+from visionflow.service.images import ImageLoader, ImageRef
 from visionflow.service.inference import InferenceService
 from visionflow.service.versions import VersionMap
 
@@ -236,21 +236,15 @@ class ClipService:
         at most ``max_batch_size`` prompts, checked before any image loads."""
         self.check_batch(len(prompts.items), "prompt")
         items = (subject, *prompts.items)
-        images = sum(isinstance(item.value, ImageRef) for item in items)
-        budget = self._loader().budget(images) if images else None
-        values = [self._value(item, budget) for item in items]
+        refs = [item.value for item in items if isinstance(item.value, ImageRef)]
+        # Every image is counted and its header checked before any is decoded.
+        images = iter(self._loader().load_all(refs) if refs else [])
+        values = [item.value if isinstance(item.value, str) else next(images) for item in items]
         vectors = self.embed(principal, version, values)
         scores = [float(s) for s in cosine_similarity(vectors[:1], vectors[1:])[0]]
         if prompts.names is not None:
             return dict(zip(prompts.names, scores, strict=True))
         return scores
-
-    def _value(
-        self, item: ClipInput, budget: RequestImageBudget | None
-    ) -> npt.NDArray[np.uint8] | str:
-        if isinstance(item.value, str):
-            return item.value
-        return self._loader().load(item.value, budget)
 
     def _loader(self) -> ImageLoader:
         if self._images is None:

@@ -4,7 +4,7 @@ budgets of one image and of one request."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from visionflow.errors import (
 )
 from visionflow.service.urls import UrlFetcher
 
-__all__ = ["ImageLoader", "ImageRef", "RequestImageBudget"]
+__all__ = ["ImageDecoder", "ImageLoader", "ImageRef", "RequestImageBudget"]
 
 _NOT_OVER_HTTP = {"numpy", "numpy_object", "pil"}
 
@@ -38,6 +38,27 @@ class ImageRef:
 
     type: str
     value: Any
+
+    @classmethod
+    def from_input(cls, value: Any) -> ImageRef:
+        """A workflow image input: an image object ``{type, value}``, or a bare base64 string or
+        URL (wire reference §6.2)."""
+        if isinstance(value, dict):
+            kind = value.get("type")
+            if not isinstance(kind, str):
+                raise InvalidInputError("an image object needs a 'type' and a 'value'")
+            return cls(type=kind, value=value.get("value"))
+        if isinstance(value, str):
+            return cls(
+                type="url" if value.startswith(("http://", "https://")) else "base64", value=value
+            )
+        raise InvalidInputError(
+            "an image must be an image object {type, value}, a base64 string or a URL, "
+            f"not {type(value).__name__}"
+        )
+
+
+ImageDecoder = Callable[[Any], npt.NDArray[np.uint8]]
 
 
 class RequestImageBudget:
@@ -123,11 +144,27 @@ class ImageLoader:
             decoded.append(decode_with_header(data, header))
         return decoded
 
+    def decoder(self, values: Sequence[Any]) -> ImageDecoder:
+        """A decoder for the image inputs of one workflow run, ``values`` being every image
+        value the run will decode (see :meth:`ImageRef.from_input`), in the order it decodes
+        them. On its first call it counts them, fetches them and charges every header to one
+        request budget before it decodes any: a run over its budget (images or pixels) decodes
+        nothing, the first call raising the 413. An error of one value (not an image, a failed
+        fetch, over the per-image limit) is raised when that value is decoded, so it is reported
+        against its own input; no value after it is read. A value not in ``values`` is counted
+        and checked on its own call."""
+        return _PreparedImages(self, values)
+
     def _checked(self, ref: ImageRef, budget: RequestImageBudget) -> tuple[bytes, ImageHeader]:
+        data, header = self._sized(ref)
+        budget.charge(header)
+        return data, header
+
+    def _sized(self, ref: ImageRef) -> tuple[bytes, ImageHeader]:
+        """The bytes of one image and their header, within the per-image limit."""
         data = self._bytes(ref)
         header = read_image_header(data)
         check_image_pixels(header, self._settings.max_image_pixels)
-        budget.charge(header)
         return data, header
 
     def _bytes(self, ref: ImageRef) -> bytes:
@@ -159,3 +196,51 @@ class ImageLoader:
             f"Image declaration contains not recognised image type {ref.type!r}; "
             "use 'base64' or 'url'"
         )
+
+
+class _PreparedImages:
+    """The decoder :meth:`ImageLoader.decoder` returns (thread-safe)."""
+
+    def __init__(self, loader: ImageLoader, values: Sequence[Any]) -> None:
+        self._loader = loader
+        self._values = list(values)  # keeps the values alive, so their ids stay theirs
+        self._budget = loader.budget()
+        # id(value) -> what the checking pass made of each occurrence, in order.
+        self._checked: dict[int, list[tuple[bytes, ImageHeader] | Exception]] | None = None
+        self._refused: Exception | None = None  # the run is over its budget
+        self._lock = threading.Lock()
+
+    def __call__(self, value: Any) -> npt.NDArray[np.uint8]:
+        with self._lock:
+            if self._refused is not None:
+                raise self._refused
+            if self._checked is None:
+                try:
+                    self._checked = self._check_all()
+                except (ImageTooLargeError, PayloadTooLargeError) as exc:
+                    self._refused = exc
+                    raise
+            entries = self._checked.get(id(value))
+            entry = entries.pop(0) if entries else None
+        if entry is None:
+            ref = ImageRef.from_input(value)
+            self._budget.count(1)
+            return self._loader.load(ref, self._budget)
+        if isinstance(entry, Exception):
+            raise entry
+        return decode_with_header(*entry)
+
+    def _check_all(self) -> dict[int, list[tuple[bytes, ImageHeader] | Exception]]:
+        """Every value's bytes and header, charged to the budget (whose errors propagate)."""
+        self._budget.count(len(self._values))
+        checked: dict[int, list[tuple[bytes, ImageHeader] | Exception]] = {}
+        for value in self._values:
+            entries = checked.setdefault(id(value), [])
+            try:
+                data, header = self._loader._sized(ImageRef.from_input(value))
+            except Exception as exc:  # raised when this value is decoded; nothing after is read
+                entries.append(exc)
+                break
+            self._budget.charge(header)
+            entries.append((data, header))
+        return checked

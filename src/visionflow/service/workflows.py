@@ -27,7 +27,7 @@ from visionflow.models.ocr import OcrOptions, OcrResult, read_text
 from visionflow.models.yolo_world import OpenVocabularyParams
 from visionflow.service.auth import Principal
 from visionflow.service.clip import ClipService
-from visionflow.service.images import ImageLoader, ImageRef
+from visionflow.service.images import ImageDecoder, ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.sinks import SinkEnvironment, SinkPool
 from visionflow.service.urls import UrlFetcher
@@ -36,6 +36,7 @@ from visionflow.store import Registry, StoredWorkflowRecord, StoredWorkflowSumma
 from visionflow.workflows import (
     EXECUTION_ENGINE_VERSION,
     BlockRegistry,
+    CompiledWorkflow,
     Compiler,
     Executor,
     Profiler,
@@ -118,28 +119,20 @@ class _CallerModels:
         return results
 
 
-def _image_decoder(images: ImageLoader) -> Callable[[Any], npt.NDArray[np.uint8]]:
+def _image_decoder(
+    images: ImageLoader, plan: CompiledWorkflow, inputs: Mapping[str, Any]
+) -> ImageDecoder:
     """Workflow image inputs may be image objects, bare base64 strings or URLs (§6.2). One
-    decoder per run: the run's input images share one request budget (count and pixels)."""
-    budget = images.budget()
-
-    def decode(value: Any) -> npt.NDArray[np.uint8]:
-        if isinstance(value, dict):
-            kind = value.get("type")
-            if not isinstance(kind, str):
-                raise InvalidInputError("an image object needs a 'type' and a 'value'")
-            budget.count(1)
-            return images.load(ImageRef(type=kind, value=value.get("value")), budget)
-        if isinstance(value, str):
-            kind = "url" if value.startswith(("http://", "https://")) else "base64"
-            budget.count(1)
-            return images.load(ImageRef(type=kind, value=value), budget)
-        raise InvalidInputError(
-            "an image must be an image object {type, value}, a base64 string or a URL, "
-            f"not {type(value).__name__}"
-        )
-
-    return decode
+    decoder per run: every image of the run's image inputs (a batch counts each) shares one
+    request budget, and all are counted and their headers checked before any is decoded."""
+    values: list[Any] = []
+    for declared in plan.inputs:
+        value = inputs.get(declared.name) if declared.is_image else None
+        if isinstance(value, list):
+            values.extend(value)
+        elif value is not None:
+            values.append(value)
+    return images.decoder(values)
 
 
 def definition_from(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -235,7 +228,7 @@ class WorkflowService:
                 # Stateful blocks (data_aggregator, trackers) keep state per workspace.
                 tenant=principal.workspace or "",
             ),
-            decode_image=_image_decoder(self._images),
+            decode_image=_image_decoder(self._images, plan, request.inputs),
             profiler=profiler,
             excluded_fields=request.excluded_fields,
         )

@@ -15,7 +15,7 @@ from visionflow.http.access import authorize
 from visionflow.http.deps import services
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import bodies, image_refs, model_headers
-from visionflow.http.schemas import ImageObject
+from visionflow.http.schemas import FiniteFloat, ImageObject
 from visionflow.http.serialize import WireOptions
 from visionflow.models.yolo_world import OpenVocabularyParams
 from visionflow.service.predict import Prediction, detection_params
@@ -35,7 +35,7 @@ class YoloWorldRequest(BaseModel):
     # Required; its items are checked by the model, so wrong types get a message naming them.
     text: Any
     yolo_world_version_id: str | None = DEFAULT_VERSION
-    confidence: float | None = 0.4
+    confidence: FiniteFloat | None = 0.4
 
 
 @router.post("/yolo_world/infer")
