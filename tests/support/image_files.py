@@ -20,6 +20,7 @@ __all__ = [
     "REAL_FILES",
     "WIDTH",
     "cv_file",
+    "gif_bomb",
     "hdr_bomb",
     "tiff",
     "tiff_bomb",
@@ -122,6 +123,16 @@ def webp_bomb(width: int, height: int) -> bytes:
     assert data[12:16] == b"VP8X"
     data[24:27] = (width - 1).to_bytes(3, "little")
     data[27:30] = (height - 1).to_bytes(3, "little")
+    return bytes(data)
+
+
+def gif_bomb(width: int, height: int) -> bytes:
+    """A GIF of one 1x1 frame on a ``width x height`` logical screen (at most 65535 each): 37
+    bytes, which OpenCV paints as a screen-sized RGBA image, every pixel written."""
+    out = io.BytesIO()
+    Image.new("P", (1, 1)).save(out, "GIF")
+    data = bytearray(out.getvalue())
+    data[6:10] = struct.pack("<HH", width, height)
     return bytes(data)
 
 
