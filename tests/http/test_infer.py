@@ -138,13 +138,27 @@ def test_unknown_model_is_404_with_close_matches(client: TestClient, tenant: Ten
         pytest.param("known", id="no-version"),
         pytest.param("a/b/c", id="two-slashes"),
         pytest.param("known/one", id="non-integer-version"),
+        pytest.param("known/\u00b9", id="superscript-digit"),
+        pytest.param("known/\u0663", id="arabic-indic-digit"),
+        pytest.param("known/2147483648", id="past-int32"),
+        pytest.param("known/" + "9" * 5000, id="past-int-text-limit"),
         pytest.param("", id="empty"),
     ],
 )
-def test_invalid_model_id_is_400(client: TestClient, tenant: Tenant, model_id: str) -> None:
-    response = client.post("/infer/object_detection", json=body(model_id, api_key=tenant.key))
+@pytest.mark.parametrize("path", ["/infer/object_detection", "/model/add", "/model/remove"])
+def test_invalid_model_id_is_400(
+    client: TestClient, tenant: Tenant, model_id: str, path: str
+) -> None:
+    response = client.post(path, json=body(model_id, api_key=tenant.key))
     assert response.status_code == 400
     assert "Invalid Model ID" in response.json()["message"]
+
+
+def test_largest_model_version_is_a_404_not_a_400(client: TestClient, tenant: Tenant) -> None:
+    response = client.post(
+        "/infer/object_detection", json=body("known/2147483647", api_key=tenant.key)
+    )
+    assert response.status_code == 404
 
 
 def test_a_key_is_required_beyond_loopback(services: Services, tenant: Tenant) -> None:

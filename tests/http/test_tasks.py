@@ -312,6 +312,25 @@ def test_semantic_segmentation_route(client: TestClient, models: Tenant) -> None
     _check_semantic(result)
 
 
+@pytest.mark.parametrize(
+    "confidence",
+    [
+        pytest.param(1.5, id="above-one"),
+        pytest.param(-0.1, id="negative"),
+        pytest.param(3.4028235677973366e38, id="past-float32"),
+    ],
+)
+@pytest.mark.parametrize("model_id", [*MODEL_TASKS])
+def test_confidence_outside_zero_to_one_is_a_400_on_every_task(
+    client: TestClient, models: Tenant, model_id: str, confidence: float
+) -> None:
+    route = ROUTES[MODEL_TASKS[model_id]]
+    response = client.post(route, json=_body(models, model_id, confidence=confidence))
+
+    assert response.status_code == 400, response.text
+    assert "confidence must be within [0, 1]" in response.json()["message"]
+
+
 def _check_keypoints_legacy(result: dict[str, Any]) -> None:
     [person] = result["predictions"]
     assert [k["class"] for k in person["keypoints"]] == ["nose"]

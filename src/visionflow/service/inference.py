@@ -32,6 +32,10 @@ from visionflow.store import ArtifactStore, ModelVersionRecord, Registry
 __all__ = ["InferenceService", "LoadedModelView", "parse_model_id"]
 
 
+# Versions are 32-bit INTEGER columns in the registry (PostgreSQL's too).
+_MAX_VERSION = 2**31 - 1
+
+
 def parse_model_id(model_id: str) -> tuple[str, int]:
     """``"project/3"`` → ``("project", 3)``; anything else is a 400 that says what was expected."""
     parts = model_id.strip().split("/")
@@ -40,9 +44,12 @@ def parse_model_id(model_id: str) -> tuple[str, int]:
             f"Invalid Model ID {model_id!r}: expected '<project>/<version>', e.g. 'shapes/1'"
         )
     project, version = parts
-    if not version.isdigit():
+    # ASCII digits only: str.isdigit() also accepts '¹' and '٣', which int() refuses or reads.
+    digits = version.isascii() and version.isdigit() and len(version) <= 10
+    if not digits or int(version) > _MAX_VERSION:
         raise InvalidModelIdError(
-            f"Invalid Model ID {model_id!r}: the version must be an integer, e.g. '{project}/1'"
+            f"Invalid Model ID {model_id!r}: the version must be an integer from 0 to "
+            f"{_MAX_VERSION}, e.g. '{project}/1'"
         )
     return project, int(version)
 

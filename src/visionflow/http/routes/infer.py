@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from visionflow.errors import InvalidInputError
 from visionflow.http.access import authorize
 from visionflow.http.deps import elapsed_s, services
 from visionflow.http.responses import JSONBody
@@ -33,8 +34,13 @@ router = APIRouter(tags=["inference"])
 
 
 def numeric_confidence(value: float | str, default: float = 0.4) -> float:
-    """``"best"``/``"default"`` have no per-model thresholds here: both mean the default."""
-    return default if isinstance(value, str) else float(value)
+    """``"best"``/``"default"`` have no per-model thresholds here: both mean the default. Scores
+    are 0..1, so a number outside [0, 1] is a 400 on every task, as detection's parameters say."""
+    if isinstance(value, str):
+        return default
+    if not 0.0 <= value <= 1.0:
+        raise InvalidInputError(f"confidence must be within [0, 1], got {value}")
+    return float(value)
 
 
 def model_headers(view: LoadedModelView, request: Request) -> dict[str, str]:
