@@ -39,7 +39,12 @@ def test_letterbox_offsets(
 
     assert canvas.shape == (input_wh[1], input_wh[0], 3)
     assert canvas.dtype == np.uint8
-    assert meta == ResizeMeta(original_wh, input_wh, (pytest.approx(scale),) * 2, pad_xy)
+    assert meta == ResizeMeta(
+        original_wh, input_wh, (pytest.approx(scale),) * 2, pad_xy, resized_wh
+    )
+    right = input_wh[0] - resized_wh[0] - pad_xy[0]
+    bottom = input_wh[1] - resized_wh[1] - pad_xy[1]
+    assert meta.padding_ltrb == (*pad_xy, right, bottom)
     assert isinstance(meta.pad_xy[0], int)
     assert isinstance(meta.pad_xy[1], int)
     left, top = pad_xy

@@ -20,7 +20,9 @@ from pycocotools import mask as coco_mask
 from visionflow.core.letterbox import ResizeMeta
 from visionflow.core.masks import (
     MaskDecodeMode,
+    cut_padding,
     decode_prototype_masks,
+    mask_resolution_factor,
     mask_to_polygon,
     mask_to_rle,
     masks_to_image,
@@ -162,7 +164,7 @@ def test_masks_to_image_sizes(
 ) -> None:
     proto = np.ones((2, 80, 80), dtype=np.float32)
 
-    masks, scale = masks_to_image(proto, meta, mode, factor)
+    masks, scale = masks_to_image(proto, meta, mask_resolution_factor(mode, factor))
 
     assert masks.dtype == np.bool_
     assert masks.shape == (2, *expected_hw)
@@ -173,7 +175,9 @@ def test_masks_to_image_sizes(
 @pytest.mark.parametrize("mode", ["accurate", "fast", "tradeoff"])
 def test_masks_to_image_empty(mode: MaskDecodeMode) -> None:
     masks, _scale = masks_to_image(
-        np.zeros((0, 80, 80), dtype=np.float32), LETTERBOX_640X480, mode, 0.5
+        np.zeros((0, 80, 80), dtype=np.float32),
+        LETTERBOX_640X480,
+        mask_resolution_factor(mode, 0.5),
     )
 
     assert masks.shape[0] == 0
@@ -193,7 +197,7 @@ def test_masks_to_image_cuts_off_letterbox_padding(
 ) -> None:
     proto = _filled((80, 80), region, 1.0)[None]
 
-    masks, _scale = masks_to_image(proto, LETTERBOX_640X480, mode, 0.5)
+    masks, _scale = masks_to_image(proto, LETTERBOX_640X480, mask_resolution_factor(mode, 0.5))
 
     assert masks.any() == expected_any
     if expected_any:
@@ -212,7 +216,7 @@ def test_accurate_mask_is_the_bilinear_upsample_thresholded() -> None:
     # Network box (128, 128, 192, 192) → grid cells 32..47 both ways → cut rows 22..37.
     proto = _filled((80, 80), (32, 32, 48, 48), 1.0)[None]
 
-    masks, _scale = masks_to_image(proto, LETTERBOX_640X480, "accurate")
+    masks, _scale = masks_to_image(proto, LETTERBOX_640X480)
 
     columns = _bilinear_profile((32, 48), 80, 640)
     rows = _bilinear_profile((22, 38), 60, 480)
@@ -223,17 +227,66 @@ def test_accurate_mask_is_the_bilinear_upsample_thresholded() -> None:
     assert (xs.min(), xs.max(), ys.min(), ys.max()) == (256, 383, 176, 303)
 
 
-def test_masks_smaller_than_the_grid_are_area_averaged() -> None:
+def test_masks_smaller_than_the_grid_are_antialiased() -> None:
     # A 40x30 image: scale 8, content 320x240 at padding (0, 40) → grid region 80x60 → 40x30, so
-    # every image pixel averages 2x2 cells and the box's cells 32..47 x cut rows 22..37 become
-    # pixels 16..23 x 11..18 exactly.
+    # every image pixel weighs 4 cells per axis (1/8, 3/8, 3/8, 1/8) and the box's cells 32..47 x
+    # cut rows 22..37 become pixels 16..23 x 11..18 exactly (edge pixels 7/8 in, 1/8 out).
     meta = ResizeMeta((40, 30), (320, 320), (8.0, 8.0), (0, 40))
     proto = _filled((80, 80), (32, 32, 48, 48), 1.0)[None]
 
-    masks, scale = masks_to_image(proto, meta, "accurate")
+    masks, scale = masks_to_image(proto, meta)
 
     assert scale == (1.0, 1.0)
     np.testing.assert_array_equal(masks[0], _filled((30, 40), (16, 11, 24, 19), 1).astype(bool))
+
+
+def test_a_thin_mask_downscaled_is_filtered_not_sampled() -> None:
+    # A 2-cell-wide stripe downscaled 4x: plain bilinear samples between cells and may miss or
+    # keep it whole; the antialiased filter spreads it to 0.5 at most, which is not > 0.5.
+    meta = ResizeMeta((20, 20), (320, 320), (16.0, 16.0), (0, 0), (320, 320))
+    proto = _filled((80, 80), (40, 0, 42, 80), 1.0)[None]
+
+    masks, _scale = masks_to_image(proto, meta)
+
+    assert masks.shape == (1, 20, 20)
+    assert not masks.any()
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected_hw", "first_row"),
+    [
+        pytest.param(LETTERBOX_640X480, (60, 80), 10, id="letterbox-rows-cut"),
+        pytest.param(STRETCH_640X480, (80, 80), 0, id="stretch-nothing-cut"),
+        pytest.param(
+            # Content 100x33 of a 100x100 input at top 33, bottom 34: on a 25-cell grid
+            # round(8.25) = 8 cells off the top and round(8.5) = 8 (half to even) off the bottom.
+            ResizeMeta((300, 100), (100, 100), (1 / 3, 1 / 3), (0, 33), (100, 33)),
+            (9, 25),
+            8,
+            id="half-to-even",
+        ),
+        pytest.param(
+            # A centre crop's negative padding is filled (zeros) back onto the grid.
+            ResizeMeta((80, 40), (40, 40), (1.0, 1.0), (-20, 0), (80, 40)),
+            (40, 80),
+            0,
+            id="centre-crop-padded",
+        ),
+    ],
+)
+def test_cut_padding(meta: ResizeMeta, expected_hw: tuple[int, int], first_row: int) -> None:
+    grid_h = 80 if meta.input_wh[0] == 320 else (25 if meta.input_wh[0] == 100 else 40)
+    rows = np.arange(grid_h, dtype=np.float32)[None, :, None] * np.ones((1, 1, grid_h), np.float32)
+
+    cut = cut_padding(rows, meta)
+
+    assert cut.shape == (1, *expected_hw)
+    if meta.pad_xy[0] >= 0:
+        assert cut[0, 0, 0] == first_row
+    else:
+        assert cut[0, 0, 0] == 0
+        assert cut[0, 0, 20] == 0
+        assert cut[0, 1, 20] == 1
 
 
 def _disk(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:

@@ -234,8 +234,9 @@ def test_semantic_confidence_png_is_confidence_times_255() -> None:
 
     plane = _png(body["predictions"]["confidence_mask"])
     assert plane.dtype == np.uint8
-    # 127.5 rounds half to even → 128; 51.0; 254.745 → 255; 0.255 → 0.
-    np.testing.assert_array_equal(plane, [[0, 128, 255], [51, 255, 0]])
+    # Truncated as the reference converts (conf * 255 in float32, then uint8): 127.5 → 127;
+    # 0.2 * 255 = 51.0000008 → 51; 254.745 → 254; 0.255 → 0.
+    np.testing.assert_array_equal(plane, [[0, 127, 255], [51, 254, 0]])
 
 
 # ---------------------------------------------------------------- instance segmentation

@@ -154,11 +154,28 @@ def _check_segmentation(result: dict[str, Any], mask_format: str, mode: str) -> 
 def test_instance_segmentation_route(
     client: TestClient, models: Tenant, mask_format: str, mode: str
 ) -> None:
-    body = _body(models, "seg/1", response_mask_format=mask_format, mask_decode_mode=mode)
+    body = _body(
+        models,
+        "seg/1",
+        response_mask_format=mask_format,
+        mask_decode_mode=mode,
+        allow_reduced_mask_resolution=True,
+    )
 
     result = _post(client, "/infer/instance_segmentation", body)
 
     _check_segmentation(result, mask_format, mode)
+
+
+def test_mask_decode_mode_needs_allow_reduced_mask_resolution(
+    client: TestClient, models: Tenant
+) -> None:
+    # As on the reference: without the opt-in, masks stay at the image's resolution.
+    body = _body(models, "seg/1", mask_decode_mode="fast")
+
+    result = _post(client, "/infer/instance_segmentation", body)
+
+    _check_segmentation(result, "polygon", "accurate")
 
 
 def test_instance_segmentation_default_is_accurate_polygons(
@@ -300,9 +317,10 @@ def _check_semantic(result: dict[str, Any]) -> None:
     assert ids.shape == (480, 640)
     assert (ids[240, 100], ids[240, 600], ids[0, 100]) == (1, 0, 1)
     confidence = _png(predictions["confidence_mask"])
-    # Class 1: e^5 / (e^5 + 2) = 0.98670 → 252; class 0 everywhere else: 1/3 → 85.
-    assert confidence[240, 100] == round(math.exp(5) / (math.exp(5) + 2) * 255)
-    assert confidence[240, 600] == 85
+    # Class 1: e^5 / (e^5 + 2) = 0.98670 → 251 (x 255, truncated); class 0 everywhere else has
+    # 1/3, under the default confidence 0.4: the background class with confidence 0.
+    assert confidence[240, 100] == int(math.exp(5) / (math.exp(5) + 2) * 255)
+    assert confidence[240, 600] == 0
 
 
 def test_semantic_segmentation_route(client: TestClient, models: Tenant) -> None:
@@ -357,13 +375,13 @@ def _check_multilabel_legacy(result: dict[str, Any]) -> None:
         ),
         pytest.param(
             "seg/1",
-            "&mask_decode_mode=fast&response_mask_format=rle",
+            "&mask_decode_mode=fast&response_mask_format=rle&allow_reduced_mask_resolution=true",
             lambda r: _check_segmentation(r, "rle", "fast"),
             id="segmentation-fast-rle",
         ),
         pytest.param(
             "seg/1",
-            "&mask_decode_mode=fast",
+            "&mask_decode_mode=fast&allow_reduced_mask_resolution=true",
             lambda r: _check_segmentation(r, "polygon", "fast"),
             id="segmentation-fast-polygon",
         ),

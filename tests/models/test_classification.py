@@ -8,12 +8,15 @@ a visionflow manifest may ask for ``sigmoid`` of independent logits.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
+from onnx import TensorProto, helper
 
 from tests.fixtures.onnx_graphs import (
     classifier_scores,
@@ -22,7 +25,7 @@ from tests.fixtures.onnx_graphs import (
     write_visionflow_package,
 )
 from visionflow.core.results import ClassificationResult
-from visionflow.errors import ModelLoadError
+from visionflow.errors import InvalidModelPackageError, ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.classification import ClassificationModel
 from visionflow.models.importers import import_model
@@ -130,24 +133,93 @@ def test_softmax_worked_example(tmp_path: Path) -> None:
     assert result.scores.round(4).tolist() == pytest.approx([0.6652, 0.2447, 0.09])
 
 
-@pytest.mark.parametrize(
-    ("model_type", "normalization"),
-    [
-        pytest.param("resnet50", ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)), id="imagenet"),
-        pytest.param("vit", ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)), id="half"),
-        pytest.param("yolov8s-cls", None, id="yolo-none"),
-    ],
-)
-def test_roboflow_normalization(
-    tmp_path: Path, model_type: str, normalization: tuple[tuple[float, ...], ...] | None
-) -> None:
+@pytest.mark.parametrize("model_type", ["resnet50", "resnet18", "vit", "yolov8s-cls"])
+def test_classic_roboflow_folders_are_not_normalized(tmp_path: Path, model_type: str) -> None:
+    # The reference's default engine normalizes only where inference_config.json says so; the
+    # classic engine's fixed ImageNet / 0.5 constants do not apply.
     spec = import_model(_roboflow(tmp_path, model_type)).manifest.input
 
-    if normalization is None:
-        assert spec.normalization is None
-    else:
-        assert spec.normalization is not None
-        assert (spec.normalization.mean, spec.normalization.std) == normalization
+    assert spec.normalization is None
+
+
+def _inference_config(folder: Path, post: dict[str, Any] | None, normalization: Any) -> Path:
+    config: dict[str, Any] = {
+        "network_input": {"resize_mode": "stretch", "normalization": normalization}
+    }
+    if post is not None:
+        config["post_processing"] = post
+    (folder / "inference_config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("multiclass", "post", "expected"),
+    [
+        pytest.param(True, {"type": "sigmoid", "fused": True}, RAW, id="sigmoid-fused"),
+        pytest.param(True, {"type": "sigmoid", "fused": False}, _sigmoid(RAW), id="sigmoid"),
+        pytest.param(None, {"type": "softmax", "fused": True}, RAW, id="softmax-fused"),
+        pytest.param(None, {"type": "softmax", "fused": False}, _softmax(RAW), id="softmax"),
+        pytest.param(True, None, RAW, id="no-post-processing-multilabel"),
+    ],
+)
+def test_inference_config_post_processing_decides_the_scores(
+    tmp_path: Path, multiclass: bool | None, post: dict[str, Any] | None, expected: list[float]
+) -> None:
+    folder = _inference_config(_roboflow(tmp_path, "resnet18", multiclass), post, None)
+
+    (result,) = _load(folder).infer([_image()])
+
+    np.testing.assert_allclose(result.scores, expected, rtol=1e-6)
+
+
+def _channel_means_graph(path: Path) -> None:
+    """A classifier whose three scores are the means of its three input channels."""
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["images"], ["output0"], axes=[2, 3], keepdims=0)],
+        "channel_means",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 3])],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+@pytest.mark.parametrize(
+    ("normalization", "expected"),
+    [
+        # BGR (30, 120, 210) → RGB / 255, as the reference's ResNet path feeds it.
+        pytest.param(None, [210 / 255, 120 / 255, 30 / 255], id="none"),
+        pytest.param(
+            [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]],
+            [
+                (210 / 255 - 0.485) / 0.229,
+                (120 / 255 - 0.456) / 0.224,
+                (30 / 255 - 0.406) / 0.225,
+            ],
+            id="imagenet-from-inference-config",
+        ),
+    ],
+)
+def test_resnet_multilabel_input_tensor(
+    tmp_path: Path, normalization: Any, expected: list[float]
+) -> None:
+    folder = _roboflow(tmp_path, "resnet18", multiclass=True)
+    _channel_means_graph(folder / "weights.onnx")
+    _inference_config(folder, {"type": "sigmoid", "fused": True}, normalization)
+    image = np.empty((300, 400, 3), dtype=np.uint8)
+    image[:] = (30, 120, 210)
+
+    (result,) = _load(folder).infer([image])
+
+    assert result.multilabel is True
+    # ReduceMean sums 50176 float32 values: a few 1e-5 of rounding.
+    np.testing.assert_allclose(result.scores, expected, rtol=0, atol=5e-4)
+
+
+def test_malformed_inference_config_normalization_is_refused(tmp_path: Path) -> None:
+    folder = _inference_config(_roboflow(tmp_path, "resnet18"), None, [1, 2, 3])
+
+    with pytest.raises(InvalidModelPackageError, match="normalization must be"):
+        import_model(folder)
 
 
 SIZES = [(640, 480), (100, 50), (224, 224)]

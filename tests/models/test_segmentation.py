@@ -181,7 +181,9 @@ def test_mask_decode_modes(
 
     (detections,) = model.infer(
         [_image()],
-        SegmentationParams(mask_decode_mode=mode, tradeoff_factor=factor),
+        SegmentationParams(
+            mask_decode_mode=mode, tradeoff_factor=factor, allow_reduced_mask_resolution=True
+        ),
     )
 
     assert detections.xyxy.tolist() == [SQUARE_BOX, CIRCLE_BOX]
@@ -196,10 +198,25 @@ def test_mask_decode_modes(
     assert _polygon_bbox(polygons[1]) == pytest.approx(circle_polygon, abs=cell_px + 1e-4)
 
 
+@pytest.mark.parametrize("mode", ["fast", "tradeoff"])
+def test_decode_modes_are_ignored_without_allow_reduced_mask_resolution(
+    tmp_path: Path, mode: MaskDecodeMode
+) -> None:
+    # As on the reference: mask_decode_mode / tradeoff_factor need the opt-in.
+    model = _model(tmp_path)
+
+    (reduced,) = model.infer([_image()], SegmentationParams(mask_decode_mode=mode))
+    (accurate,) = model.infer([_image()], SegmentationParams())
+
+    assert _polygon_bbox(reduced.data[POLYGON][0]) == _polygon_bbox(accurate.data[POLYGON][0])
+    np.testing.assert_array_equal(reduced.mask, accurate.mask)
+
+
 def test_fast_masks_are_the_prototype_cells_scaled_up(tmp_path: Path) -> None:
     model = _model(tmp_path)
 
-    (detections,) = model.infer([_image()], SegmentationParams(mask_decode_mode="fast"))
+    params = SegmentationParams(mask_decode_mode="fast", allow_reduced_mask_resolution=True)
+    (detections,) = model.infer([_image()], params)
 
     expected = np.zeros((480, 640), dtype=bool)
     expected[176:304, 256:384] = True  # cells 32..47 x cut rows 22..37, 8x8 px each

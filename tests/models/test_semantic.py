@@ -143,7 +143,9 @@ def test_confidence_threshold_falls_back_to_class_0(
 
     assert result.class_ids[240, 100] == left_class
     assert result.class_ids[240, 600] == 0
-    assert result.confidence[240, 100] == pytest.approx(CLASS_1_CONFIDENCE, rel=1e-5)
+    # A pixel that falls back gets confidence 0, as on the reference.
+    expected = CLASS_1_CONFIDENCE if left_class == 1 else 0.0
+    assert result.confidence[240, 100] == pytest.approx(expected, rel=1e-5)
 
 
 def test_no_foreground(tmp_path: Path) -> None:
@@ -160,8 +162,9 @@ def test_no_foreground(tmp_path: Path) -> None:
     ("threshold", "left", "right"),
     [
         pytest.param(0.0, (1, 0.9), (0, 0.8), id="no-threshold"),
-        pytest.param(0.85, (1, 0.9), (0, 0.8), id="right-already-background"),
-        pytest.param(0.95, (0, 0.9), (0, 0.8), id="left-falls-back"),
+        # Below the threshold: the background class with confidence 0, as on the reference.
+        pytest.param(0.85, (1, 0.9), (0, 0.0), id="right-below-threshold"),
+        pytest.param(0.95, (0, 0.0), (0, 0.0), id="both-fall-back"),
     ],
 )
 def test_probability_nhwc_selfie(
@@ -266,9 +269,9 @@ def test_roboflow_semantic_segmentation_folder(tmp_path: Path) -> None:
     [
         pytest.param(LOGITS, {"output": "heatmap"}, "must be one of", id="unknown-output-kind"),
         pytest.param(
-            np.zeros((1, 2, 80, 80), np.float32),
+            np.zeros((1, 4, 80, 80), np.float32),
             {"output": "logits"},
-            r"expected logits \(C=3, H, W\), got \(2, 80, 80\)",
+            r"expected logits \(K, H, W\) with K = 3 classes .* got \(4, 80, 80\)",
             id="channel-mismatch",
         ),
     ],
@@ -278,3 +281,35 @@ def test_bad_outputs_are_load_errors(
 ) -> None:
     with pytest.raises(ModelLoadError, match=message):
         _package(tmp_path, output, extra).infer([_image()])
+
+
+def test_logits_without_a_background_channel_map_to_the_other_classes(tmp_path: Path) -> None:
+    # Two channels for ("person", "background", "sky"): channel 0 is "person" (id 0), channel 1
+    # is "sky" (id 2) — the background (id 1, wherever it is named) has no channel.
+    logits = region_planes(2, (80, 80), [(1, (0, 0, 40, 80), 5.0)])
+    model = _package(tmp_path, logits, {"output": "logits"}, names=("person", "background", "sky"))
+
+    (result,) = model.infer([_image()], SemanticParams(confidence=0.6))
+
+    assert result.class_ids[240, 100] == 2  # channel 1 → "sky"
+    assert result.confidence[240, 100] == pytest.approx(math.exp(5) / (math.exp(5) + 1), rel=1e-5)
+    # Equal logits: 0.5 < 0.6 → the background class (id 1) with confidence 0.
+    assert (result.class_ids[240, 600], result.confidence[240, 600]) == (1, 0.0)
+
+
+def test_logits_are_resized_with_the_antialiased_filter_before_the_softmax(
+    tmp_path: Path,
+) -> None:
+    # A 40x30 image: the 80x60 content grid shrinks 2x. Class 1 holds a 1-cell stripe (logit 8)
+    # on grid column 41; each image pixel weighs 4 cells (1/8, 3/8, 3/8, 1/8), so image column
+    # 20 (cells 39..42) sees logit 8 x 3/8 = 3 and column 21 (cells 41..44) sees 8 x 1/8 = 1.
+    # Plain bilinear would sample cells 40.5 and 42.5 (logit 4 and 0) instead.
+    logits = region_planes(3, (80, 80), [(1, (41, 0, 42, 80), 8.0)])
+    model = _package(tmp_path, logits, {"output": "logits"})
+
+    (result,) = model.infer([_image(40, 30)])
+
+    assert result.class_ids.shape == (30, 40)
+    assert result.confidence[15, 20] == pytest.approx(_softmax_of_class_1(3.0), rel=1e-5)
+    assert result.confidence[15, 21] == pytest.approx(_softmax_of_class_1(1.0), rel=1e-5)
+    assert result.class_ids[15, 20] == result.class_ids[15, 21] == 1

@@ -22,13 +22,32 @@ ResizeMode = Literal["stretch", "letterbox", "center-crop"]
 class ResizeMeta:
     """How one image was mapped into the network input.
 
-    ``scale_xy``: network pixels per original pixel; ``pad_xy``: left/top padding in network pixels.
+    ``scale_xy``: network pixels per original pixel; ``pad_xy``: left/top padding in network pixels
+    (negative for a centre crop); ``content_wh``: the size of the resized image inside the input
+    (``None``: ``int(original * scale)``, as the letterbox computes it).
     """
 
     original_wh: tuple[int, int]
     input_wh: tuple[int, int]
     scale_xy: tuple[float, float]
     pad_xy: tuple[int, int]
+    content_wh: tuple[int, int] | None = None
+
+    @property
+    def padding_ltrb(self) -> tuple[int, int, int, int]:
+        """Padding of the network input on each side: left, top, right, bottom."""
+        if self.content_wh is not None:
+            content_w, content_h = self.content_wh
+        else:
+            content_w = max(1, int(self.original_wh[0] * self.scale_xy[0]))
+            content_h = max(1, int(self.original_wh[1] * self.scale_xy[1]))
+        left, top = self.pad_xy
+        return (
+            left,
+            top,
+            self.input_wh[0] - content_w - left,
+            self.input_wh[1] - content_h - top,
+        )
 
 
 def resize_to_input(
@@ -47,7 +66,9 @@ def resize_to_input(
             cv2.resize(image_bgr, (target_w, target_h), interpolation=cv2.INTER_LINEAR),
             dtype=np.uint8,
         )
-        meta = ResizeMeta((width, height), input_wh, (target_w / width, target_h / height), (0, 0))
+        meta = ResizeMeta(
+            (width, height), input_wh, (target_w / width, target_h / height), (0, 0), input_wh
+        )
         return resized, meta
     if mode == "center-crop":
         # Shorter side to the target, then the centre cut out (classifier preprocessing).
@@ -60,7 +81,9 @@ def resize_to_input(
         left = (new_w - target_w) // 2
         top = (new_h - target_h) // 2
         cropped = np.ascontiguousarray(resized[top : top + target_h, left : left + target_w])
-        return cropped, ResizeMeta((width, height), input_wh, (scale, scale), (-left, -top))
+        return cropped, ResizeMeta(
+            (width, height), input_wh, (scale, scale), (-left, -top), (new_w, new_h)
+        )
     if mode != "letterbox":
         raise ValueError(f"unknown resize mode {mode!r}")
     scale = min(target_w / width, target_h / height)
@@ -73,7 +96,9 @@ def resize_to_input(
         cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
     )
     canvas[pad_top : pad_top + new_h, pad_left : pad_left + new_w] = resized
-    return canvas, ResizeMeta((width, height), input_wh, (scale, scale), (pad_left, pad_top))
+    return canvas, ResizeMeta(
+        (width, height), input_wh, (scale, scale), (pad_left, pad_top), (new_w, new_h)
+    )
 
 
 def unresize_xyxy(xyxy: npt.NDArray[np.floating], meta: ResizeMeta) -> npt.NDArray[np.float32]:

@@ -1,8 +1,9 @@
 """Instance masks: prototype decoding, mapping to the original image, polygons and COCO RLE.
 
-Follows the reference's default engine: masks are computed on the prototype grid, zeroed outside
-their box, cut to the unpadded (non-letterbox) region, resized to the target size and thresholded
-at 0.5; a polygon is the external contour with the most points.
+Follows the reference's default engine (wire reference §8.4): masks are computed on the prototype
+grid, zeroed outside their box (rounded to the grid half to even), cut to the unpadded
+(non-letterbox) region, resized to the target size with antialiased bilinear filtering and kept
+where > 0.5; a polygon is the external contour with the most points.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import numpy.typing as npt
 from pycocotools import mask as coco_mask
 
 from visionflow.core.letterbox import ResizeMeta
+from visionflow.core.resample import resize_antialiased
 
 __all__ = [
     "MaskDecodeMode",
+    "cut_padding",
     "decode_prototype_masks",
+    "mask_resolution_factor",
     "mask_to_polygon",
     "mask_to_rle",
     "masks_to_image",
@@ -36,7 +40,9 @@ def decode_prototype_masks(
     """Mask probabilities on the prototype grid, zero outside each box.
 
     ``coefficients``: ``(N, P)``; ``protos``: ``(P, Hm, Wm)``; ``boxes_xyxy_input``: ``(N, 4)`` in
-    network-input pixels. Returns ``(N, Hm, Wm) float32`` in ``[0, 1]``.
+    network-input pixels. The box is scaled to the grid and rounded half to even: grid cell
+    ``(row, col)`` is kept when ``round(x1 * s) <= col < round(x2 * s)`` and likewise for rows.
+    Returns ``(N, Hm, Wm) float32`` in ``[0, 1]``.
     """
     count = coefficients.shape[0]
     channels, proto_h, proto_w = protos.shape
@@ -44,61 +50,72 @@ def decode_prototype_masks(
         return np.zeros((0, proto_h, proto_w), dtype=np.float32)
     logits = coefficients.astype(np.float32) @ protos.reshape(channels, -1).astype(np.float32)
     masks = (1.0 / (1.0 + np.exp(-logits))).reshape(count, proto_h, proto_w)
-    scale_x = proto_w / input_wh[0]
-    scale_y = proto_h / input_wh[1]
+    scale = np.array([proto_w / input_wh[0], proto_h / input_wh[1]] * 2, dtype=np.float32)
+    boxes = np.round(np.asarray(boxes_xyxy_input, dtype=np.float32) * scale)
     cols = np.arange(proto_w, dtype=np.float32)[None, None, :]
     rows = np.arange(proto_h, dtype=np.float32)[None, :, None]
-    boxes = np.asarray(boxes_xyxy_input, dtype=np.float32)
-    x1 = (boxes[:, 0] * scale_x)[:, None, None]
-    y1 = (boxes[:, 1] * scale_y)[:, None, None]
-    x2 = (boxes[:, 2] * scale_x)[:, None, None]
-    y2 = (boxes[:, 3] * scale_y)[:, None, None]
+    x1, y1, x2, y2 = (boxes[:, k][:, None, None] for k in range(4))
     inside = (cols >= x1) & (cols < x2) & (rows >= y1) & (rows < y2)
     return np.where(inside, masks, 0.0).astype(np.float32)
+
+
+def cut_padding(
+    planes: npt.NDArray[np.float32], meta: ResizeMeta, fill: float = 0.0
+) -> npt.NDArray[np.float32]:
+    """``(N, h, w)`` network-resolution planes without the letterbox padding: each side's
+    padding scaled to the plane's grid and rounded half to even (a centre crop's negative
+    padding is filled with ``fill``)."""
+    _count, plane_h, plane_w = planes.shape
+    scale_x, scale_y = plane_w / meta.input_wh[0], plane_h / meta.input_wh[1]
+    left, top, right, bottom = meta.padding_ltrb
+    cut_l, cut_t = round(scale_x * left), round(scale_y * top)
+    cut_r, cut_b = round(scale_x * right), round(scale_y * bottom)
+    if min(cut_l, cut_t, cut_r, cut_b) < 0:
+        planes = np.pad(
+            planes,
+            ((0, 0), (max(-cut_t, 0), max(-cut_b, 0)), (max(-cut_l, 0), max(-cut_r, 0))),
+            constant_values=fill,
+        )
+        cut_l, cut_t, cut_r, cut_b = (max(v, 0) for v in (cut_l, cut_t, cut_r, cut_b))
+    height, width = planes.shape[1:]
+    return planes[:, cut_t : height - cut_b, cut_l : width - cut_r]
+
+
+def mask_resolution_factor(mode: MaskDecodeMode, tradeoff_factor: float) -> float:
+    """Where between the prototype grid (0) and the image (1) masks are decoded."""
+    if mode == "accurate":
+        return 1.0
+    if mode == "fast":
+        return 0.0
+    return float(np.clip(tradeoff_factor, 0.0, 1.0))
 
 
 def masks_to_image(
     masks_proto: npt.NDArray[np.float32],
     meta: ResizeMeta,
-    mode: MaskDecodeMode = "accurate",
-    tradeoff_factor: float = 0.0,
+    resolution_factor: float = 1.0,
     threshold: float = 0.5,
 ) -> tuple[npt.NDArray[np.bool_], tuple[float, float]]:
     """Binary masks for the original image region, and the size factor back to image pixels.
 
-    ``accurate`` resizes to the original image size; ``fast`` stays at the prototype resolution of
-    the unpadded region; ``tradeoff`` goes ``tradeoff_factor`` of the way between them. Returns
-    ``(N, h, w) bool`` and ``(sx, sy)`` such that mask pixel ``(x, y)`` is image pixel
-    ``(x * sx, y * sy)``.
+    The padding is cut off the grid (``cut_padding``), then each mask is resized with the
+    antialiased bilinear filter (``visionflow.core.resample``) and kept where ``> threshold``.
+    ``resolution_factor`` 1 resizes to the original image size, 0 keeps the unpadded grid, and
+    values between interpolate (``round(grid * (1 - f) + image * f)``). Returns ``(N, h, w)
+    bool`` and ``(sx, sy)`` such that mask pixel ``(x, y)`` is image pixel ``(x * sx, y * sy)``.
     """
-    count, proto_h, proto_w = masks_proto.shape
-    input_w, input_h = meta.input_wh
     orig_w, orig_h = meta.original_wh
-    # The unpadded region of the network input, on the prototype grid.
-    gx, gy = proto_w / input_w, proto_h / input_h
-    pad_x, pad_y = meta.pad_xy
-    content_w = orig_w * meta.scale_xy[0]
-    content_h = orig_h * meta.scale_xy[1]
-    left = int(pad_x * gx)
-    top = int(pad_y * gy)
-    right = max(left + 1, round((pad_x + content_w) * gx))
-    bottom = max(top + 1, round((pad_y + content_h) * gy))
-    cut = masks_proto[:, top:bottom, left:right]
+    cut = cut_padding(masks_proto, meta)
     region_h, region_w = cut.shape[1:]
-    if mode == "accurate":
+    factor = float(np.clip(resolution_factor, 0.0, 1.0))
+    if factor >= 1.0:
         target_w, target_h = orig_w, orig_h
-    elif mode == "fast":
-        target_w, target_h = region_w, region_h
     else:
-        factor = float(np.clip(tradeoff_factor, 0.0, 1.0))
-        target_w = max(1, round(region_w + factor * (orig_w - region_w)))
-        target_h = max(1, round(region_h + factor * (orig_h - region_h)))
-    out = np.zeros((count, target_h, target_w), dtype=bool)
-    shrinking = target_w < region_w or target_h < region_h
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    for index in range(count):
-        resized = cv2.resize(cut[index], (target_w, target_h), interpolation=interpolation)
-        out[index] = resized > threshold
+        target_w = max(1, round(region_w * (1 - factor) + orig_w * factor))
+        target_h = max(1, round(region_h * (1 - factor) + orig_h * factor))
+    out = np.zeros((len(cut), target_h, target_w), dtype=bool)
+    for index in range(len(cut)):
+        out[index] = resize_antialiased(cut[index], (target_h, target_w)) > threshold
     return out, (orig_w / target_w, orig_h / target_h)
 
 

@@ -206,14 +206,15 @@ def semantic_segmentation_response(
     visualization: str | None = None,
 ) -> dict[str, Any]:
     """``predictions`` is an object: ``segmentation_mask`` (PNG of class ids), ``class_map``,
-    ``confidence_mask`` (PNG, confidence x 255) and ``present_class_ids``."""
+    ``confidence_mask`` (PNG, confidence x 255, truncated) and ``present_class_ids``."""
     body = _envelope(image_wh, inference_id, time_s)
     dtype = np.uint8 if len(result.class_names) <= 256 else np.uint16
     body["predictions"] = {
         "segmentation_mask": _png_base64(result.class_ids.astype(dtype)),
         "class_map": {str(i): name for i, name in enumerate(result.class_names)},
+        # confidence x 255 truncated to uint8 in float32, as the reference converts it.
         "confidence_mask": _png_base64(
-            np.clip(np.round(result.confidence * 255), 0, 255).astype(np.uint8)
+            (np.clip(result.confidence, 0, 1).astype(np.float32) * np.float32(255)).astype(np.uint8)
         ),
         "present_class_ids": [int(v) for v in np.unique(result.class_ids)],
     }

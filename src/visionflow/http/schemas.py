@@ -71,6 +71,8 @@ class ObjectDetectionRequest(InferenceRequestBase):
 class InstanceSegmentationRequest(ObjectDetectionRequest):
     mask_decode_mode: Literal["accurate", "fast", "tradeoff"] = "accurate"
     tradeoff_factor: Fraction = 0.0
+    # As on the reference: mask_decode_mode / tradeoff_factor apply only with this opt-in.
+    allow_reduced_mask_resolution: bool = False
     response_mask_format: Literal["polygon", "rle"] = "polygon"
 
 

@@ -300,6 +300,54 @@ def _roboflow_keypoint_names(folder: Path) -> dict[str, list[str]]:
     return names
 
 
+def _inference_config(folder: Path, origin: str) -> dict[str, Any]:
+    """The folder's ``inference_config.json`` (the reference's default-engine package format), or
+    ``{}`` when it has none."""
+    path = folder / "inference_config.json"
+    if not path.is_file():
+        return {}
+    config = _read_json(path)
+    if not isinstance(config, dict):
+        raise InvalidModelPackageError(f"{origin}: inference_config.json must be an object")
+    return config
+
+
+def _classification_scores(config: Mapping[str, Any], multilabel: bool, arch_hint: str) -> str:
+    """What a classifier's outputs are, as the reference's default engine decides.
+
+    ``post_processing`` of ``inference_config.json`` says it: ``fused`` outputs are the scores,
+    else softmax or sigmoid is applied. Without it (a classic folder): a multi-label graph emits
+    its sigmoid scores and a YOLO classifier its probabilities (both fused); other single-label
+    classifiers (ResNet, ViT, …) emit logits, softmax taken.
+    """
+    post = config.get("post_processing")
+    if isinstance(post, Mapping) and post.get("type") in {"softmax", "sigmoid"}:
+        return "probabilities" if post.get("fused") else str(post["type"])
+    return "probabilities" if multilabel or arch_hint.startswith("yolo") else "softmax"
+
+
+def _config_normalization(config: Mapping[str, Any], origin: str) -> dict[str, Any] | None:
+    """Per-channel mean/std from ``network_input.normalization`` (``[mean, std]``), else none.
+
+    The reference's default engine normalizes only where the package says so — ResNet and ViT
+    packages included (the classic engine's fixed ImageNet / 0.5 constants are not used)."""
+    network_input = config.get("network_input")
+    raw = network_input.get("normalization") if isinstance(network_input, Mapping) else None
+    if raw is None:
+        return None
+    try:
+        mean, std = raw
+        return {
+            "mean": tuple(float(v) for v in mean),
+            "std": tuple(float(v) for v in std),
+        }
+    except (TypeError, ValueError):
+        raise InvalidModelPackageError(
+            f"{origin}: inference_config.json network_input.normalization must be "
+            "[[mean, ...], [std, ...]]"
+        ) from None
+
+
 def import_roboflow_folder(folder: Path) -> ModelPackage:
     origin = folder.name
     environment = _read_json(folder / "environment.json")
@@ -351,15 +399,9 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     if task == "classification":
         multilabel = bool(environment.get("MULTICLASS"))
         extra["multilabel"] = multilabel
-        # The reference takes softmax of a single-label classifier's output and uses a
-        # multi-label one's outputs as they are (sigmoid inside the graph).
-        extra["scores"] = (
-            "probabilities" if multilabel or arch_hint.startswith("yolo") else "softmax"
-        )
-        if arch_hint.startswith(("resnet", "dinov3")):
-            normalization = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
-        elif not arch_hint.startswith("yolo"):
-            normalization = {"mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)}
+        config = _inference_config(folder, origin)
+        extra["scores"] = _classification_scores(config, multilabel, arch_hint)
+        normalization = _config_normalization(config, origin)
     unsupported = [
         step
         for step in ("static-crop", "contrast", "grayscale")

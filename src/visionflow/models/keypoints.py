@@ -72,9 +72,11 @@ class KeypointDetectionModel:
         )
         triples = kept.extra.reshape(-1, self._count, 3)
         xy = triples[..., :2].copy()
-        # Mapped back like boxes, but not clamped: the reference leaves keypoints where they fall.
-        xy[..., 0] = (xy[..., 0] - meta.pad_xy[0]) / meta.scale_xy[0]
-        xy[..., 1] = (xy[..., 1] - meta.pad_xy[1]) / meta.scale_xy[1]
+        # Mapped back like boxes in float32 and rounded half to even, but not clamped: the
+        # reference leaves keypoints where they fall.
+        xy[..., 0] = (xy[..., 0] - meta.pad_xy[0]) / np.float32(meta.scale_xy[0])
+        xy[..., 1] = (xy[..., 1] - meta.pad_xy[1]) / np.float32(meta.scale_xy[1])
+        xy = np.round(xy)
         names = np.empty(len(detections), dtype=object)
         for index, class_id in enumerate(kept.class_ids.tolist()):
             names[index] = keypoint_names(self.manifest, class_id, self._count)

@@ -16,6 +16,7 @@ from visionflow.core.letterbox import ResizeMeta
 from visionflow.core.masks import (
     MaskDecodeMode,
     decode_prototype_masks,
+    mask_resolution_factor,
     mask_to_polygon,
     masks_to_image,
 )
@@ -32,8 +33,19 @@ __all__ = ["InstanceSegmentationModel", "SegmentationParams"]
 
 @dataclass(frozen=True)
 class SegmentationParams(DetectionParams):
+    """``mask_decode_mode``/``tradeoff_factor`` apply only with
+    ``allow_reduced_mask_resolution``, as on the reference: otherwise masks are decoded at the
+    image's resolution."""
+
     mask_decode_mode: MaskDecodeMode = "accurate"
     tradeoff_factor: float = 0.0
+    allow_reduced_mask_resolution: bool = False
+
+    @property
+    def resolution_factor(self) -> float:
+        if not self.allow_reduced_mask_resolution:
+            return 1.0
+        return mask_resolution_factor(self.mask_decode_mode, self.tradeoff_factor)
 
 
 class InstanceSegmentationModel:
@@ -78,9 +90,7 @@ class InstanceSegmentationModel:
             kept.xyxy, kept.scores, kept.class_ids, self.manifest.class_names
         )
         proto_masks = decode_prototype_masks(kept.extra, protos, kept.xyxy_input, meta.input_wh)
-        masks, (sx, sy) = masks_to_image(
-            proto_masks, meta, params.mask_decode_mode, params.tradeoff_factor
-        )
+        masks, (sx, sy) = masks_to_image(proto_masks, meta, params.resolution_factor)
         polygons = np.empty(len(detections), dtype=object)
         for index, mask in enumerate(masks):
             polygons[index] = mask_to_polygon(mask) * np.array([sx, sy], dtype=np.float32)

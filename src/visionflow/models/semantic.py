@@ -1,9 +1,16 @@
 """Semantic segmentation: a class for every pixel.
 
-``extra["output"]`` says what the graph emits: ``logits`` ``(B, C, H, W)`` (resized to the image,
-then softmax), ``probability`` — one foreground probability map ``(B, 1, H, W)``, ``(B, H, W, 1)``
-or ``(B, H, W)`` (class 1 where ``p > 0.5``, else class 0) — or ``class_map`` ``(B, H, W)`` of ids.
-Pixels whose confidence is below the request's ``confidence`` fall back to class 0.
+``extra["output"]`` says what the graph emits: ``logits`` ``(B, K, H, W)``, ``probability`` — one
+foreground probability map ``(B, 1, H, W)``, ``(B, H, W, 1)`` or ``(B, H, W)`` (class 1 where
+``p > 0.5``, else class 0) — or ``class_map`` ``(B, H, W)`` of ids.
+
+Logits follow the reference's default engine (wire reference §8.4): the letterbox padding is cut
+off (``visionflow.core.masks.cut_padding``), every class plane is resized to the image with the
+antialiased bilinear filter, **then** softmax over classes gives the confidence (max) and the class
+(argmax). ``K`` may be the number of classes, or one less when the labels include ``background``
+but the graph has no channel for it, or 1 (a sigmoid foreground). Pixels whose confidence is
+below the request's ``confidence`` become the background class (the one named ``background``,
+else class 0) with confidence 0.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.core.letterbox import ResizeMeta
+from visionflow.core.masks import cut_padding
+from visionflow.core.resample import resize_antialiased
 from visionflow.core.results import SemanticSegmentationResult
 from visionflow.errors import ModelLoadError
 from visionflow.models.base import SessionFactory, images_to_tensor
@@ -31,6 +40,37 @@ _OUTPUTS = {"logits", "probability", "class_map"}
 @dataclass(frozen=True)
 class SemanticParams:
     confidence: float = 0.0
+
+
+def _background_id(names: Sequence[str]) -> int:
+    lowered = [name.lower() for name in names]
+    return lowered.index("background") if "background" in lowered else 0
+
+
+def _softmax_planes(
+    logits: npt.NDArray[np.float32], meta: ResizeMeta, names: Sequence[str]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]:
+    """``(K, h, w)`` logits → class ids and confidence at the image size."""
+    background = _background_id(names)
+    cut = cut_padding(logits, meta, fill=float(background))
+    width, height = meta.original_wh
+    if cut.shape[1:] != (height, width):
+        cut = np.stack([resize_antialiased(plane, (height, width)) for plane in cut])
+    channels = cut.shape[0]
+    if channels == 1:
+        confidence = (1.0 / (1.0 + np.exp(-cut[0]))).astype(np.float32)
+        channel_ids = np.zeros(confidence.shape, dtype=np.int64)
+    else:
+        shifted = cut - cut.max(axis=0, keepdims=True)
+        exp = np.exp(shifted)
+        probabilities = exp / exp.sum(axis=0, keepdims=True)
+        channel_ids = np.argmax(probabilities, axis=0)
+        confidence = np.max(probabilities, axis=0).astype(np.float32)
+    if channels == len(names):
+        return channel_ids.astype(np.int32), confidence
+    # No channel for the background: channel k is the k-th class that is not the background.
+    foreground = np.array([i for i in range(len(names)) if i != background], dtype=np.int32)
+    return foreground[channel_ids], confidence
 
 
 def _to_image(
@@ -96,16 +136,15 @@ class SemanticSegmentationModel:
             class_ids = (probability > 0.5).astype(np.int32)
             confidence = np.where(class_ids == 1, probability, 1.0 - probability).astype(np.float32)
         else:
-            if raw.ndim != 3 or raw.shape[0] != len(names):
+            channels = raw.shape[0] if raw.ndim == 3 else 0
+            if channels not in (len(names), len(names) - 1, 1):
                 raise ModelLoadError(
-                    f"expected logits (C={len(names)}, H, W), got {tuple(raw.shape)}"
+                    f"expected logits (K, H, W) with K = {len(names)} classes (or one less "
+                    f"without a background channel, or 1), got {tuple(raw.shape)}"
                 )
-            planes = np.stack([_to_image(plane, meta, cv2.INTER_LINEAR) for plane in raw])
-            planes -= planes.max(axis=0, keepdims=True)
-            exp = np.exp(planes)
-            probabilities = exp / exp.sum(axis=0, keepdims=True)
-            class_ids = np.argmax(probabilities, axis=0).astype(np.int32)
-            confidence = np.max(probabilities, axis=0).astype(np.float32)
+            class_ids, confidence = _softmax_planes(raw, meta, names)
         if threshold > 0:
-            class_ids = np.where(confidence < threshold, 0, class_ids).astype(np.int32)
+            below = confidence < np.float32(threshold)
+            class_ids = np.where(below, _background_id(names), class_ids).astype(np.int32)
+            confidence = np.where(below, np.float32(0.0), confidence).astype(np.float32)
         return SemanticSegmentationResult(names, class_ids, confidence)

@@ -124,6 +124,7 @@ def infer_instance_segmentation(body: InstanceSegmentationRequest, request: Requ
         **_nms_values(body),
         mask_decode_mode=body.mask_decode_mode,
         tradeoff_factor=body.tradeoff_factor,
+        allow_reduced_mask_resolution=body.allow_reduced_mask_resolution,
     )
     options = WireOptions(mask_format=body.response_mask_format)
     return _respond(
@@ -148,9 +149,6 @@ def infer_classification(body: ClassificationRequest, request: Request) -> Respo
 
 @router.post("/infer/semantic_segmentation")
 def infer_semantic_segmentation(body: SemanticSegmentationRequest, request: Request) -> Response:
-    # Only an explicit confidence thresholds pixels (to class 0); the 0.4 field default does not.
-    explicit = "confidence" in body.model_fields_set
-    params = SemanticParams(
-        confidence=numeric_confidence(body.confidence, default=0.0) if explicit else 0.0
-    )
+    # Pixels under the confidence (0.4 by default, as on the reference) become the background.
+    params = SemanticParams(confidence=numeric_confidence(body.confidence))
     return _respond(request, body, "semantic-segmentation", params, WireOptions(), True)

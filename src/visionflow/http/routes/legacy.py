@@ -145,8 +145,13 @@ def _task_params(task: str, query: Any) -> tuple[object, WireOptions]:
                 f"response_mask_format={mask_format!r} is not supported; use polygon or rle"
             )
         factor = _fraction(query.get("tradeoff_factor"), "tradeoff_factor", 0.0)
+        reduced = query.get("allow_reduced_mask_resolution", "false").lower() in _TRUE
         params = detection_params(
-            SegmentationParams, **nms, mask_decode_mode=mode, tradeoff_factor=factor
+            SegmentationParams,
+            **nms,
+            mask_decode_mode=mode,
+            tradeoff_factor=factor,
+            allow_reduced_mask_resolution=reduced,
         )
         return params, WireOptions(mask_format=mask_format)
     if task == "keypoint-detection":
