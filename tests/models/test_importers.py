@@ -159,7 +159,9 @@ def test_ultralytics_symbolic_input_size_comes_from_imgsz(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("changes", "symbolic_hw", "output0", "message"),
     [
-        pytest.param({}, False, np.zeros((1, 9, 100)), r"fits neither.*C=3", id="class-count"),
+        pytest.param(
+            {}, False, np.zeros((1, 9, 100)), r"fits no detection layout.*C=3", id="class-count"
+        ),
         pytest.param({"names": None}, False, V8_ROWS, "no 'names'", id="missing-names"),
         pytest.param({"names": "{0: 'a'"}, False, V8_ROWS, "'names' is unreadable", id="bad-names"),
         pytest.param({"names": "['a', 'b']"}, False, V8_ROWS, "must be a dict", id="names-list"),
@@ -175,8 +177,11 @@ def test_ultralytics_symbolic_input_size_comes_from_imgsz(tmp_path: Path) -> Non
             {"names": "{0: 'a', 2: 'c', 3: 'd'}"}, False, V8_ROWS, "without gaps", id="gap"
         ),
         pytest.param({"names": "{'x': 'a'}"}, False, V8_ROWS, "must be integers", id="name-ids"),
-        pytest.param({"end2end": "True"}, False, V8_ROWS, "end-to-end", id="end2end"),
-        pytest.param({"end2end": "true"}, False, V8_ROWS, "end-to-end", id="end2end-lowercase"),
+        # End-to-end metadata on a one-to-many output: the rows it promises are not there.
+        pytest.param({"end2end": "True"}, False, V8_ROWS, "says end-to-end", id="end2end"),
+        pytest.param(
+            {"end2end": "true"}, False, V8_ROWS, "says end-to-end", id="end2end-lowercase"
+        ),
         pytest.param({"task": "obb"}, False, V8_ROWS, "'obb' is not supported", id="obb"),
         pytest.param({"imgsz": None}, True, V8_ROWS, "no imgsz", id="no-input-size"),
     ],
@@ -427,7 +432,7 @@ def test_roboflow_extras(tmp_path: Path) -> None:
         ),
         pytest.param(
             lambda f: (f / "class_names.txt").write_text("a\nb\n"),
-            r"fits neither.*C=2",
+            r"fits no detection layout.*C=2",
             id="class-count-mismatch",
         ),
         pytest.param(

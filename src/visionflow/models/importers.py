@@ -6,6 +6,9 @@ Formats (``detect_format`` tells them apart):
   ``imgsz``, ``task``, ``stride``, ``batch``);
 - ``roboflow``: a folder with ``weights.onnx``, ``environment.json`` (``PREPROCESSING``,
   ``CLASS_MAP``), ``class_names.txt`` and ``model_type.json`` (wire reference §7.3).
+
+Which architecture decodes a graph's outputs is read from them and the metadata by
+``visionflow.models.layouts``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from visionflow.errors import InvalidModelPackageError
+from visionflow.models.layouts import RFDETR_BACKGROUND_CLASS, GraphFacts, task_architecture
 from visionflow.models.manifest import MANIFEST_FILE, ModelManifest
 from visionflow.models.package import ModelPackage, sha256_file
 from visionflow.runtime import TensorSpec, read_onnx_info
-from visionflow.runtime.session import OnnxInfo
 
 __all__ = [
     "PackageFormat",
@@ -40,6 +43,8 @@ _ULTRALYTICS_TASKS = {
 }
 _ROBOFLOW_TASKS = frozenset({*_ULTRALYTICS_TASKS.values(), "semantic-segmentation"})
 _ROBOFLOW_FILES = ("weights.onnx", "environment.json", "model_type.json")
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def detect_format(path: Path) -> PackageFormat:
@@ -104,77 +109,6 @@ def _input_of(inputs: tuple[TensorSpec, ...], origin: str) -> TensorSpec:
     return inputs[0]
 
 
-def _detection_architecture(output: TensorSpec, num_classes: int, hint: str, origin: str) -> str:
-    """``yolov8`` for ``(B, 4+C, N)``, ``yolov5`` for ``(B, N, 5+C)``, checked against C."""
-    shape = output.shape
-    if len(shape) != 3:
-        raise InvalidModelPackageError(
-            f"{origin}: detection output must be 3-D, got {output.name}{list(shape)}"
-        )
-    if shape[1] == 4 + num_classes and not hint.startswith("yolov5"):
-        return "yolov8"
-    if shape[2] == 5 + num_classes:
-        return "yolov5"
-    if shape[1] == 4 + num_classes:
-        return "yolov8"
-    raise InvalidModelPackageError(
-        f"{origin}: output {output.name}{list(shape)} fits neither (B, 4+C, N) nor (B, N, 5+C) "
-        f"for C={num_classes} classes"
-    )
-
-
-def _yolo_extra_channels(output: TensorSpec, num_classes: int, origin: str) -> int:
-    """Channels after box + class scores in a ``(B, 4 + C + E, N)`` output."""
-    if len(output.shape) != 3 or output.shape[1] is None:
-        raise InvalidModelPackageError(
-            f"{origin}: expected a (B, 4 + C + E, N) output, got {output.name}{list(output.shape)}"
-        )
-    extra = output.shape[1] - 4 - num_classes
-    if extra < 0:
-        raise InvalidModelPackageError(
-            f"{origin}: output {output.name}{list(output.shape)} is too small for "
-            f"{num_classes} classes"
-        )
-    return extra
-
-
-def _task_architecture(
-    task: str,
-    info: OnnxInfo,
-    class_names: tuple[str, ...],
-    hint: str,
-    origin: str,
-    keypoint_names: dict[str, list[str]] | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """The architecture plugin and task-specific ``extra`` for a YOLO-family graph."""
-    num_classes = len(class_names)
-    if task == "object-detection":
-        return _detection_architecture(info.outputs[0], num_classes, hint, origin), {}
-    if task == "instance-segmentation":
-        if len(info.outputs) < 2 or len(info.outputs[1].shape) != 4:
-            raise InvalidModelPackageError(
-                f"{origin}: an instance segmentation graph needs a prototype output "
-                "(B, P, Hm, Wm) after the detections"
-            )
-        protos = info.outputs[1].shape[1]
-        if _yolo_extra_channels(info.outputs[0], num_classes, origin) != protos:
-            raise InvalidModelPackageError(
-                f"{origin}: output0 has no {protos} mask coefficients after {num_classes} classes"
-            )
-        return "yolov8-seg", {}
-    if task == "keypoint-detection":
-        extra = _yolo_extra_channels(info.outputs[0], num_classes, origin)
-        if extra == 0 or extra % 3:
-            raise InvalidModelPackageError(
-                f"{origin}: keypoint channels ({extra}) are not (x, y, confidence) triples"
-            )
-        keypoints: dict[str, Any] = {"count": extra // 3, "names": keypoint_names or {}}
-        return "yolov8-pose", {"keypoints": keypoints}
-    if task == "classification":
-        return "classifier", {}
-    return "semantic", {"output": "logits"}
-
-
 def _ultralytics_keypoint_names(raw: str, origin: str) -> dict[str, list[str]]:
     """``kpt_names`` metadata (``{class id: [names]}``, Ultralytics 8.4+) → class id → names."""
     parsed = _literal(raw, "kpt_names", origin)
@@ -185,6 +119,38 @@ def _ultralytics_keypoint_names(raw: str, origin: str) -> dict[str, list[str]]:
     return {str(int(k)): [str(name) for name in v] for k, v in parsed.items()}
 
 
+_ULTRALYTICS_RESIZE = {"classifier": "center-crop", "rtdetr": "stretch"}
+
+
+def _ultralytics_facts(meta: Mapping[str, str], kpt_shape: Any) -> GraphFacts:
+    """What Ultralytics' metadata says about the outputs: ``end2end: True`` (NMS-free head) or
+    ``args: {'nms': True}`` (embedded NMS) mean already-selected rows; ``end2end: False`` with
+    an ``nms`` argument that is not True rules them out."""
+    try:
+        args = ast.literal_eval(meta.get("args", "{}"))
+    except (ValueError, SyntaxError):
+        args = {}
+    if not isinstance(args, dict):
+        args = {}
+    flag = str(meta.get("end2end", "")).lower()
+    end2end: bool | None = None
+    if flag == "true" or args.get("nms") is True:
+        end2end = True
+    elif flag == "false" and "nms" in args:
+        end2end = False
+    keypoints = (
+        int(kpt_shape[0])
+        if isinstance(kpt_shape, list | tuple) and kpt_shape and isinstance(kpt_shape[0], int)
+        else None
+    )
+    return GraphFacts(
+        end2end=end2end,
+        head=str(meta.get("head", "")),
+        version=str(meta.get("version", "")),
+        keypoints=keypoints,
+    )
+
+
 def import_ultralytics_onnx(path: Path) -> ModelPackage:
     origin = path.name
     info = read_onnx_info(path)
@@ -193,11 +159,6 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
     task = _ULTRALYTICS_TASKS.get(task_raw)
     if task is None:
         raise InvalidModelPackageError(f"{origin}: Ultralytics task {task_raw!r} is not supported")
-    if str(meta.get("end2end", "False")).lower() == "true":
-        raise InvalidModelPackageError(
-            f"{origin}: end-to-end (NMS-free) exports are not supported yet; export with "
-            "end2end=False"
-        )
     names_raw = _literal(meta.get("names"), "names", origin)
     if not isinstance(names_raw, dict):
         raise InvalidModelPackageError(f"{origin}: ONNX metadata 'names' must be a dict")
@@ -214,16 +175,18 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
     keypoint_names = (
         _ultralytics_keypoint_names(meta["kpt_names"], origin) if "kpt_names" in meta else None
     )
-    architecture, extra = _task_architecture(task, info, class_names, "", origin, keypoint_names)
-    if task == "keypoint-detection":
-        kpt_shape = (
-            _literal(meta.get("kpt_shape"), "kpt_shape", origin) if "kpt_shape" in meta else None
+    kpt_shape = (
+        _literal(meta.get("kpt_shape"), "kpt_shape", origin)
+        if task == "keypoint-detection" and "kpt_shape" in meta
+        else None
+    )
+    if isinstance(kpt_shape, list | tuple) and len(kpt_shape) == 2 and kpt_shape[1] != 3:
+        raise InvalidModelPackageError(
+            f"{origin}: keypoints without confidence (kpt_shape {list(kpt_shape)}) are not "
+            "supported; export a model with kpt_shape [K, 3]"
         )
-        if isinstance(kpt_shape, list | tuple) and len(kpt_shape) == 2 and kpt_shape[1] != 3:
-            raise InvalidModelPackageError(
-                f"{origin}: keypoints without confidence (kpt_shape {list(kpt_shape)}) are not "
-                "supported; export a model with kpt_shape [K, 3]"
-            )
+    facts = _ultralytics_facts(meta, kpt_shape)
+    architecture, extra = task_architecture(task, info, class_names, facts, origin, keypoint_names)
     if task == "classification":
         extra["scores"] = "probabilities"
     manifest = ModelManifest.create(
@@ -235,8 +198,9 @@ def import_ultralytics_onnx(path: Path) -> ModelPackage:
         input={
             "width": width,
             "height": height,
-            # Ultralytics classifiers see a centre crop; detectors a letterboxed image.
-            "resize_mode": "center-crop" if task == "classification" else "letterbox",
+            # Ultralytics classifiers see a centre crop, RT-DETR a stretched image ("scale
+            # fill"), the YOLO detectors a letterboxed one.
+            "resize_mode": _ULTRALYTICS_RESIZE.get(architecture, "letterbox"),
             "padding_value": 114,
             "color_mode": "rgb",
             "scaling_factor": 255.0,
@@ -392,9 +356,11 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     image_input = _input_of(info.inputs, origin)
     height = image_input.shape[2] or resize_h or 640
     width = image_input.shape[3] or resize_w or 640
-    architecture, extra = _task_architecture(
-        task, info, class_names, arch_hint, origin, _roboflow_keypoint_names(folder)
-    )
+    facts = GraphFacts(hint=arch_hint)
+    keypoint_names = _roboflow_keypoint_names(folder)
+    architecture, extra = task_architecture(task, info, class_names, facts, origin, keypoint_names)
+    if "class_columns" in extra:
+        class_names = tuple(name for name in class_names if name != RFDETR_BACKGROUND_CLASS)
     normalization = None
     if task == "classification":
         multilabel = bool(environment.get("MULTICLASS"))
@@ -402,6 +368,12 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
         config = _inference_config(folder, origin)
         extra["scores"] = _classification_scores(config, multilabel, arch_hint)
         normalization = _config_normalization(config, origin)
+    if architecture.startswith("rfdetr"):
+        normalization = {"mean": _IMAGENET_MEAN, "std": _IMAGENET_STD}
+        if resize_mode == "letterbox":
+            # The dataset version was letterboxed to the PREPROCESSING size, and training
+            # stretched that to the network input: the reference replays both steps.
+            extra["letterbox_wh"] = [resize_w or width, resize_h or height]
     unsupported = [
         step
         for step in ("static-crop", "contrast", "grayscale")

@@ -3,7 +3,11 @@
 Row layouts of the first output:
 - ``yolov8`` (YOLOv8, YOLOv11, YOLOv5u): ``(B, 4 + C + E, N)`` — box centre/size, C class
   scores, E extra channels (32 mask coefficients for ``-seg``, 3K keypoint values for ``-pose``);
-- ``yolov5``: ``(B, N, 5 + C + E)`` — box centre/size, objectness, class scores, extras.
+- ``yolov5``: ``(B, N, 5 + C + E)`` — box centre/size, objectness, class scores, extras;
+- ``end2end``: ``(B, N, 6 + E)`` — rows the graph already selected: x1, y1, x2, y2 in network
+  pixels, score, class id, extras. NMS-free heads (YOLO26, YOLOv10 exported with ``nms=False``,
+  metadata ``end2end: True``) and embedded-NMS exports (``nms=True``, rows zero-padded) both emit
+  it; no NMS runs on it.
 """
 
 from __future__ import annotations
@@ -25,17 +29,24 @@ from visionflow.models.params import DetectionParams
 from visionflow.runtime import OnnxSession, TensorSpec
 
 __all__ = [
+    "END2END_ARCHITECTURES",
     "MAX_DYNAMIC_BATCH",
     "OutputLayout",
+    "Preprocessor",
     "Selection",
     "YoloRunner",
     "check_input_size",
     "decode_yolo_rows",
     "forward_padded",
+    "runner_layout",
     "select_detections",
+    "select_end2end_rows",
 ]
 
-OutputLayout = Literal["yolov8", "yolov5"]
+OutputLayout = Literal["yolov8", "yolov5", "end2end"]
+
+# Architectures whose first output holds already-selected rows (``end2end`` layout).
+END2END_ARCHITECTURES = frozenset({"yolo-end2end", "yolo-end2end-seg", "yolo-end2end-pose"})
 
 # Images per session.run for graphs with a dynamic batch dimension: bounds peak memory.
 MAX_DYNAMIC_BATCH = 8
@@ -48,6 +59,17 @@ def decode_yolo_rows(
 ]:
     """One image's raw rows → ``(N, 4)`` xyxy, ``(N,)`` scores, ``(N,)`` class ids, ``(N, E)``."""
     extra_text = f" + {extra_channels}" if extra_channels else ""
+    if layout == "end2end":
+        if raw.ndim != 2 or raw.shape[1] != 6 + extra_channels:
+            raise ValueError(f"expected an (N, 6{extra_text}) output, got {tuple(raw.shape)}")
+        return (
+            np.ascontiguousarray(raw[:, :4], dtype=np.float32),
+            np.ascontiguousarray(raw[:, 4], dtype=np.float32),
+            # Class ids travel as floats holding integers; truncate as the reference's .int() does
+            # (out-of-range values clipped first so the cast cannot overflow; selection drops them).
+            np.clip(np.nan_to_num(raw[:, 5], nan=-1.0), -1, num_classes).astype(np.int64),
+            np.ascontiguousarray(raw[:, 6:], dtype=np.float32),
+        )
     if layout == "yolov8":
         if raw.ndim != 2 or raw.shape[0] != 4 + num_classes + extra_channels:
             raise ValueError(
@@ -74,6 +96,28 @@ def decode_yolo_rows(
         class_ids,
         np.ascontiguousarray(extra, dtype=np.float32),
     )
+
+
+def select_end2end_rows(
+    scores: npt.NDArray[np.float32],
+    class_ids: npt.NDArray[np.int64],
+    *,
+    confidence: float,
+    num_classes: int,
+    max_detections: int,
+) -> npt.NDArray[np.int64]:
+    """Indices of already-selected rows to keep, best first: ``(N,)`` scores and class ids →
+    ``(K,) int64``.
+
+    Scores *at or above* ``confidence`` pass, as in the reference's fused-NMS path (compared in
+    float32); rows scoring 0 are the padding of embedded-NMS exports and never pass, nor do rows
+    whose class id is outside the label set. The graph's order is kept (it is already by score).
+    """
+    passing = (scores >= np.float32(confidence)) & (scores > 0)
+    passing &= (class_ids >= 0) & (class_ids < num_classes)
+    candidates = np.flatnonzero(passing)
+    order = candidates[np.argsort(-scores[candidates], kind="stable")]
+    return order[: max(max_detections, 0)].astype(np.int64)
 
 
 def check_input_size(manifest: ModelManifest, spec: TensorSpec, graph: str) -> None:
@@ -131,18 +175,28 @@ def select_detections(
     layout: OutputLayout = "yolov8",
     extra_channels: int = 0,
 ) -> Selection:
-    """One image's raw rows for ``class_names`` → the boxes the reference's NMS keeps (and
-    ``params.class_filter`` allows), mapped back to the original image."""
+    """One image's raw rows for ``class_names`` → the boxes the reference's NMS keeps (for
+    ``end2end`` rows: those above the threshold) that ``params.class_filter`` allows, mapped back
+    to the original image."""
     xyxy, scores, class_ids, extra = decode_yolo_rows(raw, layout, len(class_names), extra_channels)
-    keep = non_max_suppression(
-        xyxy,
-        scores,
-        class_ids,
-        confidence=params.confidence,
-        iou_threshold=params.iou_threshold,
-        class_agnostic=params.class_agnostic_nms,
-        max_detections=params.max_detections,
-    )
+    if layout == "end2end":
+        keep = select_end2end_rows(
+            scores,
+            class_ids,
+            confidence=params.confidence,
+            num_classes=len(class_names),
+            max_detections=params.max_detections,
+        )
+    else:
+        keep = non_max_suppression(
+            xyxy,
+            scores,
+            class_ids,
+            confidence=params.confidence,
+            iou_threshold=params.iou_threshold,
+            class_agnostic=params.class_agnostic_nms,
+            max_detections=params.max_detections,
+        )
     if params.class_filter:
         allowed = [i for i, name in enumerate(class_names) if name in params.class_filter]
         keep = keep[np.isin(class_ids[keep], allowed)]
@@ -151,13 +205,35 @@ def select_detections(
     return Selection(xyxy[keep], boxes, scores[keep], class_ids[keep], extra[keep])
 
 
-class YoloRunner:
-    """Preprocess and run a YOLO-family graph; select boxes with the reference's NMS."""
+def runner_layout(architecture: str) -> OutputLayout:
+    """The row layout of an architecture's first output."""
+    if architecture in END2END_ARCHITECTURES:
+        return "end2end"
+    return "yolov5" if architecture == "yolov5" else "yolov8"
 
-    def __init__(self, manifest: ModelManifest, session: OnnxSession) -> None:
+
+Preprocessor = Callable[
+    [Sequence[npt.NDArray[np.uint8]]], tuple[npt.NDArray[np.float32], list[ResizeMeta]]
+]
+
+
+class YoloRunner:
+    """Preprocess and run a YOLO-family graph; select boxes with the reference's NMS.
+
+    ``preprocess`` replaces the shared image → tensor step (``images_to_tensor`` with the
+    manifest's input spec) for graphs trained on another resize (RF-DETR's PIL resize).
+    """
+
+    def __init__(
+        self,
+        manifest: ModelManifest,
+        session: OnnxSession,
+        preprocess: Preprocessor | None = None,
+    ) -> None:
         self.manifest = manifest
         self.session = session
-        self.layout: OutputLayout = "yolov5" if manifest.architecture == "yolov5" else "yolov8"
+        self._preprocess = preprocess
+        self.layout = runner_layout(manifest.architecture)
         spec = session.input
         if len(spec.shape) != 4:
             raise ModelLoadError(
@@ -173,6 +249,8 @@ class YoloRunner:
     def preprocess(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]]
     ) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
+        if self._preprocess is not None:
+            return self._preprocess(images_bgr)
         return images_to_tensor(images_bgr, self.manifest.input)
 
     def forward(self, tensor: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
