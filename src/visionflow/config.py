@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["Settings"]
+__all__ = ["MAX_WORKFLOWS_NESTING", "Settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# The most VISIONFLOW_WORKFLOWS_MAX_NESTING may allow: JSON encoders stop at 255 levels, and a
+# definition's literals may become outputs that crops and wrappers nest further.
+MAX_WORKFLOWS_NESTING = 200
 
 
 def _bool(raw: str, name: str) -> bool:
@@ -114,10 +117,12 @@ class Settings:
     workflows_profiling_allowed: bool = True
     workflows_definition_cache_s: float = 900.0
     workflows_max_concurrent_steps: int = 8
-    # Workflow budgets: steps per definition, size of a definition's JSON, wall-clock time of one
-    # run, time one regex operation may take, and the longest webhook timeout a block may ask.
+    # Workflow budgets: steps per definition, size of a definition's JSON, levels of lists and
+    # objects in it (the deepest reference workflow nests 11), wall-clock time of one run, time
+    # one regex operation may take, and the longest webhook timeout a block may ask.
     workflows_max_steps: int = 1000
     workflows_max_definition_bytes: int = 2_000_000
+    workflows_max_nesting: int = 64
     workflows_max_run_s: float = 120.0
     workflows_regex_timeout_s: float = 0.25
     workflows_webhook_max_timeout_s: float = 30.0
@@ -163,6 +168,12 @@ class Settings:
             raise ValueError(
                 "VISIONFLOW_WORKFLOWS_MAX_CONCURRENT_STEPS must be >= 1, "
                 f"got {self.workflows_max_concurrent_steps}"
+            )
+        if not 1 <= self.workflows_max_nesting <= MAX_WORKFLOWS_NESTING:
+            # Deeper documents break the JSON encoders and validators that walk them.
+            raise ValueError(
+                f"VISIONFLOW_WORKFLOWS_MAX_NESTING must be within [1, {MAX_WORKFLOWS_NESTING}], "
+                f"got {self.workflows_max_nesting}"
             )
         for name, value in (
             ("MAX_INFLIGHT_REQUESTS", self.max_inflight_requests),
@@ -308,6 +319,7 @@ class Settings:
             workflows_max_definition_bytes=pick_int(
                 "WORKFLOWS_MAX_DEFINITION_BYTES", defaults.workflows_max_definition_bytes
             ),
+            workflows_max_nesting=pick_int("WORKFLOWS_MAX_NESTING", defaults.workflows_max_nesting),
             workflows_max_run_s=pick_float("WORKFLOWS_MAX_RUN_S", defaults.workflows_max_run_s),
             workflows_regex_timeout_s=pick_float(
                 "WORKFLOWS_REGEX_TIMEOUT_S", defaults.workflows_regex_timeout_s

@@ -84,6 +84,7 @@ def test_inputs_up_to_the_limit_run(client: TestClient, tenant: Tenant, depth: i
 
 
 def test_a_deep_default_value_is_refused(client: TestClient, tenant: Tenant) -> None:
+    """The definition itself is too deep: refused when it compiles, naming the setting."""
     inputs = [{"type": "WorkflowParameter", "name": "p", "default_value": "__P__"}]
     workflow = json.dumps(definition([], {"p": "$inputs.p"}, inputs=inputs))
     text = json.dumps({"api_key": tenant.key, "inputs": {}, "specification": "__W__"})
@@ -91,7 +92,9 @@ def test_a_deep_default_value_is_refused(client: TestClient, tenant: Tenant) -> 
     response = client.post(
         "/workflows/run", content=text, headers={"content-type": "application/json"}
     )
-    assert (response.status_code, response.json()["error_type"]) == (400, "RuntimeInputError")
+    body = response.json()
+    assert (response.status_code, body["error_type"]) == (400, "WorkflowDefinitionError")
+    assert "VISIONFLOW_WORKFLOWS_MAX_NESTING" in body["message"]
 
 
 def test_a_deep_parsed_json_text_is_refused(client: TestClient, tenant: Tenant) -> None:

@@ -3,6 +3,7 @@ the file sink writes only inside the configured folder."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterator
@@ -15,8 +16,11 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 from tests.http.test_workflow_blocks import DETECTOR, IMAGE, step
+from visionflow.config import Settings
 from visionflow.http.app import create_app
 from visionflow.service.services import Services
+from visionflow.service.sinks import SinkEnvironment, SinkPool
+from visionflow.workflows.blocks.sinks import HttpRequest
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -131,3 +135,47 @@ def test_webhook_to_loopback_is_refused_by_default(
     assert "webhook URL host '127.0.0.1' resolves to a non-public address" in result["hook"]
     assert "image" not in result["hook"]
     assert hook_server.received == []  # type: ignore[attr-defined]
+
+
+class _RecordingFetcher:
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def request(self, method: str, url: str, **options: Any) -> int:
+        self.timeouts.append(options["timeout_s"])
+        return 204
+
+
+@pytest.mark.parametrize(
+    ("asked_s", "sent_s"),
+    [
+        pytest.param(2.0, 2.0, id="within"),
+        pytest.param(30.0, 30.0, id="at-the-limit"),
+        pytest.param(3600.0, 30.0, id="past-the-limit"),
+    ],
+)
+def test_the_sink_environment_caps_request_timeouts(asked_s: float, sent_s: float) -> None:
+    """Whatever a block asks (the webhook block itself refuses more), no sink request may hold
+    a thread longer than the limit."""
+    fetcher = _RecordingFetcher()
+    environment = SinkEnvironment(
+        fetcher,  # type: ignore[arg-type]
+        SinkPool(workers=1),
+        disabled=False,
+        file_root=None,
+        max_timeout_s=30.0,
+    )
+    response = environment.send(HttpRequest("POST", "https://hooks.example.com", timeout_s=asked_s))
+    assert response.status_code == 204
+    assert fetcher.timeouts == [sent_s]
+
+
+def test_the_service_caps_sinks_at_the_setting(settings: Settings) -> None:
+    built = Services.build(dataclasses.replace(settings, workflows_webhook_max_timeout_s=7.0))
+    try:
+        assert built.workflows.limits.webhook_max_timeout_s == 7.0
+        environment = built.workflows._sinks(disabled=False)
+        assert environment is not None
+        assert environment.max_timeout_s == 7.0
+    finally:
+        built.close()

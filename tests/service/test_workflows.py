@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.workflows.fakes import definition
+from visionflow.config import Settings
 from visionflow.errors import InvalidInputError, WorkspaceNotFoundError
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageLoader
 from visionflow.service.services import Services
 from visionflow.service.workflows import WorkflowRun, WorkflowService
 from visionflow.workflows import WorkflowNotFoundError
-from visionflow.workflows.errors import WorkflowSyntaxError
+from visionflow.workflows.errors import WorkflowDefinitionError, WorkflowSyntaxError
 
 ACME = Principal(workspace="acme", visible_workspaces=("acme", "demo"))
 
@@ -139,3 +142,59 @@ def test_demo_workflows_are_visible_to_everyone(
 
 def test_execution_engine_versions() -> None:
     assert WorkflowService.execution_engine_versions() == ["1.17.0"]
+
+
+# -- limits from settings -------------------------------------------------------------------------
+
+
+def _steps(count: int) -> dict[str, Any]:
+    steps = [
+        {
+            "type": "roboflow_core/property_definition@v1",
+            "name": f"s{i}",
+            "data": "$inputs.name",
+            "operations": [],
+        }
+        for i in range(count)
+    ]
+    return definition(steps, {}, inputs=[{"type": "WorkflowParameter", "name": "name"}])
+
+
+@pytest.fixture
+def limited(settings: Settings) -> Iterator[Services]:
+    built = Services.build(dataclasses.replace(settings, workflows_max_steps=3))
+    built.registry.create_workspace("acme")
+    yield built
+    built.close()
+
+
+def test_inline_runs_are_held_to_the_settings(limited: Services) -> None:
+    run = WorkflowRun(inputs={"name": "x"})
+    assert limited.workflows.run(ACME, _steps(3), run).outputs == [{}]
+    with pytest.raises(WorkflowDefinitionError, match="VISIONFLOW_WORKFLOWS_MAX_STEPS") as raised:
+        limited.workflows.run(ACME, _steps(4), run)
+    assert raised.value.http_status == 413
+
+
+def test_saving_is_held_to_the_settings(limited: Services) -> None:
+    with pytest.raises(WorkflowDefinitionError, match="has 4 steps, more than the 3"):
+        limited.workflows.save("acme", "big", _steps(4))
+    assert limited.registry.find_workflow("acme", "big") is None
+
+
+def test_stored_runs_are_held_to_the_settings(limited: Services) -> None:
+    """A definition stored before the limit was lowered (written to the store directly)."""
+    limited.registry.add_workflow_version("acme", "big", _steps(4))
+    with pytest.raises(WorkflowDefinitionError, match="VISIONFLOW_WORKFLOWS_MAX_STEPS"):
+        limited.workflows.run_stored(ACME, "acme", "big", WorkflowRun(inputs={"name": "x"}))
+    with pytest.raises(WorkflowDefinitionError, match="VISIONFLOW_WORKFLOWS_MAX_STEPS"):
+        limited.workflows.describe_stored_interface(ACME, "acme", "big")
+
+
+def test_runs_are_held_to_the_run_time_setting(settings: Settings) -> None:
+    built = Services.build(dataclasses.replace(settings, workflows_max_run_s=7.5))
+    try:
+        assert built.workflows.executor.limits.max_run_s == 7.5
+        assert built.workflows.compiler.limits == built.workflows.executor.limits
+    finally:
+        built.close()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.workflows.fakes import IMAGE_INPUT, definition, detector
-from visionflow.workflows import BlockRegistry, Compiler, compile_workflow
+from visionflow.workflows import BlockRegistry, Compiler, WorkflowLimits, compile_workflow
 from visionflow.workflows.errors import (
     ControlFlowDefinitionError,
     DuplicatedNameError,
@@ -433,7 +433,8 @@ def test_a_long_chain_is_one_step_per_layer(registry: BlockRegistry) -> None:
         }
         for i in reversed(range(count))
     ]
-    plan = compile_workflow(definition(steps, {"last": f"$steps.s{count - 1}.output"}), registry)
+    workflow = definition(steps, {"last": f"$steps.s{count - 1}.output"})
+    plan = compile_workflow(workflow, registry, WorkflowLimits(max_steps=count))
     assert plan.layers == tuple((f"s{i}",) for i in range(count))
     assert list(plan.steps) == [f"s{i}" for i in range(count)]
 

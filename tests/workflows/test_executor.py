@@ -8,23 +8,26 @@ quarter (see ``tests.workflows.fakes``).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, ClassVar
 
 import pytest
 import supervision as sv
 
 from tests.workflows.fakes import FakeModels, context, decode_image, definition, detector
-from visionflow.errors import ModelNotFoundError
+from visionflow.errors import ModelNotFoundError, RunTimeoutError
 from visionflow.workflows import (
     Block,
     BlockRegistry,
     Executor,
     OutputDefinition,
     Profiler,
+    RunBudget,
     RunContext,
     StepInputs,
     StepManifest,
     StepResult,
+    WorkflowLimits,
     compile_workflow,
 )
 from visionflow.workflows.errors import (
@@ -483,3 +486,95 @@ def test_independent_steps_run_concurrently(failing_registry: BlockRegistry) -> 
         failing_registry, definition(steps, {"left": "$steps.left.output"}), {"image": BIG}
     )
     assert result["left"].lineage.size_wh == (640, 480)
+
+
+# -- the run's budget -----------------------------------------------------------------------------
+
+
+class _Sleepy(_Exploding):
+    """Sleeps ``NAP_S`` per element and records the elements it ran."""
+
+    type = "tests/sleepy@v1"
+    NAP_S: ClassVar[float] = 0.15
+    ran: ClassVar[list[str]] = []
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        self.ran.append(inputs.step)
+        time.sleep(self.NAP_S)
+        return {"output": inputs["data"]}
+
+
+@pytest.fixture
+def sleepy_registry() -> BlockRegistry:
+    registry = BlockRegistry()
+    registry.register(_Sleepy)
+    _Sleepy.ran.clear()
+    return registry
+
+
+def _sleepy_chain(count: int) -> dict[str, Any]:
+    steps = [
+        {
+            "type": "tests/sleepy@v1",
+            "name": f"s{i}",
+            "data": f"$steps.s{i - 1}.output" if i else "$inputs.image",
+        }
+        for i in range(count)
+    ]
+    return definition(steps, {"last": f"$steps.s{count - 1}.output"})
+
+
+def _run_within(
+    registry: BlockRegistry, workflow: dict[str, Any], inputs: dict[str, Any], max_run_s: float
+) -> list[dict[str, Any]]:
+    plan = compile_workflow(workflow, registry)
+    executor = Executor(limits=WorkflowLimits(max_run_s=max_run_s))
+    return executor.run(plan, inputs, context=context(), decode_image=decode_image)
+
+
+def test_a_run_past_its_deadline_stops_before_the_next_step(
+    sleepy_registry: BlockRegistry,
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(RunTimeoutError) as raised:
+        _run_within(sleepy_registry, _sleepy_chain(6), {"image": BIG}, max_run_s=0.2)
+    assert time.monotonic() - started < 0.2 + 2 * _Sleepy.NAP_S + 1.0
+    assert raised.value.status_code == 408
+    assert raised.value.message.startswith(
+        "The workflow run took longer than 0.2 s, the most one run may take "
+        "(VISIONFLOW_WORKFLOWS_MAX_RUN_S); it was stopped before "
+    )
+    # s0 (0.15 s) is within the 0.2 s, s1 starts within them too (unless the machine is slow).
+    assert _Sleepy.ran in (["s0"], ["s0", "s1"])
+    assert raised.value.message.endswith(f"it was stopped before step 's{len(_Sleepy.ran)}'.")
+
+
+def test_a_run_past_its_deadline_stops_between_batch_elements(
+    sleepy_registry: BlockRegistry,
+) -> None:
+    with pytest.raises(RunTimeoutError) as raised:
+        _run_within(sleepy_registry, _sleepy_chain(1), {"image": [BIG] * 6}, max_run_s=0.2)
+    assert _Sleepy.ran in (["s0"], ["s0", "s0"])
+    stopped = f"it was stopped before element {len(_Sleepy.ran)} of step 's0'."
+    assert raised.value.message.endswith(stopped)
+
+
+def test_every_run_gets_its_own_budget(sleepy_registry: BlockRegistry) -> None:
+    plan = compile_workflow(_sleepy_chain(2), sleepy_registry)
+    executor = Executor(limits=WorkflowLimits(max_run_s=1.0))
+    for _ in range(4):  # 1.2 s together, each run 0.3 s
+        executor.run(plan, {"image": BIG}, context=context(), decode_image=decode_image)
+    assert len(_Sleepy.ran) == 8
+
+
+def test_a_deadline_the_caller_set_is_kept(sleepy_registry: BlockRegistry) -> None:
+    plan = compile_workflow(_sleepy_chain(1), sleepy_registry)
+    spent = RunBudget(WorkflowLimits(max_run_s=9.0), deadline=time.monotonic() - 1)
+    with pytest.raises(RunTimeoutError, match="before step 's0'"):
+        Executor().run(
+            plan,
+            {"image": BIG},
+            context=RunContext(models=FakeModels(), budget=spent),
+            decode_image=decode_image,
+        )
+    assert _Sleepy.ran == []

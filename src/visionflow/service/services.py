@@ -17,6 +17,7 @@ from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
 from visionflow.service.yolo_world import YoloWorldService
 from visionflow.store import ArtifactStore, Database, Registry
+from visionflow.workflows import WorkflowLimits
 
 __all__ = ["Services"]
 
@@ -77,6 +78,7 @@ class Services:
                 sink_folder=settings.workflows_sink_folder,
                 clip=clip,
                 yolo_world=yolo_world,
+                limits=WorkflowLimits.from_settings(settings),
             ),
             clip=clip,
             yolo_world=yolo_world,

@@ -44,6 +44,8 @@ class SinkEnvironment:
     pool: SinkPool
     disabled: bool
     file_root: Path | None
+    # The longest a request may take, whatever a block asks (the webhook block refuses more).
+    max_timeout_s: float = 30.0
 
     def send(self, request: HttpRequest) -> HttpResponse:
         status = self.fetcher.request(
@@ -54,7 +56,7 @@ class SinkEnvironment:
             json=request.json,
             data=request.data,
             files=request.files,
-            timeout_s=request.timeout_s,
+            timeout_s=min(request.timeout_s, self.max_timeout_s),
             purpose=request.purpose,
         )
         return HttpResponse(status_code=status)

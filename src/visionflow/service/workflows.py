@@ -41,6 +41,7 @@ from visionflow.workflows import (
     Executor,
     Profiler,
     RunContext,
+    WorkflowLimits,
     WorkflowNotFoundError,
 )
 from visionflow.workflows.definition import check_engine_version
@@ -175,7 +176,11 @@ class WorkflowService:
         sink_folder: Path | None = None,
         clip: ClipService | None = None,
         yolo_world: YoloWorldService | None = None,
+        limits: WorkflowLimits | None = None,
     ) -> None:
+        # Definition size, nesting and steps (the compiler), run time (the executor), regex and
+        # webhook timeouts (the run's budget): the server's settings, in one place.
+        self.limits = limits or WorkflowLimits()
         self._sink_fetcher = sink_fetcher
         self._sink_folder = sink_folder
         self._sink_pool = SinkPool()
@@ -186,8 +191,8 @@ class WorkflowService:
         self._world = yolo_world or YoloWorldService(inference, images)
         self._images = images
         self.blocks = blocks or BlockRegistry()
-        self.compiler = Compiler(self.blocks)
-        self.executor = Executor(max_concurrent_steps)
+        self.compiler = Compiler(self.blocks, limits=self.limits)
+        self.executor = Executor(max_concurrent_steps, limits=self.limits)
         self.describer = BlocksDescriber(self.blocks)
         self._ttl_s = definition_ttl_s
         self._profiling_allowed = profiling_allowed
@@ -199,7 +204,13 @@ class WorkflowService:
     def _sinks(self, disabled: bool) -> SinkEnvironment | None:
         if self._sink_fetcher is None:
             return None
-        return SinkEnvironment(self._sink_fetcher, self._sink_pool, disabled, self._sink_folder)
+        return SinkEnvironment(
+            self._sink_fetcher,
+            self._sink_pool,
+            disabled,
+            self._sink_folder,
+            max_timeout_s=self.limits.webhook_max_timeout_s,
+        )
 
     def close(self) -> None:
         self._sink_pool.shutdown()

@@ -22,6 +22,7 @@ from visionflow.workflows.errors import (
     WorkflowNotFoundError,
 )
 from visionflow.workflows.executor import Executor, ImageDecoder
+from visionflow.workflows.limits import RunBudget, WorkflowLimits
 from visionflow.workflows.lineage import Lineage, WorkflowImage
 from visionflow.workflows.manifest import StepManifest
 from visionflow.workflows.memory import MemoryScope, StepMemory
@@ -47,6 +48,7 @@ __all__ = [
     "ModelRunner",
     "OutputDefinition",
     "Profiler",
+    "RunBudget",
     "RunContext",
     "StepInputs",
     "StepManifest",
@@ -56,6 +58,7 @@ __all__ = [
     "VideoMetadata",
     "WorkflowError",
     "WorkflowImage",
+    "WorkflowLimits",
     "WorkflowNotFoundError",
     "compile_workflow",
     "definition_hash",

@@ -22,6 +22,7 @@ A block is a class with class-level declarations and a few hooks, all but ``run`
 from __future__ import annotations
 
 import builtins
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -29,6 +30,7 @@ from typing import Any, ClassVar
 import supervision as sv
 
 from visionflow.workflows.errors import BlockError, InvalidInputTypeError
+from visionflow.workflows.limits import RunBudget
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import StepManifest
 from visionflow.workflows.memory import MemoryScope
@@ -75,6 +77,9 @@ class RunContext:
     # Set by the executor: state that lasts across runs of this workflow (``workflows.memory``);
     # ``None`` outside an executor run, where state lasts one ``run_batch`` call.
     memory: MemoryScope | None = None
+    # Set by the executor: the run's deadline and limits (blocks pass it to the query language
+    # and check it in long loops); no deadline outside an executor run.
+    budget: RunBudget = dataclasses.field(default_factory=RunBudget)
 
 
 class StepInputs(Mapping[str, Any]):
@@ -129,10 +134,12 @@ class StepInputs(Mapping[str, Any]):
             raise self._wrong(field, f"a number within [{low}, {high}]")
         return float(value)
 
-    def as_int(self, field: str, *, low: int | None = None) -> int:
+    def as_int(self, field: str, *, low: int | None = None, high: int | None = None) -> int:
         value = self._values.get(field)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._wrong(field, "an integer")
+        if high is not None and (value > high or (low is not None and value < low)):
+            raise self._wrong(field, f"an integer within [{low}, {high}]")
         if low is not None and value < low:
             raise self._wrong(field, f"an integer >= {low}")
         return value
@@ -185,4 +192,8 @@ class Block:
         raise NotImplementedError
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        return [self.run(inputs, context) for inputs in batch]
+        results: list[StepResult] = []
+        for position, inputs in enumerate(batch):
+            context.budget.check(f"element {position} of step {inputs.step!r}")
+            results.append(self.run(inputs, context))
+        return results

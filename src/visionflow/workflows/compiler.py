@@ -1,5 +1,7 @@
 """Definition → ``CompiledWorkflow``: parse, resolve blocks and selectors, type-check every edge
 by kind, order the steps and check dimensionality. Pure; ``Compiler`` caches by definition hash.
+A definition is first held to the ``WorkflowLimits`` (nesting, steps, bytes), so nothing below
+walks a document deeper or larger than they allow.
 
 Every error names the step (``block_id``) and the field (``property_name``) it concerns.
 """
@@ -37,6 +39,7 @@ from visionflow.workflows.errors import (
     WorkflowSyntaxError,
 )
 from visionflow.workflows.kinds import kinds_compatible
+from visionflow.workflows.limits import WorkflowLimits, check_definition
 from visionflow.workflows.manifest import FieldReferences, StepManifest, field_references
 from visionflow.workflows.plan import (
     INPUT_LINEAGE,
@@ -453,10 +456,27 @@ def _compile_inputs(document: WorkflowDefinition) -> dict[str, CompiledInput]:
     return inputs
 
 
-def compile_workflow(definition: Mapping[str, Any], registry: BlockRegistry) -> CompiledWorkflow:
-    """Compile ``definition``; raises a ``WorkflowError`` (400) naming the step and field."""
+def _checked(definition: Any, limits: WorkflowLimits) -> bytes:
+    """The canonical JSON of ``definition``, a JSON object within ``limits``."""
     if not isinstance(definition, Mapping):
         raise WorkflowSyntaxError("A workflow definition must be a JSON object")
+    return check_definition(definition, limits)
+
+
+def compile_workflow(
+    definition: Mapping[str, Any],
+    registry: BlockRegistry,
+    limits: WorkflowLimits | None = None,
+) -> CompiledWorkflow:
+    """Compile ``definition``; raises a ``WorkflowError`` (400, or 413 for a definition past
+    ``limits``' size) naming the step and field."""
+    canonical = _checked(definition, limits or WorkflowLimits())
+    return _compile(definition, registry, definition_hash(definition, canonical))
+
+
+def _compile(
+    definition: Mapping[str, Any], registry: BlockRegistry, digest: str
+) -> CompiledWorkflow:
     document = parse_definition(definition)
     check_engine_version(document.version)
     _check_unique("inputs", [declaration.name for declaration in document.inputs])
@@ -478,7 +498,7 @@ def compile_workflow(definition: Mapping[str, Any], registry: BlockRegistry) -> 
         layers[depth[name]].append(name)
     outputs = tuple(_compile_output(graph, compiled, field) for field in document.outputs)
     return CompiledWorkflow(
-        definition_hash=definition_hash(definition),
+        definition_hash=digest,
         inputs=tuple(inputs.values()),
         steps=compiled,
         layers=tuple(tuple(layer) for layer in layers),
@@ -487,23 +507,30 @@ def compile_workflow(definition: Mapping[str, Any], registry: BlockRegistry) -> 
 
 
 class Compiler:
-    """``compile_workflow`` with an LRU cache keyed by the definition's hash."""
+    """``compile_workflow`` with an LRU cache keyed by the definition's hash; every definition,
+    cached or not, is held to ``limits``."""
 
-    def __init__(self, registry: BlockRegistry, cache_size: int = 64) -> None:
+    def __init__(
+        self,
+        registry: BlockRegistry,
+        cache_size: int = 64,
+        limits: WorkflowLimits | None = None,
+    ) -> None:
         self.registry = registry
+        self.limits = limits or WorkflowLimits()
         self._cache: OrderedDict[str, CompiledWorkflow] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def compile(self, definition: Mapping[str, Any]) -> tuple[CompiledWorkflow, bool]:
         """The compiled workflow and whether it came from the cache."""
-        key = definition_hash(definition) if isinstance(definition, Mapping) else ""
+        key = definition_hash(definition, _checked(definition, self.limits))
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached, True
-        plan = compile_workflow(definition, self.registry)
+        plan = _compile(definition, self.registry, key)
         with self._lock:
             self._cache[key] = plan
             while len(self._cache) > self._cache_size:

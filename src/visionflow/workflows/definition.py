@@ -31,6 +31,7 @@ __all__ = [
     "ParameterInput",
     "VideoMetadataInput",
     "WorkflowDefinition",
+    "canonical_json",
     "check_engine_version",
     "definition_hash",
     "parse_definition",
@@ -114,10 +115,22 @@ class WorkflowDefinition(BaseModel):
     outputs: list[JsonField]
 
 
-def definition_hash(definition: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of ``definition`` (key order does not matter)."""
-    canonical = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def canonical_json(definition: Mapping[str, Any]) -> bytes:
+    """``definition`` as compact UTF-8 JSON with sorted keys (key order and spacing do not
+    matter; what is not JSON is written as its ``str``). Recursive: check the nesting first
+    (``limits.check_definition``)."""
+    text = json.dumps(
+        definition, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False
+    )
+    # ``surrogatepass``: a lone surrogate (refused at the HTTP edge) still has a hash here.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def definition_hash(definition: Mapping[str, Any], canonical: bytes | None = None) -> str:
+    """sha256 of the canonical JSON of ``definition`` (``canonical`` when already computed)."""
+    return hashlib.sha256(
+        canonical if canonical is not None else canonical_json(definition)
+    ).hexdigest()
 
 
 # The reference's Execution Engine version this engine follows (1.8.3 registers 1.17.0).

@@ -5,6 +5,12 @@ concurrently, flow control (steps gated by ``continue_if`` are skipped where its
 false; whatever depends on a skipped step is skipped too, so its outputs are ``null`` or empty
 lists), fan-out over crops (a dimensionality increase nests results one list deeper) and back
 (a decrease gathers them), coordinate mapping of outputs, error attribution and profiling.
+
+Every run has a wall-clock budget (``WorkflowLimits.max_run_s``, in ``RunContext.budget``): it is
+checked before each step, each batch element a block runs (``Block.run_batch``) and each query
+operation, and a run past it ends with a ``RunTimeoutError`` (408) naming the setting. A step
+already running is not interrupted (a Python thread cannot be stopped), so a run ends at most
+one element's work after its deadline.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
-from visionflow.errors import VisionflowError
+from visionflow.errors import RunTimeoutError, VisionflowError
 from visionflow.workflows.block import Decision, RunContext, StepInputs, StepResult
 from visionflow.workflows.errors import (
     BlockError,
@@ -28,6 +34,7 @@ from visionflow.workflows.errors import (
     StepExecutionError,
     WorkflowError,
 )
+from visionflow.workflows.limits import RunBudget, WorkflowLimits
 from visionflow.workflows.lineage import WorkflowImage, to_root_coordinates
 from visionflow.workflows.memory import StepMemory
 from visionflow.workflows.nesting import MAX_INPUT_DEPTH, MAX_VALUE_DEPTH, nesting_depth
@@ -62,11 +69,17 @@ def _absent(value: Any) -> bool:
 
 class Executor:
     """Runs compiled workflows; ``memory`` holds what stateful blocks keep between runs (one per
-    process, shared by every run of this executor)."""
+    process, shared by every run of this executor); ``limits`` give each run its budget."""
 
-    def __init__(self, max_concurrent_steps: int = 8, memory: StepMemory | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrent_steps: int = 8,
+        memory: StepMemory | None = None,
+        limits: WorkflowLimits | None = None,
+    ) -> None:
         self.max_concurrent_steps = max_concurrent_steps
         self.memory = memory if memory is not None else StepMemory()
+        self.limits = limits or WorkflowLimits()
 
     def run(
         self,
@@ -79,8 +92,11 @@ class Executor:
         excluded_fields: Collection[str] = (),
         serialize: bool = True,
     ) -> list[dict[str, Any]]:
-        """One dict per element of the input batch (one dict when every output is non-batch)."""
+        """One dict per element of the input batch (one dict when every output is non-batch).
+        The run's budget starts now, unless ``context`` brings one with a deadline."""
         profiler = profiler or Profiler(enabled=False)
+        if context.budget.deadline is None:
+            context = dataclasses.replace(context, budget=RunBudget.start(self.limits))
         if context.memory is None:
             scope = self.memory.scope(context.tenant, plan.definition_hash)
             context = dataclasses.replace(context, memory=scope)
@@ -91,6 +107,7 @@ class Executor:
                 self._run_layer(
                     plan, [plan.steps[name] for name in layer], state, context, profiler, pool
                 )
+        context.budget.check("constructing the outputs")
         with profiler.phase("outputs_construction"):
             outputs = _construct_outputs(plan, state, set(excluded_fields))
             return (
@@ -313,8 +330,9 @@ def _gates_open(
 
 
 def _attribute(step: CompiledStep, exc: Exception) -> VisionflowError:
-    """``exc`` raised by a step, as an error that names the step."""
-    if isinstance(exc, WorkflowError):
+    """``exc`` raised by a step, as an error that names the step (a run past its deadline
+    answers as such: the step only noticed it)."""
+    if isinstance(exc, WorkflowError | RunTimeoutError):
         return exc
     where = BlockError(step.name, step.block_type, None, str(exc))
     if isinstance(exc, VisionflowError):
@@ -342,6 +360,7 @@ def _run_step(
     context: RunContext,
     profiler: Profiler,
 ) -> None:
+    context.budget.check(f"step {step.name!r}")
     with profiler.phase("step_execution", step_selector=step.selector):
         indices = state.domain(step.run_lineage) if step.run_lineage else [()]
         jobs: list[tuple[Index, StepInputs]] = []

@@ -4,6 +4,7 @@ URL refusals reported, and files confined to the sink folder."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
-from visionflow.workflows import RunContext
+from visionflow.workflows import RunBudget, RunContext, WorkflowLimits
 from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse, confined_directory
 from visionflow.workflows.errors import InvalidInputTypeError
 
@@ -210,3 +211,77 @@ def test_local_file_sink_needs_a_folder_and_a_plain_prefix(tmp_path: Path) -> No
     assert "no sink folder" in _file_sink(None, ["x"])[0]["message"]
     with pytest.raises(InvalidInputTypeError, match="file_name_prefix"):
         _file_sink(tmp_path, ["x"], file_name_prefix="../evil")
+
+
+def _within(limits: WorkflowLimits, seconds_left: float = 60.0) -> RunBudget:
+    return RunBudget(limits, deadline=time.monotonic() + seconds_left)
+
+
+@pytest.mark.parametrize(
+    ("request_timeout", "fire_and_forget"),
+    [
+        pytest.param(30, False, id="one-past-the-limit"),
+        pytest.param(31, False, id="past-the-limit"),
+        pytest.param(10**9, True, id="background-past-the-limit"),
+    ],
+)
+def test_a_webhook_timeout_past_the_limit_is_refused_naming_the_setting(
+    request_timeout: int, fire_and_forget: bool
+) -> None:
+    sinks = FakeSinks()
+    limits = WorkflowLimits(webhook_max_timeout_s=29.0)
+    with pytest.raises(InvalidInputTypeError) as raised:
+        run(
+            [
+                model_step("det", "m/1"),
+                step(
+                    "webhook_sink@v1",
+                    "hook",
+                    url="https://hooks.example.com/in",
+                    method="POST",
+                    request_timeout=request_timeout,
+                    fire_and_forget=fire_and_forget,
+                ),
+            ],
+            {"message": "$steps.hook.message"},
+            IMAGES,
+            {"image": "a"},
+            context=SinkContext(models=MODELS, sinks=sinks, budget=_within(limits)),
+        )
+    assert raised.value.message == (
+        f"Step 'hook' (roboflow_core/webhook_sink@v1): field 'request_timeout': "
+        f"{request_timeout} s is longer than the 29 s a webhook may take "
+        "(VISIONFLOW_WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S)"
+    )
+    assert sinks.sent == []
+    assert sinks.background == []
+
+
+def test_a_webhook_at_the_limit_is_sent_with_its_timeout() -> None:
+    sinks = FakeSinks()
+    [result] = _webhook(sinks, request_timeout=30)
+    assert result["error"] is False
+    assert sinks.sent[0].timeout_s == pytest.approx(30.0, abs=1.0)
+
+
+def test_a_waited_webhook_ends_with_the_run() -> None:
+    sinks = FakeSinks()
+    limits = WorkflowLimits(webhook_max_timeout_s=30.0)
+    run(
+        [
+            model_step("det", "m/1"),
+            step(
+                "webhook_sink@v1",
+                "hook",
+                url="https://hooks.example.com/in",
+                method="POST",
+                request_timeout=20,
+                fire_and_forget=False,
+            ),
+        ],
+        {"message": "$steps.hook.message"},
+        IMAGES,
+        {"image": "a"},
+        context=SinkContext(models=MODELS, sinks=sinks, budget=_within(limits, 2.0)),
+    )
+    assert 0 < sinks.sent[0].timeout_s <= 2.0

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.expressions import apply_data_operations
+from visionflow.workflows.limits import RunBudget
 from visionflow.workflows.manifest import AnySelector, StepManifest
 from visionflow.workflows.query import Operation
 
@@ -260,14 +261,14 @@ class DataAggregatorV1(Block):
 
         if context.memory is None:
             window = local.setdefault(key, new_window())
-            return [self._feed(window, inputs) for inputs in batch]
+            return [self._feed(window, inputs, context.budget) for inputs in batch]
         with context.memory.hold(key, new_window) as window:
-            return [self._feed(window, inputs) for inputs in batch]
+            return [self._feed(window, inputs, context.budget) for inputs in batch]
 
-    def _feed(self, window: _Window, inputs: StepInputs) -> StepResult:
+    def _feed(self, window: _Window, inputs: StepInputs, budget: RunBudget) -> StepResult:
         # The manifest checked that every ``data_operations`` entry names a ``data`` entry.
         data = apply_data_operations(
-            inputs, inputs["data"], "data_operations", inputs["data_operations"]
+            inputs, inputs["data"], "data_operations", inputs["data_operations"], budget
         )
         modes: dict[str, list[str]] = inputs["aggregation_mode"]
         columns = [(f"{name}_{mode}", name, mode) for name in data for mode in modes.get(name, [])]

@@ -111,7 +111,7 @@ class DetectionsTransformationV1(Block):
     outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return detections_through_operations(inputs)
+        return detections_through_operations(inputs, context.budget)
 
 
 class BoundingRectManifest(StepManifest):

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.limits import RunBudget
 from visionflow.workflows.manifest import AnySelector, StepManifest, StringSelector
 from visionflow.workflows.query import Operation, QueryError, StatementGroup, apply_operations
 from visionflow.workflows.query import evaluate as evaluate_statement
@@ -64,16 +65,21 @@ class ExpressionManifest(StepManifest):
 
 
 def apply_data_operations(
-    inputs: StepInputs, values: dict[str, Any], field: str, operations: dict[str, list[Any]]
+    inputs: StepInputs,
+    values: dict[str, Any],
+    field: str,
+    operations: dict[str, list[Any]],
+    budget: RunBudget,
 ) -> dict[str, Any]:
-    """``values`` with each entry named in ``operations`` put through its operations (the
-    step's ``field`` is blamed for operations on an unknown entry or failing ones)."""
+    """``values`` with each entry named in ``operations`` put through its operations within the
+    run's ``budget`` (the step's ``field`` is blamed for operations on an unknown entry or
+    failing ones)."""
     result = dict(values)
     for name, chain in operations.items():
         if name not in result:
             raise inputs.fail(field, f"operations for {name!r}, which is not a data entry")
         try:
-            result[name] = apply_operations(result[name], chain)
+            result[name] = apply_operations(result[name], chain, budget=budget)
         except QueryError as exc:
             raise inputs.fail(field, f"{name}: {exc}") from None
     return result
@@ -90,22 +96,26 @@ class ExpressionV1(Block):
     outputs = (OutputDefinition("output", (k.WILDCARD,)),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        budget = context.budget
         data = apply_data_operations(
-            inputs, inputs["data"], "data_operations", inputs["data_operations"]
+            inputs, inputs["data"], "data_operations", inputs["data_operations"], budget
         )
         switch: CasesDefinition = inputs["switch"]
         try:
             chosen = next(
-                (case.result for case in switch.cases if evaluate_statement(case.condition, data)),
+                (
+                    case.result
+                    for case in switch.cases
+                    if evaluate_statement(case.condition, data, budget=budget)
+                ),
                 switch.default,
             )
             if isinstance(chosen, StaticCaseResult):
                 return {"output": chosen.value}
             if chosen.parameter_name not in data:
                 raise QueryError(f"unknown parameter {chosen.parameter_name!r}")
-            return {
-                "output": apply_operations(data[chosen.parameter_name], chosen.operations or [])
-            }
+            value = data[chosen.parameter_name]
+            return {"output": apply_operations(value, chosen.operations or [], budget=budget)}
         except QueryError as exc:
             raise inputs.fail("switch", str(exc)) from None
 
@@ -160,7 +170,11 @@ class CsvFormatterV1(Block):
         rows = []
         for inputs in batch:
             row = apply_data_operations(
-                inputs, inputs["columns_data"], "columns_operations", inputs["columns_operations"]
+                inputs,
+                inputs["columns_data"],
+                "columns_operations",
+                inputs["columns_operations"],
+                context.budget,
             )
             row["timestamp"] = datetime.now(tz=UTC).isoformat()
             rows.append(row)

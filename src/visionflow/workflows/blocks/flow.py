@@ -45,7 +45,7 @@ class ContinueIfV1(Block):
         if not inputs["next_steps"]:
             return Decision(proceed=False)
         try:
-            return Decision(proceed=evaluate(statement, params))
+            return Decision(proceed=evaluate(statement, params, budget=context.budget))
         except QueryError as exc:
             raise inputs.fail("condition_statement", str(exc)) from None
 

@@ -43,7 +43,8 @@ class PropertyDefinitionV1(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         try:
-            return {"output": apply_operations(inputs["data"], inputs["operations"])}
+            output = apply_operations(inputs["data"], inputs["operations"], budget=context.budget)
+            return {"output": output}
         except QueryError as exc:
             raise inputs.fail("operations", str(exc)) from None
 
@@ -187,7 +188,7 @@ class StringTemplateV1(Block):
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         template = inputs.as_str("template")
         data = apply_data_operations(
-            inputs, inputs["data"], "data_operations", inputs["data_operations"]
+            inputs, inputs["data"], "data_operations", inputs["data_operations"], context.budget
         )
         try:
             return {"output": render_template(template, data)}

@@ -12,6 +12,7 @@ Like other state, cooldowns and append logs last one run (see ``blocks.video``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.expressions import apply_data_operations
+from visionflow.workflows.limits import WEBHOOK_MAX_TIMEOUT_SETTING, RunBudget
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import (
     AnySelector,
@@ -104,11 +106,13 @@ def sinks_of(context: RunContext) -> Sinks | None:
     return found if isinstance(found, Sinks) else None
 
 
-def _operated(inputs: StepInputs, field_name: str, values: dict[str, Any]) -> dict[str, Any]:
+def _operated(
+    inputs: StepInputs, field_name: str, values: dict[str, Any], budget: RunBudget
+) -> dict[str, Any]:
     """``values`` after ``<field_name>_operations``; operations for absent entries are ignored."""
     where = f"{field_name}_operations"
     operations = {name: chain for name, chain in inputs[where].items() if name in values}
-    return apply_data_operations(inputs, values, where, operations)
+    return apply_data_operations(inputs, values, where, operations, budget)
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -205,7 +209,9 @@ class WebhookSinkV1(Block):
     """Sends ``json_payload`` (or ``multi_part_encoded_files`` / ``form_data``) to ``url``, each
     value after its operations; detections and images are sent serialized as in workflow
     outputs (images as JPEG files in multipart). At most one request per ``cooldown_seconds``;
-    ``fire_and_forget`` answers before the request completes."""
+    ``fire_and_forget`` answers before the request completes. ``request_timeout`` may be at most
+    ``WorkflowLimits.webhook_max_timeout_s``; a request the step waits for also ends with the
+    run's time."""
 
     type = "roboflow_core/webhook_sink@v1"
     manifest = WebhookSinkManifest
@@ -235,19 +241,31 @@ class WebhookSinkV1(Block):
             if last_sent is not None and now - last_sent < cooldown:
                 results.append(_outcome(False, "Sink cooldown applies", throttled=True))
                 continue
-            request = self._request(inputs)
+            request = self._request(inputs, context.budget)
             last_sent = now
             if inputs.as_bool("fire_and_forget"):
                 sinks.submit(partial(_deliver, sinks, request))
                 results.append(_outcome(False, "Notification sent in the background task"))
                 continue
+            waited = context.budget.webhook_timeout_s(request.timeout_s)
+            request = dataclasses.replace(request, timeout_s=waited)
             results.append(_outcome(*_deliver(sinks, request)))
         return results
 
-    def _request(self, inputs: StepInputs) -> HttpRequest:
-        payload = _operated(inputs, "json_payload", inputs["json_payload"])
-        files = _operated(inputs, "multi_part_encoded_files", inputs["multi_part_encoded_files"])
-        form = _operated(inputs, "form_data", inputs["form_data"])
+    def _request(self, inputs: StepInputs, budget: RunBudget) -> HttpRequest:
+        timeout_s = inputs.as_int("request_timeout", low=1)
+        longest_s = budget.limits.webhook_max_timeout_s
+        if timeout_s > longest_s:
+            raise inputs.fail(
+                "request_timeout",
+                f"{timeout_s} s is longer than the {longest_s:g} s a webhook may take "
+                f"({WEBHOOK_MAX_TIMEOUT_SETTING})",
+            )
+        payload = _operated(inputs, "json_payload", inputs["json_payload"], budget)
+        files = _operated(
+            inputs, "multi_part_encoded_files", inputs["multi_part_encoded_files"], budget
+        )
+        form = _operated(inputs, "form_data", inputs["form_data"], budget)
         return HttpRequest(
             method=str(inputs["method"]),
             url=inputs.as_str("url"),
@@ -256,7 +274,7 @@ class WebhookSinkV1(Block):
             json=serialize_value(payload) if payload else None,
             files={key: _as_bytes(v) for key, v in files.items()} or None,
             data={key: _as_text(v) for key, v in form.items()} or None,
-            timeout_s=float(inputs.as_int("request_timeout", low=1)),
+            timeout_s=float(timeout_s),
             purpose="webhook URL",
         )
 

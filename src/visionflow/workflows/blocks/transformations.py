@@ -14,6 +14,7 @@ from visionflow.core.detections import CLASS_NAME, DETECTION_ID, KEYPOINTS_XY, P
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.colors import parse_color
+from visionflow.workflows.limits import RunBudget
 from visionflow.workflows.lineage import LINEAGE, lineage_of
 from visionflow.workflows.manifest import (
     AnySelector,
@@ -125,11 +126,14 @@ class DetectionsFilterManifest(StepManifest):
     operations_parameters: dict[str, AnySelector] = Field(default_factory=dict)
 
 
-def detections_through_operations(inputs: StepInputs) -> StepResult:
-    """``predictions`` put through the step's ``operations``, which must yield detections."""
+def detections_through_operations(inputs: StepInputs, budget: RunBudget) -> StepResult:
+    """``predictions`` put through the step's ``operations`` (within the run's ``budget``),
+    which must yield detections."""
     detections = inputs.detections("predictions")
     try:
-        result = apply_operations(detections, inputs["operations"], inputs["operations_parameters"])
+        result = apply_operations(
+            detections, inputs["operations"], inputs["operations_parameters"], budget=budget
+        )
     except QueryError as exc:
         raise inputs.fail("operations", str(exc)) from None
     if not isinstance(result, sv.Detections):
@@ -147,7 +151,7 @@ class DetectionsFilterV1(Block):
     outputs = (OutputDefinition("predictions", k.DETECTION_KINDS),)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return detections_through_operations(inputs)
+        return detections_through_operations(inputs, context.budget)
 
 
 DictionarySelector = Annotated[

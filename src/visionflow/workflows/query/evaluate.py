@@ -11,6 +11,7 @@ import numpy as np
 import supervision as sv
 
 from visionflow.core.detections import CLASS_NAME
+from visionflow.workflows.limits import RunBudget
 from visionflow.workflows.lineage import lineage_of
 from visionflow.workflows.query.operations import (
     BinaryStatement,
@@ -38,6 +39,20 @@ __all__ = ["QueryError", "apply_operations", "evaluate"]
 
 # The name a ``DynamicOperand`` uses for the detection under test inside ``DetectionsFilter``.
 CURRENT = "_"
+# Outside a run (no deadline; the default regex timeout).
+_NO_RUN = RunBudget()
+
+
+class _Applier:
+    """``apply_operations`` within one budget (the ``Apply`` transforms get)."""
+
+    def __init__(self, budget: RunBudget) -> None:
+        self.budget = budget
+
+    def __call__(
+        self, value: Any, operations: Sequence[Operation], params: Mapping[str, Any]
+    ) -> Any:
+        return apply_operations(value, operations, params, budget=self.budget)
 
 
 def _describe(value: Any) -> str:
@@ -186,7 +201,7 @@ def _classification(value: Any, name: str) -> Any:
     return [entry[key] for entry in predictions or []]
 
 
-def _apply(value: Any, operation: Operation, params: Mapping[str, Any]) -> Any:
+def _apply(value: Any, operation: Operation, params: Mapping[str, Any], budget: RunBudget) -> Any:
     if isinstance(operation, StringToLowerCase | StringToUpperCase):
         _require(value, str, operation.type)
         return value.lower() if isinstance(operation, StringToLowerCase) else value.upper()
@@ -219,12 +234,16 @@ def _apply(value: Any, operation: Operation, params: Mapping[str, Any]) -> Any:
         return _classification(value, operation.property_name)
     transform = TRANSFORMS.get(type(operation))
     if transform is not None:
-        return transform(value, operation, params, apply_operations)
+        return transform(value, operation, params, _Applier(budget))
     assert isinstance(operation, DetectionsFilter)
     _require(value, sv.Detections, "DetectionsFilter")
     keep = np.array(
         [
-            evaluate(operation.filter_operation, {**params, CURRENT: value[index : index + 1]})
+            evaluate(
+                operation.filter_operation,
+                {**params, CURRENT: value[index : index + 1]},
+                budget=budget,
+            )
             for index in range(len(value))
         ],
         dtype=bool,
@@ -233,14 +252,22 @@ def _apply(value: Any, operation: Operation, params: Mapping[str, Any]) -> Any:
 
 
 def apply_operations(
-    value: Any, operations: Sequence[Operation], params: Mapping[str, Any] | None = None
+    value: Any,
+    operations: Sequence[Operation],
+    params: Mapping[str, Any] | None = None,
+    *,
+    budget: RunBudget | None = None,
 ) -> Any:
     """``value`` put through ``operations`` in order. An operation that does not fit its value
     (a list where a hashable key is needed, a number too large to convert) raises ``QueryError``
-    naming both, never the bare Python error."""
+    naming both, never the bare Python error. ``budget``: the run's (``RunContext.budget``),
+    checked before each operation (``RunTimeoutError`` past its deadline) and bounding regex
+    operations; none outside a run."""
+    budget = budget or _NO_RUN
     for operation in operations:
+        budget.check(f"operation {operation.type}")
         try:
-            value = _apply(value, operation, params or {})
+            value = _apply(value, operation, params or {}, budget)
         except QueryError:
             raise
         except (
@@ -257,7 +284,7 @@ def apply_operations(
     return value
 
 
-def _operand(operand: Operand, params: Mapping[str, Any]) -> Any:
+def _operand(operand: Operand, params: Mapping[str, Any], budget: RunBudget) -> Any:
     if isinstance(operand, DynamicOperand):
         if operand.operand_name not in params:
             known = ", ".join(sorted(params)) or "none"
@@ -265,20 +292,21 @@ def _operand(operand: Operand, params: Mapping[str, Any]) -> Any:
         value = params[operand.operand_name]
     else:
         value = operand.value
-    return apply_operations(value, operand.operations, params)
+    return apply_operations(value, operand.operations, params, budget=budget)
 
 
-def _statement(statement: Statement, params: Mapping[str, Any]) -> bool:
+def _statement(statement: Statement, params: Mapping[str, Any], budget: RunBudget) -> bool:
     if isinstance(statement, StatementGroup):
-        return evaluate(statement, params)
+        return evaluate(statement, params, budget=budget)
     try:
         if isinstance(statement, BinaryStatement):
-            left = _operand(statement.left_operand, params)
-            right = _operand(statement.right_operand, params)
+            left = _operand(statement.left_operand, params, budget)
+            right = _operand(statement.right_operand, params, budget)
             result = _BINARY[statement.comparator.type](left, right)
         else:
             assert isinstance(statement, UnaryStatement)
-            result = _UNARY[statement.operator.type](_operand(statement.operand, params))
+            operand = _operand(statement.operand, params, budget)
+            result = _UNARY[statement.operator.type](operand)
     except QueryError:
         raise
     except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
@@ -286,7 +314,11 @@ def _statement(statement: Statement, params: Mapping[str, Any]) -> bool:
     return not result if statement.negate else result
 
 
-def evaluate(group: StatementGroup, params: Mapping[str, Any]) -> bool:
-    """Whether ``group`` holds for the named values ``params``."""
-    results = (_statement(statement, params) for statement in group.statements)
+def evaluate(
+    group: StatementGroup, params: Mapping[str, Any], *, budget: RunBudget | None = None
+) -> bool:
+    """Whether ``group`` holds for the named values ``params`` (``budget`` as for
+    ``apply_operations``)."""
+    budget = budget or _NO_RUN
+    results = (_statement(statement, params, budget) for statement in group.statements)
     return all(results) if group.operator == "and" else any(results)

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "BINARY_COMPARATORS",
+    "MAX_CLASS_ID",
+    "MAX_FACTOR",
+    "MAX_OFFSET_PX",
+    "MAX_ROUND_DIGITS",
+    "MAX_SEPARATOR_CHARS",
     "SUPPORTED_OPERATIONS",
     "UNARY_OPERATORS",
     "BinaryStatement",
@@ -136,6 +141,31 @@ UNARY_OPERATORS = (
 )
 
 
+# Argument ranges: wide enough for any real use, narrow enough that no argument makes one
+# operation costly (``round(1, -10**7)`` computes a ten-million-digit power of ten).
+MAX_ROUND_DIGITS = 100
+MAX_FACTOR = 1e300  # Multiply / Divide ``other``; results past float range are refused too
+MAX_OFFSET_PX = 1_000_000
+MAX_CLASS_ID = 2**31 - 1
+MAX_SEPARATOR_CHARS = 1000
+
+
+def _text(bound: float) -> str:
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def _within(low: float, high: float, what: str) -> AfterValidator:
+    """A validator refusing numbers outside ``[low, high]`` (NaN included) with a message that
+    names the argument and the range."""
+
+    def check(value: Any) -> Any:
+        if not low <= value <= high:
+            raise ValueError(f"{what} must be within [{_text(low)}, {_text(high)}], got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
 class _Syntax(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -192,17 +222,19 @@ class ToNumber(_Syntax):
 
 class NumberRound(_Syntax):
     type: Literal["NumberRound"]
-    decimal_digits: int
+    decimal_digits: Annotated[
+        int, _within(-MAX_ROUND_DIGITS, MAX_ROUND_DIGITS, "NumberRound decimal_digits")
+    ]
 
 
 class Multiply(_Syntax):
     type: Literal["Multiply"]
-    other: int | float
+    other: Annotated[int | float, _within(-MAX_FACTOR, MAX_FACTOR, "Multiply other")]
 
 
 class Divide(_Syntax):
     type: Literal["Divide"]
-    other: int | float
+    other: Annotated[int | float, _within(-MAX_FACTOR, MAX_FACTOR, "Divide other")]
 
 
 class ToBoolean(_Syntax):
@@ -243,32 +275,34 @@ class SequenceAggregate(_Syntax):
 
 class SequenceJoin(_Syntax):
     type: Literal["SequenceJoin"]
-    separator: str = ", "
+    separator: Annotated[str, Field(max_length=MAX_SEPARATOR_CHARS)] = ", "
 
 
 class RandomNumber(_Syntax):
     type: Literal["RandomNumber"]
-    min_value: float = 0.0
-    max_value: float = 1.0
+    min_value: Annotated[float, _within(-MAX_FACTOR, MAX_FACTOR, "RandomNumber min_value")] = 0.0
+    max_value: Annotated[float, _within(-MAX_FACTOR, MAX_FACTOR, "RandomNumber max_value")] = 1.0
 
 
 class DetectionsOffset(_Syntax):
     type: Literal["DetectionsOffset"]
-    offset_x: int
-    offset_y: int
+    offset_x: Annotated[int, _within(-MAX_OFFSET_PX, MAX_OFFSET_PX, "DetectionsOffset offset_x")]
+    offset_y: Annotated[int, _within(-MAX_OFFSET_PX, MAX_OFFSET_PX, "DetectionsOffset offset_y")]
 
 
 class DetectionsShift(_Syntax):
     type: Literal["DetectionsShift"]
-    shift_x: int
-    shift_y: int
+    shift_x: Annotated[int, _within(-MAX_OFFSET_PX, MAX_OFFSET_PX, "DetectionsShift shift_x")]
+    shift_y: Annotated[int, _within(-MAX_OFFSET_PX, MAX_OFFSET_PX, "DetectionsShift shift_y")]
 
 
 class DetectionsRename(_Syntax):
     type: Literal["DetectionsRename"]
     class_map: dict[str, str] | str
     strict: bool | str = True
-    new_classes_id_offset: int = 1024
+    new_classes_id_offset: Annotated[
+        int, _within(0, MAX_CLASS_ID, "DetectionsRename new_classes_id_offset")
+    ] = 1024
 
 
 class DetectionsSelection(_Syntax):

@@ -8,17 +8,17 @@ from __future__ import annotations
 import base64
 import json
 import random
-import re
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import supervision as sv
 
 from visionflow.core.detections import CLASS_NAME, KEYPOINTS_XY, POLYGON
 from visionflow.core.visualization import encode_jpeg
+from visionflow.workflows.limits import REGEX_TIMEOUT_SETTING, RunBudget
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.query.operations import (
     ConvertDictionaryToJSON,
@@ -49,15 +49,42 @@ from visionflow.workflows.query.operations import (
     ToBoolean,
     ToNumber,
 )
+from visionflow.workflows.query.patterns import PatternError, search
 from visionflow.workflows.serialize import serialize_detections
 
-__all__ = ["TRANSFORMS", "QueryError", "offset_boxes", "shift_detections"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "TRANSFORMS",
+    "Apply",
+    "QueryError",
+    "offset_boxes",
+    "shift_detections",
+]
 
-Apply = Callable[[Any, list[Operation], Mapping[str, Any]], Any]
+# The longest text an operation may build (``SequenceJoin``): a long separator between many
+# items multiplies.
+MAX_TEXT_CHARS = 10_000_000
+# Integer results past float range (Multiply chains of big integers) grow without bound.
+_MAX_INTEGER = 2**1024
 
 
 class QueryError(ValueError):
     """An operation or comparison could not be applied to the values it got."""
+
+
+class Apply(Protocol):
+    """Applies nested operations (``SequenceApply``) within the run's ``budget``."""
+
+    @property
+    def budget(self) -> RunBudget: ...
+
+    def __call__(
+        self, value: Any, operations: Sequence[Operation], params: Mapping[str, Any]
+    ) -> Any: ...
+
+
+def _preview(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57]) + "..."
 
 
 def _describe(value: Any) -> str:
@@ -87,12 +114,18 @@ def _to_number(value: Any, op: ToNumber, params: Mapping[str, Any], apply: Apply
         raise QueryError(f"ToNumber cannot convert {_describe(value)}") from None
 
 
+def _in_range(result: Any, operation: str) -> Any:
+    if isinstance(result, int) and abs(result) >= _MAX_INTEGER:
+        raise QueryError(f"{operation}: the result is out of range (past ±2**1024)")
+    return result
+
+
 def _round(value: Any, op: NumberRound, params: Mapping[str, Any], apply: Apply) -> Any:
     return round(_number(value, "NumberRound"), op.decimal_digits)
 
 
 def _multiply(value: Any, op: Multiply, params: Mapping[str, Any], apply: Apply) -> Any:
-    return _number(value, "Multiply") * op.other
+    return _in_range(_number(value, "Multiply") * op.other, "Multiply")
 
 
 def _divide(value: Any, op: Divide, params: Mapping[str, Any], apply: Apply) -> Any:
@@ -113,10 +146,19 @@ def _substring(value: Any, op: StringSubSequence, params: Mapping[str, Any], app
 
 def _matches(value: Any, op: StringMatches, params: Mapping[str, Any], apply: Apply) -> Any:
     _require(value, str, "StringMatches")
+    budget = apply.budget
     try:
-        return re.search(op.regex, value) is not None
-    except re.error as exc:
-        raise QueryError(f"StringMatches: invalid regex {op.regex!r}: {exc}") from None
+        return search(op.regex, value, budget.regex_timeout_s())
+    except PatternError as exc:
+        raise QueryError(f"StringMatches: {exc}") from None
+    except TimeoutError:
+        budget.check("the regex operation finished")
+        raise QueryError(
+            f"StringMatches: the regex {_preview(op.regex)} took longer than "
+            f"{budget.limits.regex_timeout_s:g} s on a text of {len(value)} characters, the "
+            f"most one regex operation may take ({REGEX_TIMEOUT_SETTING}); simplify the "
+            "pattern (nested or overlapping repetition such as (a|aa)+ backtracks without end)"
+        ) from None
 
 
 def _timestamp(
@@ -173,7 +215,14 @@ def _aggregate(value: Any, op: SequenceAggregate, params: Mapping[str, Any], app
 
 
 def _join(value: Any, op: SequenceJoin, params: Mapping[str, Any], apply: Apply) -> Any:
-    return op.separator.join(str(item) for item in _sequence(value, "SequenceJoin"))
+    items = [str(item) for item in _sequence(value, "SequenceJoin")]
+    length = sum(len(item) for item in items) + len(op.separator) * max(len(items) - 1, 0)
+    if length > MAX_TEXT_CHARS:
+        raise QueryError(
+            f"SequenceJoin: the text would be {length} characters long, more than the "
+            f"{MAX_TEXT_CHARS} an operation may build"
+        )
+    return op.separator.join(items)
 
 
 def _random(value: Any, op: RandomNumber, params: Mapping[str, Any], apply: Apply) -> Any:
