@@ -12,9 +12,38 @@ import supervision as sv
 from visionflow.core.detections import CLASS_NAME, KEYPOINTS_CONFIDENCE, KEYPOINTS_XY
 from visionflow.core.results import ClassificationResult, SemanticSegmentationResult
 
-__all__ = ["annotate", "annotate_detections", "encode_jpeg", "encode_jpeg_base64"]
+__all__ = [
+    "MAX_ANGLE_DEG",
+    "MAX_COORDINATE_PX",
+    "MAX_DRAWING_PX",
+    "MAX_PALETTE_COLORS",
+    "MAX_TEXT_SCALE",
+    "MAX_TRACE_POINTS",
+    "MAX_ZONES",
+    "MAX_ZOOM",
+    "MAX_ZOOMED_PIXELS",
+    "annotate",
+    "annotate_detections",
+    "encode_jpeg",
+    "encode_jpeg_base64",
+]
 
 Result = sv.Detections | ClassificationResult | SemanticSegmentationResult
+
+# The ranges drawing parameters must lie in. OpenCV asserts past a thickness of 32767 px and
+# overflows 32-bit coordinates, and large sizes cost time and memory without showing more (a
+# blur kernel or text padding of a million px, a crop zoomed a thousand times).
+MAX_DRAWING_PX = 1000  # thickness, outline, border, radius, padding, kernel, pixel, corner sizes
+MAX_TEXT_SCALE = 100.0  # OpenCV's font scale (1.0: ~22 px high text)
+MAX_ANGLE_DEG = 360  # arc start and end angles, each within [-360, 360]
+MAX_PALETTE_COLORS = 1000
+MAX_TRACE_POINTS = 10_000  # positions a track's trace keeps
+MAX_ZOOM = 10.0  # a zoomed crop's scale factor
+MAX_ZOOMED_PIXELS = 16 * 1024 * 1024  # pixels of one zoomed crop
+# Zones drawn from request coordinates: filling a polygon costs time in proportion to how far
+# it reaches (a vertex at -2**31 px takes ten seconds), once per polygon.
+MAX_COORDINATE_PX = 100_000  # each point's x and y, within [-MAX, MAX]
+MAX_ZONES = 1000  # polygons one step draws
 
 
 def annotate_detections(

@@ -18,7 +18,15 @@ from visionflow.core.detections import (
     POLYGON,
 )
 from visionflow.core.masks import mask_to_polygon
+from visionflow.core.visualization import (
+    MAX_ANGLE_DEG,
+    MAX_DRAWING_PX,
+    MAX_PALETTE_COLORS,
+    MAX_TEXT_SCALE,
+    MAX_ZOOM,
+)
 from visionflow.workflows import WorkflowImage
+from visionflow.workflows.errors import InvalidInputTypeError
 
 # The DEFAULT palette's first colour (class 0), in BGR.
 PURPLE = list(sv.ColorPalette.DEFAULT.colors[0].as_bgr())
@@ -188,3 +196,104 @@ class _Classifier:
         from visionflow.core.results import ClassificationResult
 
         return [ClassificationResult(("cat", "dog"), np.array([0.2, 0.8])) for _ in images]
+
+
+# -- drawing parameters out of range --------------------------------------------------------------
+
+PX = f"within [1, {MAX_DRAWING_PX}]"
+PX0 = f"within [0, {MAX_DRAWING_PX}]"
+
+
+@pytest.mark.parametrize(
+    ("block", "fields", "expected"),
+    [
+        pytest.param("bounding_box_visualization@v1", {"thickness": 100_000}, PX, id="box"),
+        pytest.param("bounding_box_visualization@v1", {"thickness": 0}, PX, id="box-zero"),
+        pytest.param("polygon_visualization@v1", {"thickness": 10**12}, PX, id="polygon"),
+        pytest.param("halo_visualization@v1", {"kernel_size": 10**6}, PX, id="halo-kernel"),
+        pytest.param("dot_visualization@v1", {"radius": -1}, PX, id="dot-negative"),
+        pytest.param("dot_visualization@v1", {"outline_thickness": 40_000}, PX0, id="outline"),
+        pytest.param("circle_visualization@v1", {"thickness": 32_768}, PX, id="circle"),
+        pytest.param(
+            "ellipse_visualization@v1",
+            {"start_angle": 10**12},
+            f"within [-{MAX_ANGLE_DEG}, {MAX_ANGLE_DEG}]",
+            id="ellipse-angle",
+        ),
+        pytest.param("triangle_visualization@v1", {"base": 10**12}, PX, id="triangle"),
+        pytest.param("corner_visualization@v1", {"corner_length": 10**12}, PX, id="corner"),
+        pytest.param(
+            "crop_visualization@v1",
+            {"scale_factor": 100_000.0},
+            f"within [0.0, {MAX_ZOOM}]",
+            id="crop-zoom",
+        ),
+        pytest.param("crop_visualization@v1", {"scale_factor": 0.0}, "> 0", id="crop-zero"),
+        pytest.param(
+            "label_visualization@v1",
+            {"text_scale": 1e9},
+            f"within [0.0, {MAX_TEXT_SCALE}]",
+            id="label-scale",
+        ),
+        pytest.param("label_visualization@v2", {"text_padding": 10**9}, PX0, id="label-padding"),
+        pytest.param("label_visualization@v1", {"text_thickness": 10**12}, PX, id="label-text"),
+        pytest.param("label_visualization@v1", {"border_radius": 5000}, PX0, id="label-radius"),
+        pytest.param(
+            "color_visualization@v1",
+            {"palette_size": 10**12},
+            f"within [1, {MAX_PALETTE_COLORS}]",
+            id="palette",
+        ),
+        pytest.param("blur_visualization@v1", {"kernel_size": 10**12}, PX, id="blur"),
+        pytest.param("pixelate_visualization@v1", {"pixel_size": 10**6}, PX, id="pixelate"),
+    ],
+)
+def test_out_of_range_drawing_parameters_are_a_400(
+    block: str, fields: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(InvalidInputTypeError) as raised:
+        _draw(block, **fields)
+    field = next(iter(fields))
+    assert raised.value.status_code == 400
+    assert f"field {field!r}" in raised.value.message
+    assert expected in raised.value.message
+
+
+def test_a_large_zoom_of_a_large_detection_is_a_400() -> None:
+    """The crop visualization zooms each detection: 10× of a 2000 × 2000 px box would be 400 MP."""
+    big = boxes([[0, 0, 2000, 2000]])
+    with pytest.raises(InvalidInputTypeError, match="a zoomed crop may have"):
+        run(
+            [
+                step(
+                    "roboflow_object_detection_model@v2",
+                    "det",
+                    images="$inputs.image",
+                    model_id="m/1",
+                ),
+                step(
+                    "crop_visualization@v1",
+                    "viz",
+                    image="$inputs.image",
+                    predictions="$steps.det.predictions",
+                    scale_factor=MAX_ZOOM,
+                ),
+            ],
+            {"image": "$steps.viz.image"},
+            {"image": canvas(2000, 2000)},
+            models=ScriptedModels({"m/1": lambda image: big}),
+        )
+
+
+@pytest.mark.parametrize(
+    ("block", "fields"),
+    [
+        pytest.param("bounding_box_visualization@v1", {"thickness": MAX_DRAWING_PX}, id="box"),
+        pytest.param("dot_visualization@v1", {"outline_thickness": 0}, id="dot-outline-zero"),
+        pytest.param("label_visualization@v1", {"text_scale": MAX_TEXT_SCALE}, id="label"),
+        pytest.param("ellipse_visualization@v1", {"end_angle": -MAX_ANGLE_DEG}, id="ellipse"),
+        pytest.param("crop_visualization@v1", {"scale_factor": 1.5}, id="crop"),
+    ],
+)
+def test_drawing_parameters_at_their_bounds_draw(block: str, fields: dict[str, Any]) -> None:
+    assert _changed(_draw(block, **fields)).any()

@@ -3,12 +3,14 @@ is added at ``opacity`` where it lies and nowhere else; bad zones are 400s namin
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.workflows.blocks.helpers import canvas, run, step
+from visionflow.core.visualization import MAX_COORDINATE_PX, MAX_ZONES
 from visionflow.workflows import WorkflowImage
 from visionflow.workflows.errors import InvalidInputTypeError
 
@@ -86,3 +88,50 @@ def test_line_counter_draws_the_line_and_the_counts() -> None:
 def test_bad_zones_are_400s(block: str, zone: list[Any], message: str) -> None:
     with pytest.raises(InvalidInputTypeError, match=f"field 'zone'.*{message}"):
         _draw(block, zone=zone)
+
+
+FAR = [[0, 0], [-(2**31), 0], [0, -(2**31)]]
+
+
+@pytest.mark.parametrize(
+    ("block", "zone", "message"),
+    [
+        pytest.param(
+            "polygon_zone_visualization@v1",
+            FAR,
+            f"points must lie within [-{MAX_COORDINATE_PX}, {MAX_COORDINATE_PX}] px",
+            id="far-polygon",
+        ),
+        pytest.param(
+            "polygon_zone_visualization@v1",
+            [LEFT_SQUARE, [[0, 0], [1e12, 0], [0, 1e12]]],
+            "points must lie within",
+            id="one-far-polygon-of-two",
+        ),
+        pytest.param(
+            "polygon_zone_visualization@v1",
+            [LEFT_SQUARE] * (MAX_ZONES + 1),
+            f"{MAX_ZONES + 1} polygons, more than the {MAX_ZONES} a step draws",
+            id="too-many-polygons",
+        ),
+        pytest.param(
+            "line_counter_visualization@v1",
+            [[0, 0], [MAX_COORDINATE_PX + 1, 5]],
+            "points must lie within",
+            id="far-line",
+        ),
+    ],
+)
+def test_far_or_too_many_zones_are_a_400_at_once(block: str, zone: Any, message: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(InvalidInputTypeError) as raised:
+        _draw(block, zone=zone)
+    assert time.monotonic() - started < 1.0
+    assert "field 'zone'" in raised.value.message
+    assert message in raised.value.message
+
+
+def test_zones_at_the_bounds_are_drawn() -> None:
+    edge = [[10, 10], [MAX_COORDINATE_PX, 10], [10, MAX_COORDINATE_PX]]
+    pixels = _draw("polygon_zone_visualization@v1", zone=edge, color="#FF0000", opacity=0.5)
+    assert pixels[50, 50].tolist() == [GRAY, GRAY, GRAY + 128]

@@ -13,6 +13,12 @@ import supervision as sv
 from pycocotools import mask as coco_mask
 from pydantic import Field
 
+from visionflow.core.visualization import (
+    MAX_ANGLE_DEG,
+    MAX_TRACE_POINTS,
+    MAX_ZOOM,
+    MAX_ZOOMED_PIXELS,
+)
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, StepInputs, StepResult
 from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata
@@ -22,6 +28,7 @@ from visionflow.workflows.blocks.visualizations import (
     PaletteManifest,
     Position,
     draw_detections,
+    drawing_px,
     palette_and_lookup,
     position_of,
 )
@@ -108,7 +115,7 @@ class PolygonVisualizationV1(_MaskedBlock):
     manifest = PolygonManifest
 
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
-        thickness = inputs.as_int("thickness", low=1)
+        thickness = drawing_px(inputs, "thickness")
         return sv.PolygonAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
 
 
@@ -132,7 +139,7 @@ class HaloVisualizationV1(_MaskedBlock):
         return sv.HaloAnnotator(
             color=palette,
             opacity=inputs.as_float("opacity", low=0.0, high=1.0),
-            kernel_size=inputs.as_int("kernel_size", low=1),
+            kernel_size=drawing_px(inputs, "kernel_size"),
             color_lookup=lookup,
         )
 
@@ -156,10 +163,10 @@ class DotVisualizationV1(PaletteBlock):
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         return sv.DotAnnotator(
             color=palette,
-            radius=inputs.as_int("radius", low=1),
+            radius=drawing_px(inputs, "radius"),
             position=position_of(inputs, "position"),
             color_lookup=lookup,
-            outline_thickness=inputs.as_int("outline_thickness", low=0),
+            outline_thickness=drawing_px(inputs, "outline_thickness", low=0),
         )
 
 
@@ -173,7 +180,7 @@ class CircleVisualizationV1(PaletteBlock):
     manifest = CircleManifest
 
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
-        thickness = inputs.as_int("thickness", low=1)
+        thickness = drawing_px(inputs, "thickness")
         return sv.CircleAnnotator(color=palette, thickness=thickness, color_lookup=lookup)
 
 
@@ -191,9 +198,9 @@ class EllipseVisualizationV1(PaletteBlock):
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         return sv.EllipseAnnotator(
             color=palette,
-            thickness=inputs.as_int("thickness", low=1),
-            start_angle=inputs.as_int("start_angle"),
-            end_angle=inputs.as_int("end_angle"),
+            thickness=drawing_px(inputs, "thickness"),
+            start_angle=inputs.as_int("start_angle", low=-MAX_ANGLE_DEG, high=MAX_ANGLE_DEG),
+            end_angle=inputs.as_int("end_angle", low=-MAX_ANGLE_DEG, high=MAX_ANGLE_DEG),
             color_lookup=lookup,
         )
 
@@ -213,11 +220,11 @@ class TriangleVisualizationV1(PaletteBlock):
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         return sv.TriangleAnnotator(
             color=palette,
-            base=inputs.as_int("base", low=1),
-            height=inputs.as_int("height", low=1),
+            base=drawing_px(inputs, "base"),
+            height=drawing_px(inputs, "height"),
             position=position_of(inputs, "position"),
             color_lookup=lookup,
-            outline_thickness=inputs.as_int("outline_thickness", low=0),
+            outline_thickness=drawing_px(inputs, "outline_thickness", low=0),
         )
 
 
@@ -234,8 +241,8 @@ class CornerVisualizationV1(PaletteBlock):
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         return sv.BoxCornerAnnotator(
             color=palette,
-            thickness=inputs.as_int("thickness", low=1),
-            corner_length=inputs.as_int("corner_length", low=1),
+            thickness=drawing_px(inputs, "thickness"),
+            corner_length=drawing_px(inputs, "corner_length"),
             color_lookup=lookup,
         )
 
@@ -261,18 +268,37 @@ class CropManifest(PaletteManifest):
 
 
 class CropVisualizationV1(PaletteBlock):
-    """Draws each detection's region, zoomed by ``scale_factor``, next to it."""
+    """Draws each detection's region, zoomed by ``scale_factor``, next to it (a zoomed crop
+    may have at most ``MAX_ZOOMED_PIXELS``)."""
 
     type = "roboflow_core/crop_visualization@v1"
     aliases = ("CropVisualization",)
     manifest = CropManifest
 
+    def _zoom(self, inputs: StepInputs) -> float:
+        zoom = inputs.as_float("scale_factor", low=0.0, high=MAX_ZOOM)
+        if zoom == 0:
+            raise inputs.fail("scale_factor", "expected a number > 0")
+        return zoom
+
+    def prepare(self, detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
+        zoom = self._zoom(inputs)
+        areas = detections.box_area
+        largest = float(areas.max()) * zoom * zoom if len(areas) else 0.0
+        if largest > MAX_ZOOMED_PIXELS:
+            raise inputs.fail(
+                "scale_factor",
+                f"a detection zoomed {zoom:g} times would have {largest:.0f} pixels, more than "
+                f"the {MAX_ZOOMED_PIXELS} a zoomed crop may have",
+            )
+        return detections
+
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
         return sv.CropAnnotator(
             position=position_of(inputs, "position"),
-            scale_factor=inputs.as_float("scale_factor", low=0.0),
+            scale_factor=self._zoom(inputs),
             border_color=palette,
-            border_thickness=inputs.as_int("border_thickness", low=0),
+            border_thickness=drawing_px(inputs, "border_thickness", low=0),
             border_color_lookup=lookup,
         )
 
@@ -306,8 +332,8 @@ class TraceVisualizationV1(VideoBlock):
         return sv.TraceAnnotator(
             color=palette,
             position=position_of(inputs, "position"),
-            trace_length=inputs.as_int("trace_length", low=1),
-            thickness=inputs.as_int("thickness", low=1),
+            trace_length=inputs.as_int("trace_length", low=1, high=MAX_TRACE_POINTS),
+            thickness=drawing_px(inputs, "thickness"),
             color_lookup=lookup,
         )
 

@@ -22,7 +22,9 @@ from visionflow.workflows.blocks.visualizations import (
     annotated,
     color_of,
     draw_detections,
+    drawing_px,
     label_annotator,
+    text_scale_of,
 )
 from visionflow.workflows.manifest import (
     FloatSelector,
@@ -65,7 +67,7 @@ class BlurVisualizationV1(Block):
         width, height = inputs.image("image").lineage.size_wh
 
         def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
-            padding = inputs.as_int("padding", low=0)
+            padding = drawing_px(inputs, "padding", low=0)
             grown = detections[np.arange(len(detections))]
             assert isinstance(grown, sv.Detections)
             pad = np.array([-padding, -padding, padding, padding], dtype=np.float32)
@@ -74,7 +76,7 @@ class BlurVisualizationV1(Block):
                 0,
                 [width, height, width, height],
             ).astype(np.float32)
-            annotator = sv.BlurAnnotator(kernel_size=inputs.as_int("kernel_size", low=1))
+            annotator = sv.BlurAnnotator(kernel_size=drawing_px(inputs, "kernel_size"))
             return annotator.annotate(canvas, grown)
 
         return draw_detections(inputs, draw)
@@ -92,7 +94,7 @@ class PixelateVisualizationV1(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:
-            annotator = sv.PixelateAnnotator(pixel_size=inputs.as_int("pixel_size", low=1))
+            annotator = sv.PixelateAnnotator(pixel_size=drawing_px(inputs, "pixel_size"))
             return annotator.annotate(canvas, detections)
 
         return draw_detections(inputs, draw)
@@ -164,14 +166,14 @@ class KeypointVisualizationV1(Block):
         kind = inputs["annotator_type"]
         annotator: Any
         if kind == "vertex":
-            annotator = sv.VertexAnnotator(color=color, radius=inputs.as_int("radius", low=1))
+            annotator = sv.VertexAnnotator(color=color, radius=drawing_px(inputs, "radius"))
         elif kind == "vertex_label":
             annotator = sv.VertexLabelAnnotator(
                 color=color,
                 text_color=color_of(inputs, "text_color"),
-                text_scale=inputs.as_float("text_scale", low=0.0),
-                text_thickness=inputs.as_int("text_thickness", low=1),
-                text_padding=inputs.as_int("text_padding", low=0),
+                text_scale=text_scale_of(inputs),
+                text_thickness=drawing_px(inputs, "text_thickness"),
+                text_padding=drawing_px(inputs, "text_padding", low=0),
             )
         else:
             edges = inputs["edges"]
@@ -182,7 +184,7 @@ class KeypointVisualizationV1(Block):
                     "edges", "expected a list of [a, b] keypoint index pairs"
                 ) from None
             annotator = sv.EdgeAnnotator(
-                color=color, thickness=inputs.as_int("thickness", low=1), edges=pairs
+                color=color, thickness=drawing_px(inputs, "thickness"), edges=pairs
             )
         try:
             return annotated(image, annotator.annotate(canvas, points))
@@ -274,9 +276,9 @@ class ClassificationLabelVisualizationV1(Block):
         if not ranked:
             return annotated(image, canvas)
         position = inputs.as_str("text_position")
-        scale = inputs.as_float("text_scale", low=0.0)
-        padding = inputs.as_int("text_padding", low=0)
-        thickness = inputs.as_int("text_thickness", low=1)
+        scale = text_scale_of(inputs)
+        padding = drawing_px(inputs, "text_padding", low=0)
+        thickness = drawing_px(inputs, "text_thickness")
         spacing = 20 * scale + 2 * padding + 2 * thickness + 5
         rows = ranked[::-1] if position.startswith("BOTTOM") else ranked
         boxes = _label_boxes(len(rows), position, image.lineage.size_wh, spacing)

@@ -15,6 +15,7 @@ import supervision as sv
 from pydantic import Field
 
 from visionflow.core.detections import CLASS_NAME
+from visionflow.core.visualization import MAX_DRAWING_PX, MAX_PALETTE_COLORS, MAX_TEXT_SCALE
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.colors import parse_color, parse_palette
@@ -49,9 +50,11 @@ __all__ = [
     "color_of",
     "detection_labels",
     "draw_detections",
+    "drawing_px",
     "label_annotator",
     "palette_and_lookup",
     "position_of",
+    "text_scale_of",
 ]
 
 VisualizedPredictionsSelector = Annotated[
@@ -174,7 +177,7 @@ def palette_and_lookup(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLoo
     try:
         palette = parse_palette(
             inputs.as_str("color_palette"),
-            inputs.as_int("palette_size", low=1),
+            inputs.as_int("palette_size", low=1, high=MAX_PALETTE_COLORS),
             inputs.as_str_list("custom_colors") or [],
         )
     except ValueError as exc:
@@ -184,6 +187,16 @@ def palette_and_lookup(inputs: StepInputs) -> tuple[sv.ColorPalette, sv.ColorLoo
     if not isinstance(lookup, sv.ColorLookup):
         raise inputs.fail("color_axis", f"expected INDEX, CLASS or TRACK, got {axis!r}")
     return palette, lookup
+
+
+def drawing_px(inputs: StepInputs, field: str, *, low: int = 1) -> int:
+    """A size in pixels (a thickness, radius, padding...) within ``[low, MAX_DRAWING_PX]``."""
+    return inputs.as_int(field, low=low, high=MAX_DRAWING_PX)
+
+
+def text_scale_of(inputs: StepInputs, field: str = "text_scale") -> float:
+    """A font scale within ``[0, MAX_TEXT_SCALE]``."""
+    return inputs.as_float(field, low=0.0, high=MAX_TEXT_SCALE)
 
 
 def position_of(inputs: StepInputs, field: str) -> sv.Position:
@@ -227,7 +240,7 @@ class BoundingBoxVisualizationV1(PaletteBlock):
     manifest = BoundingBoxManifest
 
     def build(self, inputs: StepInputs, palette: sv.ColorPalette, lookup: sv.ColorLookup) -> Any:
-        thickness = inputs.as_int("thickness", low=1)
+        thickness = drawing_px(inputs, "thickness")
         roundness = inputs.as_float("roundness", low=0.0, high=1.0)
         if roundness > 0:
             return sv.RoundBoxAnnotator(
@@ -302,9 +315,9 @@ def label_annotator(inputs: StepInputs, text_scale: float) -> sv.LabelAnnotator:
         text_position=position_of(inputs, "text_position"),
         text_color=color_of(inputs, "text_color"),
         text_scale=text_scale,
-        text_thickness=inputs.as_int("text_thickness", low=1),
-        text_padding=inputs.as_int("text_padding", low=0),
-        border_radius=inputs.as_int("border_radius", low=0),
+        text_thickness=drawing_px(inputs, "text_thickness"),
+        text_padding=drawing_px(inputs, "text_padding", low=0),
+        border_radius=drawing_px(inputs, "border_radius", low=0),
     )
 
 
@@ -315,7 +328,7 @@ class _LabelVisualization(Block):
     outputs = (OutputDefinition("image", (k.IMAGE,)),)
 
     def text_scale(self, inputs: StepInputs, size_wh: tuple[int, int]) -> float:
-        return inputs.as_float("text_scale", low=0.0)
+        return text_scale_of(inputs)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         def draw(canvas: npt.NDArray[np.uint8], detections: sv.Detections) -> object:

@@ -15,9 +15,17 @@ import numpy as np
 import numpy.typing as npt
 import supervision as sv
 
+from visionflow.core.visualization import MAX_COORDINATE_PX, MAX_ZONES
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.blocks.visualizations import CanvasManifest, Opacity, annotated, color_of
+from visionflow.workflows.blocks.visualizations import (
+    CanvasManifest,
+    Opacity,
+    annotated,
+    color_of,
+    drawing_px,
+    text_scale_of,
+)
 from visionflow.workflows.manifest import (
     FloatSelector,
     FloatZeroToOneSelector,
@@ -51,18 +59,34 @@ class LineCounterVisualizationManifest(_ZoneManifest):
     opacity: Opacity | FloatZeroToOneSelector = 0.3
 
 
+class _FarPointError(ValueError):
+    """A point beyond ``MAX_COORDINATE_PX``."""
+
+
 def _points(value: Any) -> npt.NDArray[np.int32] | None:
     """``value`` as ``(N, 2)`` int32 pixel points, or ``None`` if it is not a list of
-    ``[x, y]`` numbers."""
+    ``[x, y]`` numbers; ``_FarPointError`` if one lies beyond ``MAX_COORDINATE_PX``."""
     if not isinstance(value, list | tuple) or not value:
         return None
     try:
         points = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if points.ndim != 2 or points.shape[1] != 2 or not np.isfinite(points).all():
         return None
+    if np.abs(points).max() > MAX_COORDINATE_PX:
+        raise _FarPointError
     return np.round(points).astype(np.int32)
+
+
+def _zone_points(inputs: StepInputs, value: Any) -> npt.NDArray[np.int32] | None:
+    try:
+        return _points(value)
+    except _FarPointError:
+        raise inputs.fail(
+            "zone",
+            f"points must lie within [-{MAX_COORDINATE_PX}, {MAX_COORDINATE_PX}] px",
+        ) from None
 
 
 def _polygons(inputs: StepInputs) -> list[npt.NDArray[np.int32]]:
@@ -71,8 +95,12 @@ def _polygons(inputs: StepInputs) -> list[npt.NDArray[np.int32]]:
     zone = inputs["zone"]
     if isinstance(zone, list | tuple) and not zone:
         return []
-    single = _points(zone)
-    polygons = [single] if single is not None else [_points(item) for item in zone or []]
+    single = _zone_points(inputs, zone)
+    if single is None and isinstance(zone, list | tuple) and len(zone) > MAX_ZONES:
+        raise inputs.fail("zone", f"{len(zone)} polygons, more than the {MAX_ZONES} a step draws")
+    polygons = (
+        [single] if single is not None else [_zone_points(inputs, item) for item in zone or []]
+    )
     if not polygons or any(p is None or len(p) < 3 for p in polygons):
         raise inputs.fail(
             "zone", "expected a polygon [[x, y], ...] of at least 3 points, or a list of them"
@@ -112,7 +140,7 @@ class LineCounterVisualizationV1(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         image = inputs.image("image")
-        line = _points(inputs["zone"])
+        line = _zone_points(inputs, inputs["zone"])
         if line is None or len(line) != 2:
             raise inputs.fail("zone", "expected a line of exactly two points: [[x1, y1], [x2, y2]]")
         (x1, y1), (x2, y2) = line.tolist()
@@ -120,15 +148,15 @@ class LineCounterVisualizationV1(Block):
         pixels = image.pixels_bgr
         layer = np.zeros_like(pixels)
         color_bgr = color_of(inputs, "color").as_bgr()
-        cv2.line(layer, (x1, y1), (x2, y2), color_bgr, inputs.as_int("thickness", low=1))
+        cv2.line(layer, (x1, y1), (x2, y2), color_bgr, drawing_px(inputs, "thickness"))
         canvas = _add_layer(pixels, layer, opacity)
         text = f"in: {inputs.as_int('count_in')}, out: {inputs.as_int('count_out')}"
         drawn = sv.draw_text(
             scene=canvas,
             text=text,
             text_anchor=sv.Point(x1, y1),
-            text_scale=inputs.as_float("text_scale", low=0.0),
-            text_thickness=inputs.as_int("text_thickness", low=1),
+            text_scale=text_scale_of(inputs),
+            text_thickness=drawing_px(inputs, "text_thickness"),
             background_color=sv.Color.WHITE,
             text_padding=0,
         )
