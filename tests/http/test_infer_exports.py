@@ -35,6 +35,7 @@ ARCHITECTURES = {
     "yolo26-o2m/1": "yolov8",
     "rtdetr/1": "rtdetr",
     "rfdetr/1": "rfdetr",
+    "rfdetr-seg/1": "rfdetr-seg",
     "yolo26-seg-e2e/1": "yolo-end2end-seg",
     "yolo26-pose-e2e/1": "yolo-end2end-pose",
 }
@@ -151,17 +152,38 @@ def test_low_threshold_brings_the_weak_end2end_row(client: TestClient, register:
     assert _box(result["predictions"][1]) == {"x": 10.0, "y": 0.0, "width": 20.0, "height": 0.0}
 
 
-def test_instance_segmentation_route(client: TestClient, register: Register) -> None:
-    exports = register("yolo26-seg-e2e/1")
+@pytest.mark.parametrize(
+    ("model_id", "box", "mask_bbox"),
+    [
+        pytest.param("yolo26-seg-e2e/1", YOLO_BOX, (256, 176, 383, 303), id="yolo26-seg-end2end"),
+        # Grid cells 32..47 of 80 → x 256..383 (x8), y 192..287 (x6).
+        pytest.param("rfdetr-seg/1", DETR_BOX, (256, 192, 383, 287), id="rfdetr-seg"),
+    ],
+)
+@pytest.mark.parametrize("mask_format", ["polygon", "rle"])
+def test_instance_segmentation_route(
+    client: TestClient,
+    register: Register,
+    model_id: str,
+    box: dict[str, float],
+    mask_bbox: tuple[int, int, int, int],
+    mask_format: str,
+) -> None:
+    exports = register(model_id)
+    body = _body(exports, model_id, response_mask_format=mask_format)
 
-    result = _post(client, "/infer/instance_segmentation", _body(exports, "yolo26-seg-e2e/1"))
+    result = _post(client, "/infer/instance_segmentation", body)
 
     [square] = result["predictions"]
-    assert (square["class"], _box(square)) == ("square", YOLO_BOX)
+    assert (square["class"], _box(square)) == ("square", box)
+    assert square["mask_format"] == mask_format
+    if mask_format == "rle":
+        assert square["rle"]["size"] == [480, 640]
+        return
     xs = [p["x"] for p in square["points"]]
     ys = [p["y"] for p in square["points"]]
     # The mask is the box: its contour spans the box's pixels (inclusive bounds).
-    assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx((256, 176, 383, 303), abs=1)
+    assert (min(xs), min(ys), max(xs), max(ys)) == mask_bbox
 
 
 def test_keypoints_route(client: TestClient, register: Register) -> None:

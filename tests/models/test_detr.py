@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.fixtures.export_graphs import detr_rows, rfdetr_outputs, write_ultralytics_export
 from tests.fixtures.onnx_graphs import write_roboflow_task_folder
-from visionflow.core.detections import CLASS_NAME
+from visionflow.core.detections import CLASS_NAME, POLYGON
 from visionflow.errors import ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.detr import sigmoid, topk_queries
@@ -27,6 +27,7 @@ from visionflow.models.manifest import InputSpec
 from visionflow.models.params import DetectionParams
 from visionflow.models.rfdetr import RfDetrModel, rfdetr_tensor
 from visionflow.models.rtdetr import RtDetrModel
+from visionflow.models.segmentation import SegmentationParams
 from visionflow.runtime import OnnxSession
 
 NAMES = ("circle", "square", "triangle")
@@ -308,3 +309,113 @@ def test_sigmoid_is_stable_and_float32() -> None:
 
     assert values.dtype == np.float32
     np.testing.assert_allclose(values, [0.0, 0.5, 1.0, 0.8], atol=1e-7)
+
+
+# -- RF-DETR segmentation -------------------------------------------------------------------
+
+
+def _plane(box: tuple[int, int, int, int], inside: float = 5.0) -> np.ndarray:
+    """An 80x80 logit plane (the 320x320 input / 4): ``inside`` in grid cells x1..x2, y1..y2
+    (end-exclusive), -5 elsewhere."""
+    plane = np.full((80, 80), -5.0, dtype=np.float32)
+    x1, y1, x2, y2 = box
+    plane[y1:y2, x1:x2] = inside
+    return plane
+
+
+def _segmenter(tmp_path: Path, masks: np.ndarray, resize_format: str = "Stretch to") -> RfDetrModel:
+    outputs = rfdetr_outputs(
+        [CENTRE, CORNER],
+        [[-20, LOGIT_08, -20, -20], [-20, -20, 0.0, -20]],
+        columns=4,
+        queries=3,
+        masks=masks,
+    )
+    folder = write_roboflow_task_folder(
+        tmp_path / "rfdetr-seg",
+        outputs,
+        NAMES,
+        task="instance-segmentation",
+        model_type="rfdetr-seg-preview",
+        resize_format=resize_format,
+    )
+    model = ArchitectureRegistry().load(import_roboflow_folder(folder), OnnxSession)
+    assert isinstance(model, RfDetrModel)
+    return model
+
+
+def _mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+MASKS = np.stack([_plane((20, 20, 60, 60)), _plane((0, 0, 10, 10)), _plane((0, 0, 80, 80))])[None]
+
+
+def test_rfdetr_segmentation_masks_are_the_query_planes_resized(tmp_path: Path) -> None:
+    # 80x80 grid → 640x480 (x8, x6, bilinear when enlarging): logits change sign half-way
+    # between cells 19 and 20 (x = 160, y = 120) and 59 and 60 (x = 480, y = 360). Not cropped
+    # to the box (240, 180, 400, 300).
+    model = _segmenter(tmp_path, MASKS)
+
+    (detections,) = model.infer([_image()], SegmentationParams())
+
+    assert model.task == "instance-segmentation"
+    assert model.manifest.architecture == "rfdetr-seg"
+    assert detections.xyxy.tolist() == [CENTRE_PX, CORNER_PX]
+    assert detections.mask is not None
+    assert detections.mask.shape == (2, 480, 640)
+    assert _mask_bbox(detections.mask[0]) == (160, 120, 479, 359)
+    assert _mask_bbox(detections.mask[1]) == (0, 0, 79, 59)
+    polygon = detections.data[POLYGON][0]
+    assert (polygon.min(axis=0).tolist(), polygon.max(axis=0).tolist()) == (
+        [160, 120],
+        [479, 359],
+    )
+
+
+def test_rfdetr_segmentation_cuts_the_letterbox_padding(tmp_path: Path) -> None:
+    # Letterboxed 640x480 → 320x320 with 40 rows of padding top and bottom: 10 grid rows each.
+    # Query 0's plane covers grid rows 10..70 = the image: after the cut it fills the mask.
+    masks = np.stack([_plane((0, 10, 80, 70)), _plane((0, 0, 10, 10)), _plane((0, 0, 1, 1))])[None]
+    model = _segmenter(tmp_path, masks, resize_format="Fit (black edges) in")
+
+    (detections,) = model.infer([_image()], SegmentationParams(confidence=0.6))
+
+    assert detections.mask is not None
+    assert detections.mask.shape == (1, 480, 640)
+    assert bool(detections.mask[0].all())
+
+
+def test_rfdetr_segmentation_reduced_resolution(tmp_path: Path) -> None:
+    model = _segmenter(tmp_path, MASKS)
+    params = SegmentationParams(mask_decode_mode="fast", allow_reduced_mask_resolution=True)
+
+    (detections,) = model.infer([_image()], params)
+
+    # Decoded on the 80x80 grid, then brought to the image with nearest neighbour: cells
+    # 20..59 → x 160..479, y 120..359; the polygon scaled by (8, 6).
+    assert detections.mask is not None
+    assert _mask_bbox(detections.mask[0]) == (160, 120, 479, 359)
+    polygon = detections.data[POLYGON][0]
+    assert polygon.min(axis=0).tolist() == [160, 120]
+
+
+@pytest.mark.parametrize(
+    ("params", "count"),
+    [
+        pytest.param(SegmentationParams(confidence=0.9), 0, id="empty"),
+        pytest.param(SegmentationParams(max_detections=1), 1, id="max-detections"),
+    ],
+)
+def test_rfdetr_segmentation_selection(
+    tmp_path: Path, params: SegmentationParams, count: int
+) -> None:
+    model = _segmenter(tmp_path, MASKS)
+
+    (detections,) = model.infer([_image()], params)
+
+    assert len(detections) == count
+    assert detections.mask is not None
+    assert detections.mask.shape == (count, 480, 640)
+    assert len(detections.data[POLYGON]) == count

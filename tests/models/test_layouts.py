@@ -300,7 +300,7 @@ def _folder(
         ),
     ],
 )
-def test_roboflow_layouts(
+def test_roboflow_detection_layouts(
     tmp_path: Path,
     outputs: dict[str, np.ndarray],
     model_type: str,
@@ -310,6 +310,57 @@ def test_roboflow_layouts(
     package = import_roboflow_folder(_folder(tmp_path, outputs, model_type, names))
 
     assert package.manifest.architecture == architecture
+
+
+RF_DETR_SEG = rfdetr_outputs(
+    [[0.5, 0.5, 0.2, 0.2]],
+    [[4.0, -4.0, -4.0, -4.0]],
+    columns=4,
+    masks=np.zeros((1, 30, 80, 80), dtype=np.float32),
+)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "model_type", "architecture", "extra"),
+    [
+        pytest.param(
+            RF_DETR_SEG,
+            "rfdetr-seg-preview",
+            "rfdetr-seg",
+            {"outputs": {"boxes": 0, "logits": 1, "masks": 2}},
+            id="rfdetr-seg",
+        ),
+        pytest.param(
+            {"a": RF_DETR_SEG["masks"], "b": RF_DETR_SEG["dets"], "c": RF_DETR_SEG["labels"]},
+            "rfdetr-seg-preview",
+            "rfdetr-seg",
+            {"outputs": {"masks": 0, "boxes": 1, "logits": 2}},
+            id="rfdetr-seg-by-shapes",
+        ),
+        pytest.param(
+            {"output0": end2end_rows([], extra=32), "output1": PROTOS},
+            "yolo26n-seg",
+            "yolo-end2end-seg",
+            {},
+            id="yolo26-seg-e2e",
+        ),
+        pytest.param(
+            {"output0": SEG_V8, "output1": PROTOS}, "yolov8n-seg", "yolov8-seg", {}, id="yolov8-seg"
+        ),
+    ],
+)
+def test_roboflow_segmentation_layouts(
+    tmp_path: Path,
+    outputs: dict[str, np.ndarray],
+    model_type: str,
+    architecture: str,
+    extra: dict[str, Any],
+) -> None:
+    folder = _folder(tmp_path, outputs, model_type, task="instance-segmentation")
+
+    manifest = import_roboflow_folder(folder).manifest
+
+    assert (manifest.architecture, manifest.extra) == (architecture, extra)
 
 
 def test_roboflow_rfdetr_manifest(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ what the exporter wrote about them) and picks the architecture plugin that decod
   ``yolo-end2end``; Ultralytics RT-DETR ``(B, Q, 6)`` = cx, cy, w, h, score, class (or older
   ``(B, Q, 4+C)``) → ``rtdetr``; RF-DETR ``dets (B, Q, 4)`` + ``labels (B, Q, >=C)`` → ``rfdetr``;
 - instance segmentation: YOLOv8/11/26-seg ``(B, 4+C+P, N)`` + protos ``(B, P, Hm, Wm)`` →
-  ``yolov8-seg``; end-to-end rows ``(B, N, 6+P)`` + protos → ``yolo-end2end-seg``;
+  ``yolov8-seg``; end-to-end rows ``(B, N, 6+P)`` + protos → ``yolo-end2end-seg``; RF-DETR-seg
+  ``dets`` + ``labels`` + ``masks (B, Q, Hm, Wm)`` → ``rfdetr-seg``;
 - keypoints: YOLOv8/11/26-pose ``(B, 4+C+3K, N)`` → ``yolov8-pose``; end-to-end rows
   ``(B, N, 6+3K)`` → ``yolo-end2end-pose``.
 

@@ -1,5 +1,6 @@
 """RF-DETR (Roboflow's DETR detector): outputs ``dets (B, Q, 4)`` normalised ``cx, cy, w, h``
-and ``labels (B, Q, K)`` class logits (K >= C: the extra columns are no class).
+and ``labels (B, Q, K)`` class logits (K >= C: the extra columns are no class); RF-DETR-seg
+adds ``masks (B, Q, Hm, Wm)``, one mask logit plane per query on the network-input grid.
 
 Pre-processing follows the reference's default engine: the BGR image is resized with PIL's
 bilinear filter (antialiased when shrinking — not OpenCV's) straight to the input size, or, for
@@ -8,6 +9,10 @@ and then stretched with PIL; then RGB, ``/ 255`` and ImageNet mean/std. Post-pro
 the Q best (query, column) pairs, columns that are no class dropped, scores strictly above the
 threshold, boxes scaled to the image. ``extra["class_columns"]`` maps logit columns to class ids
 (-1: dropped) when the package lists a background placeholder among its classes.
+
+Masks (``rfdetr-seg``) as the reference decodes them: the kept queries' planes, not cropped to
+their boxes, the letterbox padding cut off the grid, an antialiased bilinear resize to the image
+(or the reduced size ``mask_decode_mode`` asks for) and logits ``> 0``.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from PIL import Image
 
 from visionflow.core.detections import make_detections
 from visionflow.core.letterbox import ResizeMeta, resize_to_input
+from visionflow.core.masks import masks_to_image
 from visionflow.errors import ModelLoadError
 from visionflow.models.base import SessionFactory, scaled_pixels
 from visionflow.models.detr import select_queries, sigmoid, topk_queries
 from visionflow.models.manifest import InputSpec, ModelManifest
 from visionflow.models.package import ModelPackage
 from visionflow.models.params import DetectionParams
+from visionflow.models.segmentation import SegmentationParams, with_masks
 from visionflow.models.yolo import YoloRunner
 from visionflow.runtime import OnnxSession
 
@@ -41,6 +48,7 @@ def _stretch_meta(original_wh: tuple[int, int], input_wh: tuple[int, int]) -> Re
         input_wh=input_wh,
         scale_xy=(target_w / width, target_h / height),
         pad_xy=(0, 0),
+        content_wh=input_wh,
     )
 
 
@@ -89,7 +97,9 @@ def class_column_ids(manifest: ModelManifest, columns: int) -> npt.NDArray[np.in
 
 
 class RfDetrModel:
-    """An RF-DETR detector behind ``preprocess → forward → postprocess``."""
+    """An RF-DETR detector (task ``object-detection``) or instance segmenter
+    (``instance-segmentation``, with a ``masks`` output) behind ``preprocess → forward →
+    postprocess``."""
 
     def __init__(self, manifest: ModelManifest, session: OnnxSession) -> None:
         self.manifest = manifest
@@ -113,10 +123,24 @@ class RfDetrModel:
                 f"RF-DETR outputs must be (B, Q, 4) boxes and (B, Q, K) logits, got "
                 f"{list(boxes_shape)} and {list(logits_shape)}"
             )
+        self._masks: int | None = None
+        if manifest.task == "instance-segmentation":
+            index = outputs.get("masks")
+            if not isinstance(index, int) or not 0 <= index < len(session.outputs):
+                raise ModelLoadError(
+                    'an RF-DETR segmentation manifest needs extra["outputs"]["masks"] naming '
+                    "the (B, Q, Hm, Wm) output"
+                )
+            if len(session.outputs[index].shape) != 4:
+                raise ModelLoadError(
+                    f"RF-DETR masks must be (B, Q, Hm, Wm), got "
+                    f"{list(session.outputs[index].shape)}"
+                )
+            self._masks = index
 
     @property
     def task(self) -> str:
-        return "object-detection"
+        return self.manifest.task
 
     @classmethod
     def load(cls, package: ModelPackage, sessions: SessionFactory) -> RfDetrModel:
@@ -166,4 +190,10 @@ class RfDetrModel:
             params,
             names,
         )
-        return make_detections(kept.xyxy, kept.scores, kept.class_ids, names)
+        detections = make_detections(kept.xyxy, kept.scores, kept.class_ids, names)
+        if self._masks is None:
+            return detections
+        seg = params if isinstance(params, SegmentationParams) else SegmentationParams()
+        planes = np.ascontiguousarray(outputs[self._masks][kept.queries], dtype=np.float32)
+        masks, scale_xy = masks_to_image(planes, meta, seg.resolution_factor, threshold=0.0)
+        return with_masks(detections, masks, scale_xy, meta.original_wh)

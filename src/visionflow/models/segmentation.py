@@ -28,7 +28,7 @@ from visionflow.models.params import DetectionParams
 from visionflow.models.yolo import YoloRunner
 from visionflow.runtime import OnnxSession
 
-__all__ = ["InstanceSegmentationModel", "SegmentationParams"]
+__all__ = ["InstanceSegmentationModel", "SegmentationParams", "with_masks"]
 
 
 @dataclass(frozen=True)
@@ -91,17 +91,29 @@ class InstanceSegmentationModel:
         )
         proto_masks = decode_prototype_masks(kept.extra, protos, kept.xyxy_input, meta.input_wh)
         masks, (sx, sy) = masks_to_image(proto_masks, meta, params.resolution_factor)
-        polygons = np.empty(len(detections), dtype=object)
+        return with_masks(detections, masks, (sx, sy), meta.original_wh)
+
+
+def with_masks(
+    detections: sv.Detections,
+    masks: npt.NDArray[np.bool_],
+    scale_xy: tuple[float, float],
+    original_wh: tuple[int, int],
+) -> sv.Detections:
+    """``detections`` with ``(N, h, w)`` masks attached: polygons (the largest external
+    contour, scaled by ``scale_xy`` to image pixels) in ``data["polygon"]`` and the masks,
+    brought to the image size with nearest-neighbour if decoded at a reduced resolution."""
+    polygons = np.empty(len(detections), dtype=object)
+    for index, mask in enumerate(masks):
+        polygons[index] = mask_to_polygon(mask) * np.array(scale_xy, dtype=np.float32)
+    width, height = original_wh
+    if masks.shape[1:] != (height, width):
+        full = np.zeros((len(masks), height, width), dtype=bool)
         for index, mask in enumerate(masks):
-            polygons[index] = mask_to_polygon(mask) * np.array([sx, sy], dtype=np.float32)
-        width, height = meta.original_wh
-        if masks.shape[1:] != (height, width):
-            full = np.zeros((len(masks), height, width), dtype=bool)
-            for index, mask in enumerate(masks):
-                full[index] = cv2.resize(
-                    mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
-                ).astype(bool)
-            masks = full
-        detections.mask = masks
-        detections.data[POLYGON] = polygons
-        return detections
+            full[index] = cv2.resize(
+                mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+            ).astype(bool)
+        masks = full
+    detections.mask = masks
+    detections.data[POLYGON] = polygons
+    return detections
