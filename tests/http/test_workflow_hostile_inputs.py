@@ -126,3 +126,28 @@ def test_a_deep_parsed_json_text_is_refused(client: TestClient, tenant: Tenant) 
     assert body["error_type"] == "RuntimeInputError"
     assert body["message"].startswith("Workflow output 'a' nests lists/objects more than 128")
     assert body["blocks_errors"][0]["property_name"] == "outputs.a"
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_a_deep_body_that_fails_validation_is_a_422(
+    client: TestClient, tenant: Tenant, depth: int
+) -> None:
+    """The 422 echoes what failed validation, but not a value too deep to encode."""
+    text = json.dumps({"api_key": tenant.key, "specification": {"deep": "__P__"}})
+    response = client.post(
+        "/workflows/run",
+        content=text.replace('"__P__"', nested(depth)),  # no "inputs": a 422
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500, response.text
+    if depth < 1000:
+        body = response.json()
+        assert (response.status_code, body["error_type"]) == (422, "validation_error")
+        assert body["message"] == "Invalid request: inputs: Field required"
+        assert body["detail"][0]["input"] == "(nests more than 32 levels deep; not echoed)"
+
+
+def test_a_shallow_body_that_fails_validation_is_echoed(client: TestClient, tenant: Tenant) -> None:
+    response = client.post("/workflows/run", json={"specification": {"a": [[1]]}})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["input"] == {"specification": {"a": [[1]]}}

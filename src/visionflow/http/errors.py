@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -15,10 +16,22 @@ from visionflow.errors import VisionflowError
 from visionflow.http.redact import PathRedactor
 from visionflow.http.responses import JSONBody
 from visionflow.service.metrics import Metrics
+from visionflow.workflows.nesting import nesting_depth
 
 __all__ = ["error_response", "install_error_handlers"]
 
 log = logging.getLogger("visionflow.http")
+
+
+# Inputs echoed in a 422's ``detail`` nest no deeper than this (JSON encoders stop at 255).
+_MAX_ECHO_DEPTH = 32
+
+
+def _echoable(error: dict[str, Any]) -> dict[str, Any]:
+    """``error`` with its ``input`` replaced by a note when it nests too deeply to echo."""
+    if nesting_depth(error.get("input"), _MAX_ECHO_DEPTH) <= _MAX_ECHO_DEPTH:
+        return error
+    return {**error, "input": f"(nests more than {_MAX_ECHO_DEPTH} levels deep; not echoed)"}
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -59,7 +72,10 @@ def install_error_handlers(app: FastAPI, metrics: Metrics, redactor: PathRedacto
         body = {
             "message": _validation_message(exc),
             "error_type": "validation_error",
-            "detail": jsonable_encoder(exc.errors(), custom_encoder={Exception: str}),
+            "detail": jsonable_encoder(
+                [_echoable(dict(error)) for error in exc.errors()],
+                custom_encoder={Exception: str},
+            ),
         }
         return JSONBody(body, status_code=422)
 
