@@ -185,14 +185,7 @@ SEG_ROWS = end2end_rows(
 
 
 def _segmenter(tmp_path: Path, outputs: dict[str, np.ndarray], **meta: Any) -> object:
-    path = write_ultralytics_export(
-        tmp_path / "seg.onnx",
-        outputs,
-        NAMES,
-        task="segment",
-        head="Segment26",
-        **meta,
-    )
+    path = write_ultralytics_export(tmp_path / "seg.onnx", outputs, NAMES, task="segment", **meta)
     return ArchitectureRegistry().load(import_ultralytics_onnx(path), OnnxSession)
 
 
@@ -210,8 +203,8 @@ def _same(a: sv.Detections, b: sv.Detections) -> None:
 @pytest.mark.parametrize(
     "meta",
     [
-        pytest.param({"end2end": True, "nms": False}, id="yolo26-seg-e2e"),
-        pytest.param({"nms": True}, id="yolo11-seg-nms-true"),
+        pytest.param({"end2end": True, "nms": False, "head": "Segment26"}, id="yolo26-seg-e2e"),
+        pytest.param({"nms": True, "head": "Segment"}, id="yolo11-seg-nms-true"),
     ],
 )
 @pytest.mark.parametrize(
@@ -236,8 +229,8 @@ def test_end2end_segmentation_equals_the_one_to_many_decoding(
         anchors=2100,
     )
     (tmp_path / "o2m").mkdir()
-    o2m_path = write_ultralytics_outputs(
-        tmp_path / "o2m" / "seg.onnx", o2m_outputs, NAMES, task="segment"
+    o2m_path = write_ultralytics_export(
+        tmp_path / "o2m" / "seg.onnx", o2m_outputs, NAMES, task="segment", head=meta["head"]
     )
     o2m = ArchitectureRegistry().load(import_ultralytics_onnx(o2m_path), OnnxSession)
     assert isinstance(e2e, InstanceSegmentationModel)
@@ -250,6 +243,38 @@ def test_end2end_segmentation_equals_the_one_to_many_decoding(
     _same(ours, reference)
     if params.confidence < 0.8:
         assert ours.xyxy.tolist() == [[256, 176, 384, 304], [120, 120, 200, 200]]
+
+
+def _mask_bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+
+
+@pytest.mark.parametrize(
+    ("head", "mask_bbox"),
+    [
+        # Logit 1 on the box's prototype cells 32..47, 0 around (cropped). Enlarged x8 (the 80x60
+        # unpadded grid → 640x480) the edge ramps from 0 to 1 over one cell: logits pass > 0
+        # from the ramp's start (x 252), probabilities (sigmoid 1 = 0.73) pass > 0.5 only past
+        # 68 % of it (x 257).
+        pytest.param("Segment26", (252, 172, 387, 307), id="yolo26-logits-above-0"),
+        pytest.param("Segment", (257, 177, 382, 302), id="yolo11-probabilities-above-half"),
+    ],
+)
+def test_yolo26_masks_are_logits_yolov8_masks_probabilities(
+    tmp_path: Path, head: str, mask_bbox: tuple[int, int, int, int]
+) -> None:
+    protos = region_planes(1, (80, 80), [(0, (0, 0, 80, 80), 1.0)])
+    rows = end2end_rows([[128, 128, 192, 192, 0.9, 1, 1.0]], extra=1)
+    model = _segmenter(
+        tmp_path, {"output0": rows, "output1": protos}, head=head, end2end=True, nms=False
+    )
+    assert isinstance(model, InstanceSegmentationModel)
+
+    (detections,) = model.infer([_image()], SegmentationParams())
+
+    assert detections.mask is not None
+    assert _mask_bbox(detections.mask[0]) == mask_bbox
 
 
 # -- keypoints ------------------------------------------------------------------------------

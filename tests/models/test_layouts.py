@@ -82,6 +82,12 @@ ULTRALYTICS = [
         id="yolo11-seg-one-to-many",
     ),
     pytest.param(
+        _export({"output0": SEG_V8, "output1": PROTOS}, task="segment", head="Segment26"),
+        "yolov8-seg",
+        {"masks": "logits"},
+        id="yolo26-seg-one-to-many",
+    ),
+    pytest.param(
         _export(
             {"output0": end2end_rows([], extra=32), "output1": PROTOS},
             task="segment",
@@ -90,7 +96,7 @@ ULTRALYTICS = [
             nms=False,
         ),
         "yolo-end2end-seg",
-        {},
+        {"masks": "logits"},
         id="yolo26-seg-e2e",
     ),
     pytest.param(
@@ -341,8 +347,15 @@ RF_DETR_SEG = rfdetr_outputs(
             {"output0": end2end_rows([], extra=32), "output1": PROTOS},
             "yolo26n-seg",
             "yolo-end2end-seg",
-            {},
+            {"masks": "logits"},
             id="yolo26-seg-e2e",
+        ),
+        pytest.param(
+            {"output0": SEG_V8, "output1": PROTOS},
+            "yolo26n-seg",
+            "yolov8-seg",
+            {"masks": "logits"},
+            id="yolo26-seg-one-to-many",
         ),
         pytest.param(
             {"output0": SEG_V8, "output1": PROTOS}, "yolov8n-seg", "yolov8-seg", {}, id="yolov8-seg"

@@ -36,20 +36,24 @@ def decode_prototype_masks(
     protos: npt.NDArray[np.floating],
     boxes_xyxy_input: npt.NDArray[np.floating],
     input_wh: tuple[int, int],
+    *,
+    logits: bool = False,
 ) -> npt.NDArray[np.float32]:
-    """Mask probabilities on the prototype grid, zero outside each box.
+    """Mask probabilities on the prototype grid, zero outside each box (with ``logits``, the
+    raw mask logits inside the box: the reference decodes YOLO26 masks without a sigmoid).
 
     ``coefficients``: ``(N, P)``; ``protos``: ``(P, Hm, Wm)``; ``boxes_xyxy_input``: ``(N, 4)`` in
     network-input pixels. The box is scaled to the grid and rounded half to even: grid cell
     ``(row, col)`` is kept when ``round(x1 * s) <= col < round(x2 * s)`` and likewise for rows.
-    Returns ``(N, Hm, Wm) float32`` in ``[0, 1]``.
+    Returns ``(N, Hm, Wm) float32`` in ``[0, 1]`` (any value with ``logits``).
     """
     count = coefficients.shape[0]
     channels, proto_h, proto_w = protos.shape
     if count == 0:
         return np.zeros((0, proto_h, proto_w), dtype=np.float32)
-    logits = coefficients.astype(np.float32) @ protos.reshape(channels, -1).astype(np.float32)
-    masks = (1.0 / (1.0 + np.exp(-logits))).reshape(count, proto_h, proto_w)
+    raw = coefficients.astype(np.float32) @ protos.reshape(channels, -1).astype(np.float32)
+    values = raw if logits else 1.0 / (1.0 + np.exp(-raw))
+    masks = values.reshape(count, proto_h, proto_w)
     scale = np.array([proto_w / input_wh[0], proto_h / input_wh[1]] * 2, dtype=np.float32)
     boxes = np.round(np.asarray(boxes_xyxy_input, dtype=np.float32) * scale)
     cols = np.arange(proto_w, dtype=np.float32)[None, None, :]

@@ -86,6 +86,12 @@ class GraphFacts:
         return self.hint.startswith(("yolo26", "yolov10"))
 
     @property
+    def yolo26(self) -> bool:
+        """A YOLO26 head: Ultralytics ``Segment26``/``Pose26``... or ``model_type`` ``yolo26*``
+        (YOLO26 detectors export a plain ``Detect`` head, told apart by nothing)."""
+        return self.head.endswith("26") or self.hint.startswith("yolo26")
+
+    @property
     def hints_rfdetr(self) -> bool:
         return self.hint.startswith(("rfdetr", "rf-detr"))
 
@@ -276,10 +282,12 @@ def _segmentation(
     output, protos = info.outputs[0], info.outputs[1].shape[1]
     v8 = _v8_extra(output, num_classes) == protos
     rows = _rows_extra(output) == protos and facts.end2end is not False
+    # The reference decodes YOLO26 masks as logits (> 0), YOLOv8/11 ones as probabilities.
+    extra: dict[str, Any] = {"masks": "logits"} if facts.yolo26 else {}
     if rows and (facts.end2end or facts.hints_end2end or not v8):
-        return "yolo-end2end-seg", {}
+        return "yolo-end2end-seg", extra
     if v8 and not facts.end2end:
-        return "yolov8-seg", {}
+        return "yolov8-seg", extra
     raise _unsupported(
         origin,
         task,

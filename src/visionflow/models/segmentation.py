@@ -1,5 +1,8 @@
-"""Instance segmentation for YOLOv8/v11-seg graphs: ``output0 (B, 4+C+P, N)`` + protos
-``(B, P, Hm, Wm)``. Masks per ``visionflow.core.masks``; polygons land in ``data["polygon"]``."""
+"""Instance segmentation for YOLOv8/v11/26-seg graphs: ``output0 (B, 4+C+P, N)`` (or
+end-to-end rows ``(B, N, 6+P)``) + protos ``(B, P, Hm, Wm)``. Masks per
+``visionflow.core.masks`` — probabilities kept where > 0.5, or for YOLO26
+(``extra["masks"] == "logits"``) logits kept where > 0, as the reference decodes each family;
+polygons land in ``data["polygon"]``."""
 
 from __future__ import annotations
 
@@ -60,6 +63,8 @@ class InstanceSegmentationModel:
         if channels is None:
             raise ModelLoadError("the prototype output must have a fixed channel count")
         self._proto_channels = channels
+        # YOLO26 masks are thresholded as logits at 0, YOLOv8/11 ones as probabilities at 0.5.
+        self._logits = manifest.extra.get("masks") == "logits"
 
     @property
     def task(self) -> str:
@@ -89,8 +94,11 @@ class InstanceSegmentationModel:
         detections = make_detections(
             kept.xyxy, kept.scores, kept.class_ids, self.manifest.class_names
         )
-        proto_masks = decode_prototype_masks(kept.extra, protos, kept.xyxy_input, meta.input_wh)
-        masks, (sx, sy) = masks_to_image(proto_masks, meta, params.resolution_factor)
+        proto_masks = decode_prototype_masks(
+            kept.extra, protos, kept.xyxy_input, meta.input_wh, logits=self._logits
+        )
+        threshold = 0.0 if self._logits else 0.5
+        masks, (sx, sy) = masks_to_image(proto_masks, meta, params.resolution_factor, threshold)
         return with_masks(detections, masks, (sx, sy), meta.original_wh)
 
 
