@@ -5,7 +5,7 @@ SDK_VENV ?= .venv-sdk
 BIN := $(VENV)/bin
 PIPFLAGS ?= -q
 
-.PHONY: install serve test check lint typecheck layers unit services bench clean
+.PHONY: install serve test check lint typecheck layers unit services bench fuzz soak clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,20 @@ check: test
 ## Speed table: raw ONNX Runtime vs end-to-end HTTP (not a test).
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+## Schemathesis over every OpenAPI operation with many examples (CI runs a few): no 5xx answers.
+## The examples are the same on every run; FUZZ_SEED=<n> draws others.
+FUZZ_EXAMPLES ?= 1000
+FUZZ_SEED ?=
+fuzz: install
+	VISIONFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) VISIONFLOW_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/python -m pytest tests/http/test_schemathesis.py -q --timeout=0
+
+## 50 concurrent clients for 60 s over every task, a workflow, OCR, CLIP, YOLO-World and /info on a
+## real server: requests, errors (must be 0), p50/p99 latency, server RSS.
+SOAK_FLAGS ?= --clients 50 --duration 60
+soak: install
+	$(BIN)/python benchmarks/soak.py $(SOAK_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) .mypy_cache .ruff_cache
