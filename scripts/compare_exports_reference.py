@@ -56,9 +56,14 @@ YOLO_CASES = (
         "fused",
     ),
 )
+_RFDETR = "rfdetr.rfdetr_object_detection_onnx:RFDetrForObjectDetectionONNX"
+_RFDETR_SEG = "rfdetr.rfdetr_instance_segmentation_onnx:RFDetrForInstanceSegmentationOnnx"
+# name, reference class, dataset letterbox size (w, h) or None (a stretch package).
 RFDETR_CASES = (
-    ("rfdetr", "rfdetr.rfdetr_object_detection_onnx:RFDetrForObjectDetectionONNX"),
-    ("rfdetr-seg", "rfdetr.rfdetr_instance_segmentation_onnx:RFDetrForInstanceSegmentationOnnx"),
+    ("rfdetr", _RFDETR, None),
+    ("rfdetr-seg", _RFDETR_SEG, None),
+    ("rfdetr-letterbox", _RFDETR, (64, 40)),
+    ("rfdetr-seg-letterbox", _RFDETR_SEG, (64, 40)),
 )
 RFDETR_SIZE = 48
 RFDETR_QUERIES = 24
@@ -200,14 +205,21 @@ def prepare(exports: Path, work: Path) -> list[dict[str, Any]]:
                 "ours": str(onnx_path),
             }
         )
-    for index, (name, reference_class) in enumerate(RFDETR_CASES):
-        masks = name.endswith("seg")
+    for index, (name, reference_class, letterbox) in enumerate(RFDETR_CASES):
+        masks = "-seg" in name
         package = work / name
         shutil.rmtree(package, ignore_errors=True)
         package.mkdir()
         _rfdetr_graph(package / "weights.onnx", masks, seed=index)
         (package / "class_names.txt").write_text("\n".join(RFDETR_CLASSES) + "\n")
-        config = _inference_config((RFDETR_SIZE, RFDETR_SIZE), "stretch", IMAGENET)
+        if letterbox is None:
+            config = _inference_config((RFDETR_SIZE, RFDETR_SIZE), "stretch", IMAGENET)
+        else:
+            config = _inference_config((RFDETR_SIZE, RFDETR_SIZE), "letterbox", IMAGENET)
+            config["network_input"]["dataset_version_resize_dimensions"] = {
+                "width": letterbox[0],
+                "height": letterbox[1],
+            }
         _write_json(package / "inference_config.json", config)
         folder = work / f"{name}-roboflow"
         shutil.rmtree(folder, ignore_errors=True)
@@ -220,6 +232,8 @@ def prepare(exports: Path, work: Path) -> list[dict[str, Any]]:
             input_hw=(RFDETR_SIZE, RFDETR_SIZE),
         )
         shutil.copyfile(package / "weights.onnx", folder / "weights.onnx")
+        # The same inference_config.json next to the classic files: visionflow follows it.
+        shutil.copyfile(package / "inference_config.json", folder / "inference_config.json")
         cases.append(
             {"name": name, "class": reference_class, "package": str(package), "ours": str(folder)}
         )

@@ -21,8 +21,11 @@ from visionflow.core.detections import CLASS_NAME, POLYGON
 from visionflow.errors import ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.detr import sigmoid, topk_queries
-from visionflow.models.importers import import_roboflow_folder, import_ultralytics_onnx
-from visionflow.models.layouts import RFDETR_BACKGROUND_CLASS
+from visionflow.models.importers import (
+    RFDETR_BACKGROUND_CLASS,
+    import_roboflow_folder,
+    import_ultralytics_onnx,
+)
 from visionflow.models.manifest import InputSpec
 from visionflow.models.params import DetectionParams
 from visionflow.models.rfdetr import RfDetrModel, rfdetr_tensor

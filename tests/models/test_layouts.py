@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ from tests.fixtures.export_graphs import (
 from tests.fixtures.onnx_graphs import region_planes, write_roboflow_task_folder, yolov8_rows
 from visionflow.errors import InvalidModelPackageError
 from visionflow.models.architectures import ArchitectureRegistry
-from visionflow.models.importers import import_roboflow_folder, import_ultralytics_onnx
-from visionflow.models.layouts import RFDETR_BACKGROUND_CLASS
+from visionflow.models.importers import (
+    RFDETR_BACKGROUND_CLASS,
+    import_roboflow_folder,
+    import_ultralytics_onnx,
+)
 
 NAMES = ("circle", "square", "triangle")
 ROWS = end2end_rows([[100, 100, 160, 180, 0.9, 1]])
@@ -462,3 +466,120 @@ def test_errors_list_every_output(tmp_path: Path) -> None:
         import_ultralytics_onnx(path)
 
     assert "outputs are output0[1, 300, 9], extra[1, 2]" in caught.value.message
+
+
+def _with_inference_config(folder: Path, **network_input: Any) -> Path:
+    operations = network_input.pop("class_names_operations", None)
+    config: dict[str, Any] = {
+        "network_input": {
+            "training_input_size": {"height": 320, "width": 320},
+            "dynamic_spatial_size_supported": False,
+            "color_mode": "rgb",
+            "resize_mode": "stretch",
+            "input_channels": 3,
+            "scaling_factor": 255,
+            "normalization": [[0.485, 0.456, 0.406], [0.229, 0.224, 0.225]],
+            **network_input,
+        }
+    }
+    if operations is not None:
+        config["class_names_operations"] = operations
+    (folder / "inference_config.json").write_text(json.dumps(config))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("network_input", "resize_mode", "padding", "letterbox", "mean"),
+    [
+        pytest.param({}, "stretch", 0, None, (0.485, 0.456, 0.406), id="stretch"),
+        # The reference stretches a letterbox package straight to the input unless it gives the
+        # dataset version's size.
+        pytest.param(
+            {"resize_mode": "letterbox"}, "stretch", 0, None, (0.485, 0.456, 0.406), id="letterbox"
+        ),
+        pytest.param(
+            {
+                "resize_mode": "letterbox",
+                "padding_value": 114,
+                "dataset_version_resize_dimensions": {"width": 400, "height": 300},
+            },
+            "letterbox",
+            114,
+            [400, 300],
+            (0.485, 0.456, 0.406),
+            id="letterbox-dataset-size",
+        ),
+        pytest.param(
+            {
+                "resize_mode": "fit-longer-edge",
+                "dataset_version_resize_dimensions": {"width": 400, "height": 300},
+            },
+            "letterbox",
+            127,
+            [400, 300],
+            (0.485, 0.456, 0.406),
+            id="fit-longer-edge",
+        ),
+        pytest.param({"normalization": None}, "stretch", 0, None, None, id="no-normalization"),
+    ],
+)
+def test_roboflow_rfdetr_follows_inference_config(
+    tmp_path: Path,
+    network_input: dict[str, Any],
+    resize_mode: str,
+    padding: int,
+    letterbox: list[int] | None,
+    mean: tuple[float, ...] | None,
+) -> None:
+    # The classic files say letterbox; inference_config.json (the reference's engine) wins.
+    folder = _folder(tmp_path, RF_DETR, "rfdetr-base", resize_format="Fit (black edges) in")
+    manifest = import_roboflow_folder(_with_inference_config(folder, **network_input)).manifest
+
+    assert manifest.input.resize_mode == resize_mode
+    assert manifest.input.padding_value == padding
+    assert manifest.extra.get("letterbox_wh") == letterbox
+    normalization = manifest.input.normalization
+    assert (normalization.mean if normalization else None) == mean
+
+
+def test_roboflow_rfdetr_class_name_removal(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, RF_DETR, "rfdetr-base", ("circle", "square", "drop-me"))
+    removal = [{"type": "class_name_removal", "class_name": "drop-me"}]
+    manifest = import_roboflow_folder(
+        _with_inference_config(folder, class_names_operations=removal)
+    ).manifest
+
+    assert manifest.class_names == ("circle", "square")
+    assert manifest.extra["class_columns"] == [0, 1, -1]
+
+
+@pytest.mark.parametrize(
+    ("network_input", "message"),
+    [
+        pytest.param(
+            {"class_names_operations": [{"type": "rename", "class_name": "a"}]},
+            "only class_name_removal is known",
+            id="unknown-operation",
+        ),
+        pytest.param(
+            {
+                "resize_mode": "center-crop",
+                "dataset_version_resize_dimensions": {"width": 400, "height": 300},
+            },
+            "resize_mode 'center-crop' and dataset_version_resize_dimensions is not supported",
+            id="center-crop",
+        ),
+        pytest.param(
+            {"resize_mode": "letterbox", "dataset_version_resize_dimensions": {"width": 400}},
+            "needs width and height",
+            id="dataset-size",
+        ),
+    ],
+)
+def test_roboflow_rfdetr_inference_config_errors(
+    tmp_path: Path, network_input: dict[str, Any], message: str
+) -> None:
+    folder = _with_inference_config(_folder(tmp_path, RF_DETR, "rfdetr-base"), **network_input)
+
+    with pytest.raises(InvalidModelPackageError, match=message):
+        import_roboflow_folder(folder)

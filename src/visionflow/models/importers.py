@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from visionflow.errors import InvalidModelPackageError
-from visionflow.models.layouts import RFDETR_BACKGROUND_CLASS, GraphFacts, task_architecture
+from visionflow.models.layouts import GraphFacts, task_architecture
 from visionflow.models.manifest import MANIFEST_FILE, ModelManifest
 from visionflow.models.package import ModelPackage, sha256_file
 from visionflow.runtime import TensorSpec, read_onnx_info
 
 __all__ = [
+    "RFDETR_BACKGROUND_CLASS",
     "PackageFormat",
     "detect_format",
     "import_model",
@@ -45,6 +46,9 @@ _ROBOFLOW_TASKS = frozenset({*_ULTRALYTICS_TASKS.values(), "semantic-segmentatio
 _ROBOFLOW_FILES = ("weights.onnx", "environment.json", "model_type.json")
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
+# Roboflow's RF-DETR packages may list this placeholder among the class names (a logit column
+# that is never a real class); the reference drops it and shifts the later class ids down.
+RFDETR_BACKGROUND_CLASS = "background_class83422"
 
 
 def detect_format(path: Path) -> PackageFormat:
@@ -312,6 +316,79 @@ def _config_normalization(config: Mapping[str, Any], origin: str) -> dict[str, A
         ) from None
 
 
+def _rfdetr_classes(
+    class_names: tuple[str, ...], config: Mapping[str, Any], origin: str
+) -> tuple[tuple[str, ...], list[int] | None]:
+    """Class names without the ones the package removes (the background placeholder, and
+    ``class_names_operations`` ``class_name_removal`` entries of ``inference_config.json``), and
+    the logit column → class id map (-1: removed) when any is removed."""
+    removed = {RFDETR_BACKGROUND_CLASS}
+    operations = config.get("class_names_operations") or []
+    if not isinstance(operations, list):
+        raise InvalidModelPackageError(
+            f"{origin}: inference_config.json class_names_operations must be a list"
+        )
+    for operation in operations:
+        if not isinstance(operation, Mapping) or operation.get("type") != "class_name_removal":
+            raise InvalidModelPackageError(
+                f"{origin}: unsupported class_names_operations entry {operation!r}; only "
+                "class_name_removal is known"
+            )
+        removed.add(str(operation.get("class_name")))
+    if not removed.intersection(class_names):
+        return class_names, None
+    columns: list[int] = []
+    kept: list[str] = []
+    for name in class_names:
+        columns.append(-1 if name in removed else len(kept))
+        if name not in removed:
+            kept.append(name)
+    return tuple(kept), columns
+
+
+def _rfdetr_input(
+    config: Mapping[str, Any],
+    classic: tuple[str, int],
+    dataset_wh: tuple[int, int],
+    origin: str,
+) -> tuple[dict[str, Any] | None, str, int, list[int] | None]:
+    """RF-DETR's normalization, resize mode, padding and dataset letterbox size.
+
+    With ``inference_config.json`` (the reference's default-engine package) its ``network_input``
+    decides: its normalization, and a letterbox to ``dataset_version_resize_dimensions`` before
+    the stretch only when those are given for a non-stretch mode — otherwise the image is
+    stretched straight to the input, whatever ``resize_mode`` says, as the reference does.
+    Without it (a classic folder): ImageNet mean/std, and a ``Fit … in`` dataset letterboxed to
+    the ``PREPROCESSING`` size before the stretch.
+    """
+    network_input = config.get("network_input")
+    if not isinstance(network_input, Mapping):
+        resize_mode, padding = classic
+        letterbox = list(dataset_wh) if resize_mode == "letterbox" else None
+        return {"mean": _IMAGENET_MEAN, "std": _IMAGENET_STD}, resize_mode, padding, letterbox
+    normalization = _config_normalization(config, origin)
+    mode = str(network_input.get("resize_mode", "stretch"))
+    dims = network_input.get("dataset_version_resize_dimensions")
+    if mode == "stretch" or not isinstance(dims, Mapping):
+        return normalization, "stretch", 0, None
+    if mode not in ("letterbox", "fit-longer-edge"):
+        raise InvalidModelPackageError(
+            f"{origin}: RF-DETR with resize_mode {mode!r} and dataset_version_resize_dimensions "
+            "is not supported (stretch and letterbox are)"
+        )
+    try:
+        letterbox = [int(dims["width"]), int(dims["height"])]
+    except (KeyError, TypeError, ValueError):
+        raise InvalidModelPackageError(
+            f"{origin}: inference_config.json dataset_version_resize_dimensions needs width and "
+            "height"
+        ) from None
+    # fit-longer-edge is the reference's letterbox with padding 127.
+    default_padding = 127 if mode == "fit-longer-edge" else 0
+    padding = int(network_input.get("padding_value") or default_padding)
+    return normalization, "letterbox", padding, letterbox
+
+
 def import_roboflow_folder(folder: Path) -> ModelPackage:
     origin = folder.name
     environment = _read_json(folder / "environment.json")
@@ -359,8 +436,6 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
     facts = GraphFacts(hint=arch_hint)
     keypoint_names = _roboflow_keypoint_names(folder)
     architecture, extra = task_architecture(task, info, class_names, facts, origin, keypoint_names)
-    if "class_columns" in extra:
-        class_names = tuple(name for name in class_names if name != RFDETR_BACKGROUND_CLASS)
     normalization = None
     if task == "classification":
         multilabel = bool(environment.get("MULTICLASS"))
@@ -369,11 +444,15 @@ def import_roboflow_folder(folder: Path) -> ModelPackage:
         extra["scores"] = _classification_scores(config, multilabel, arch_hint)
         normalization = _config_normalization(config, origin)
     if architecture.startswith("rfdetr"):
-        normalization = {"mean": _IMAGENET_MEAN, "std": _IMAGENET_STD}
-        if resize_mode == "letterbox":
-            # The dataset version was letterboxed to the PREPROCESSING size, and training
-            # stretched that to the network input: the reference replays both steps.
-            extra["letterbox_wh"] = [resize_w or width, resize_h or height]
+        config = _inference_config(folder, origin)
+        class_names, columns = _rfdetr_classes(class_names, config, origin)
+        if columns is not None:
+            extra["class_columns"] = columns
+        normalization, resize_mode, padding, letterbox = _rfdetr_input(
+            config, (resize_mode, padding), (resize_w or width, resize_h or height), origin
+        )
+        if letterbox is not None:
+            extra["letterbox_wh"] = letterbox
     unsupported = [
         step
         for step in ("static-crop", "contrast", "grayscale")

@@ -30,15 +30,10 @@ from visionflow.runtime import TensorSpec
 from visionflow.runtime.session import OnnxInfo
 
 __all__ = [
-    "RFDETR_BACKGROUND_CLASS",
     "GraphFacts",
     "describe_outputs",
     "task_architecture",
 ]
-
-# Roboflow's RF-DETR packages may list this placeholder among the class names (a logit column
-# that is never a real class); the reference drops it and shifts the later class ids down.
-RFDETR_BACKGROUND_CLASS = "background_class83422"
 
 _RTDETR_HEAD = "RTDETRDecoder"
 # Ultralytics made RT-DETR exports emit top-k rows (cx, cy, w, h, score, class) during 8.4.x
@@ -160,19 +155,6 @@ def _detr_outputs(info: OnnxInfo, num_classes: int, *, masks: bool) -> dict[str,
     return found
 
 
-def _rfdetr_extra(
-    info: OnnxInfo, class_names: tuple[str, ...], found: dict[str, int]
-) -> dict[str, Any]:
-    extra: dict[str, Any] = {"outputs": found}
-    if RFDETR_BACKGROUND_CLASS in class_names:
-        skipped = class_names.index(RFDETR_BACKGROUND_CLASS)
-        extra["class_columns"] = [
-            -1 if column == skipped else column - (column > skipped)
-            for column in range(len(class_names))
-        ]
-    return extra
-
-
 def _rtdetr_rows(output: TensorSpec, num_classes: int, facts: GraphFacts) -> str | None:
     """``rows`` (cx, cy, w, h, score, class) or ``scores`` (cx, cy, w, h + C scores)."""
     if len(output.shape) != 3:
@@ -212,7 +194,7 @@ def _detection(
         return "rtdetr", {"rows": rtdetr_rows}
     found = _detr_outputs(info, num_classes, masks=False)
     if found is not None and (facts.hints_rfdetr or "dets" in {o.name for o in info.outputs}):
-        return "rfdetr", _rfdetr_extra(info, class_names, found)
+        return "rfdetr", {"outputs": found}
     if facts.hints_rfdetr:
         raise _unsupported(
             origin,
@@ -262,7 +244,7 @@ def _segmentation(
     num_classes = len(class_names)
     found = _detr_outputs(info, num_classes, masks=True)
     if found is not None and (facts.hints_rfdetr or "dets" in {o.name for o in info.outputs}):
-        return "rfdetr-seg", _rfdetr_extra(info, class_names, found)
+        return "rfdetr-seg", {"outputs": found}
     if facts.hints_rfdetr:
         raise _unsupported(
             origin,
