@@ -151,6 +151,7 @@ def test_limits_come_from_settings() -> None:
             "VISIONFLOW_WORKFLOWS_MAX_RUN_S": "3.5",
             "VISIONFLOW_WORKFLOWS_REGEX_TIMEOUT_S": "0.5",
             "VISIONFLOW_WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S": "7",
+            "VISIONFLOW_MAX_IMAGE_PIXELS": "1000000",
         }
     )
     assert WorkflowLimits.from_settings(settings) == WorkflowLimits(
@@ -160,6 +161,7 @@ def test_limits_come_from_settings() -> None:
         max_run_s=3.5,
         regex_timeout_s=0.5,
         webhook_max_timeout_s=7.0,
+        max_image_pixels=1_000_000,
     )
 
 

@@ -144,6 +144,20 @@ class StepInputs(Mapping[str, Any]):
             raise self._wrong(field, f"an integer >= {low}")
         return value
 
+    def as_size_wh(
+        self, width_field: str, height_field: str, *, max_pixels: int, setting: str
+    ) -> tuple[int, int]:
+        """``(width, height)`` in pixels from two integer fields (each >= 1) whose product is at
+        most ``max_pixels`` (the error names ``setting``, which raises it)."""
+        width, height = self.as_int(width_field, low=1), self.as_int(height_field, low=1)
+        if width * height > max_pixels:
+            raise self.fail(
+                width_field,
+                f"{width} x {height} px is more than the {max_pixels} pixels an image may have "
+                f"({setting})",
+            )
+        return width, height
+
     def as_bool(self, field: str) -> bool:
         value = self._values.get(field)
         if not isinstance(value, bool):

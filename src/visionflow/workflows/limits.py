@@ -2,11 +2,12 @@
 
 ``WorkflowLimits`` carries the server's settings (``Settings.workflows_*``): steps per definition,
 bytes of a definition's JSON, levels of lists/objects in it, wall-clock seconds of one run,
-seconds one regex operation may take and the longest timeout a webhook may ask for. The compiler
-applies the definition limits (``check_definition``, before anything walks the document
-recursively); the executor gives every run a ``RunBudget`` (``RunContext.budget``), checked before
-each step and batch element it starts — a Python thread cannot be stopped inside a step — and by
-the query language, whose regex timeout never outlasts the run.
+seconds one regex operation may take, the longest timeout a webhook may ask for, and the pixels
+of an image a block makes (a resize or perspective correction: as many as an input may have).
+The compiler applies the definition limits (``check_definition``, before anything walks the
+document recursively); the executor gives every run a ``RunBudget`` (``RunContext.budget``),
+checked before each step and batch element it starts — a Python thread cannot be stopped inside
+a step — and by the query language, whose regex timeout never outlasts the run.
 
 Every error names the setting that raises the limit.
 """
@@ -26,6 +27,7 @@ from visionflow.workflows.nesting import nesting_depth
 
 __all__ = [
     "MAX_DEFINITION_BYTES_SETTING",
+    "MAX_IMAGE_PIXELS_SETTING",
     "MAX_NESTING_SETTING",
     "MAX_RUN_S_SETTING",
     "MAX_STEPS_SETTING",
@@ -42,6 +44,7 @@ MAX_NESTING_SETTING = "VISIONFLOW_WORKFLOWS_MAX_NESTING"
 MAX_RUN_S_SETTING = "VISIONFLOW_WORKFLOWS_MAX_RUN_S"
 REGEX_TIMEOUT_SETTING = "VISIONFLOW_WORKFLOWS_REGEX_TIMEOUT_S"
 WEBHOOK_MAX_TIMEOUT_SETTING = "VISIONFLOW_WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S"
+MAX_IMAGE_PIXELS_SETTING = "VISIONFLOW_MAX_IMAGE_PIXELS"
 
 _CONTEXT = "workflow_compilation | workflow_definition_parsing"
 
@@ -56,6 +59,7 @@ class WorkflowLimits:
     max_run_s: float = 120.0
     regex_timeout_s: float = 0.25
     webhook_max_timeout_s: float = 30.0
+    max_image_pixels: int = 64_000_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkflowLimits:
@@ -66,6 +70,7 @@ class WorkflowLimits:
             max_run_s=settings.workflows_max_run_s,
             regex_timeout_s=settings.workflows_regex_timeout_s,
             webhook_max_timeout_s=settings.workflows_webhook_max_timeout_s,
+            max_image_pixels=settings.max_image_pixels,
         )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
+from visionflow.workflows.blocks.analytics import MAX_ZONE_MASK_PIXELS
 from visionflow.workflows.errors import InvalidInputTypeError
 
 FRAMES = {f"f{i}": canvas(300, 100) for i in range(5)}
@@ -151,3 +152,30 @@ def test_v2_blocks_on_still_images_and_untracked_input() -> None:
             {"image": "f0"},
             models=ScriptedModels({"m/1": lambda image: boxes([[0, 0, 1, 1]])}),
         )
+
+
+@pytest.mark.parametrize(
+    ("zone", "pixels"),
+    [
+        pytest.param([[0, 0], [100_000, 0], [0, 100_000]], 100_002**2, id="one-far-zone"),
+        pytest.param([[[0, 0], [6000, 0], [0, 6000]]] * 2, 2 * 6002**2, id="two-large-zones"),
+    ],
+)
+def test_zones_whose_masks_are_too_large_are_a_400(zone: list[Any], pixels: int) -> None:
+    """supervision builds each zone's mask from the origin to its farthest point: 10 GB for a
+    zone reaching 100000 px."""
+    with pytest.raises(InvalidInputTypeError) as raised:
+        _video(
+            [[20]],
+            {
+                "type": "roboflow_core/time_in_zone@v3",
+                "image": "$inputs.image",
+                "metadata": "$inputs.metadata",
+                "zone": zone,
+            },
+            {"timed": "$steps.a.timed_detections"},
+        )
+    assert raised.value.message.endswith(
+        f"field 'zone': the zones reach {pixels} pixels from the image's origin, more than the "
+        f"{MAX_ZONE_MASK_PIXELS} their masks may have"
+    )

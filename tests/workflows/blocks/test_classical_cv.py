@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import cv2
@@ -10,6 +11,8 @@ import pytest
 
 from tests.workflows.blocks.helpers import canvas, run, step
 from visionflow.workflows import WorkflowImage
+from visionflow.workflows.blocks.classical_cv import MAX_BILATERAL_PX, MAX_KERNEL_PX
+from visionflow.workflows.errors import InvalidInputTypeError
 
 IMAGE = [{"type": "WorkflowImage", "name": "image"}]
 
@@ -285,3 +288,71 @@ def test_code_128_and_other_symbologies_are_read_with_their_place() -> None:
     assert left <= code["x"] - code["width"] / 2
     assert code["x"] + code["width"] / 2 <= left + bars.shape[1]
     assert top <= code["y"] <= top + bars.shape[0]
+
+
+@pytest.mark.parametrize(
+    ("block", "fields", "field", "expected"),
+    [
+        pytest.param(
+            "image_blur@v1",
+            {"blur_type": "gaussian", "kernel_size": 100_001},
+            "kernel_size",
+            f"within [1, {MAX_KERNEL_PX}]",
+            id="gaussian",
+        ),
+        pytest.param(
+            "image_blur@v1",
+            {"blur_type": "median", "kernel_size": 257},
+            "kernel_size",
+            f"within [1, {MAX_KERNEL_PX}]",
+            id="median",
+        ),
+        pytest.param(
+            "image_blur@v1",
+            {"blur_type": "bilateral", "kernel_size": MAX_BILATERAL_PX + 1},
+            "kernel_size",
+            f"within [1, {MAX_BILATERAL_PX}]",
+            id="bilateral",
+        ),
+        pytest.param(
+            "image_preprocessing@v1",
+            {"task_type": "resize", "width": 30_000, "height": 30_000},
+            "width",
+            "30000 x 30000 px is more than the 64000000 pixels an image may have "
+            "(VISIONFLOW_MAX_IMAGE_PIXELS)",
+            id="resize",
+        ),
+    ],
+)
+def test_costly_sizes_are_a_400_at_once(
+    block: str, fields: dict[str, Any], field: str, expected: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(InvalidInputTypeError) as raised:
+        _one(block, canvas(), {"image": "image"}, **fields)
+    assert time.monotonic() - started < 1.0
+    assert f"field {field!r}" in raised.value.message
+    assert expected in raised.value.message
+
+
+def test_contour_lines_past_the_drawing_range_are_a_400() -> None:
+    steps = [
+        step("threshold@v1", "t", image="$inputs.image", thresh_value=10),
+        step("contours_detection@v1", "c", image="$steps.t.image", line_thickness=100_000),
+    ]
+    with pytest.raises(
+        InvalidInputTypeError, match=r"'line_thickness': expected an integer within"
+    ):
+        run(steps, {"n": "$steps.c.number_contours"}, {"image": _scene()})
+    steps[1]["line_thickness"] = -1  # filled
+    assert run(steps, {"n": "$steps.c.number_contours"}, {"image": _scene()})[0]["n"] == 2
+
+
+def test_filters_at_their_largest_sizes_run() -> None:
+    for fields in (
+        {"blur_type": "median", "kernel_size": MAX_KERNEL_PX},
+        {"blur_type": "gaussian", "kernel_size": MAX_KERNEL_PX},
+        {"blur_type": "bilateral", "kernel_size": MAX_BILATERAL_PX},
+    ):
+        blurred = _pixels(_one("image_blur@v1", canvas(value=90), {"image": "image"}, **fields))
+        assert (blurred == 90).all()

@@ -12,6 +12,7 @@ import pytest
 
 from tests.workflows.blocks.helpers import canvas, run, step
 from visionflow.workflows import WorkflowImage
+from visionflow.workflows.blocks.classical_cv import MAX_KERNEL_PX
 from visionflow.workflows.blocks.image_filters import equalize_contrast, morphology
 from visionflow.workflows.errors import InvalidInputTypeError
 
@@ -153,4 +154,18 @@ def test_unknown_equalization_is_a_400() -> None:
     with pytest.raises(InvalidInputTypeError, match="field 'equalization_type'"):
         _filtered(
             "contrast_equalization@v1", canvas(), {"how": "Gamma"}, equalization_type="$inputs.how"
+        )
+
+
+def test_a_morphology_kernel_past_the_range_is_a_400() -> None:
+    expected = rf"'kernel_size': .*within \[1, {MAX_KERNEL_PX}\]"
+    with pytest.raises(InvalidInputTypeError, match=expected):
+        run(
+            [
+                step(
+                    "morphological_transformation@v2", "m", image="$inputs.image", kernel_size=10**4
+                )
+            ],
+            {"image": "$steps.m.image"},
+            {"image": canvas(value=90)},
         )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
-from visionflow.workflows import WorkflowImage
+from visionflow.workflows import RunBudget, RunContext, WorkflowImage, WorkflowLimits
 from visionflow.workflows.errors import InvalidInputTypeError
 
 # A quadrilateral given in any vertex order; its bottom-left corner is (20, 180).
@@ -65,3 +67,66 @@ def test_the_largest_quadrilateral_of_a_list_is_used() -> None:
 def test_polygon_extension_is_refused_with_a_clear_error() -> None:
     with pytest.raises(InvalidInputTypeError, match="not supported"):
         _correct(QUAD, extend_perspective_polygon_by_detections_anchor="CENTER")
+
+
+def _warp(width: int, height: int, budget: RunBudget | None = None) -> list[dict[str, object]]:
+    return run(
+        [
+            step(
+                "perspective_correction@v1",
+                "pc",
+                images="$inputs.image",
+                perspective_polygons=QUAD,
+                transformed_rect_width=width,
+                transformed_rect_height=height,
+                warp_image=True,
+            )
+        ],
+        {"warped": "$steps.pc.warped_image"},
+        {"image": canvas(200, 200)},
+        context=RunContext(models=ScriptedModels(), budget=budget or RunBudget()),
+    )
+
+
+def test_an_output_past_the_image_pixel_limit_is_a_400() -> None:
+    with pytest.raises(InvalidInputTypeError) as raised:
+        _warp(30_000, 30_000)
+    assert raised.value.message.endswith(
+        "field 'transformed_rect_width': 30000 x 30000 px is more than the 64000000 pixels an "
+        "image may have (VISIONFLOW_MAX_IMAGE_PIXELS)"
+    )
+
+
+def test_the_image_pixel_limit_comes_from_the_run() -> None:
+    limits = WorkflowLimits(max_image_pixels=81 * 81 - 1)
+    budget = RunBudget(limits, deadline=time.monotonic() + 60)
+    with pytest.raises(InvalidInputTypeError, match="more than the 6560 pixels"):
+        _warp(81, 81, budget)
+    [result] = _warp(80, 81, budget)
+    warped = result["warped"]
+    assert isinstance(warped, WorkflowImage)
+    assert warped.pixels_bgr.shape == (81, 80, 3)
+
+
+def test_corrected_masks_past_their_budget_are_a_400() -> None:
+    """Every detection's mask is redrawn at the output size: 100 masks of 64 MP are 6.4 GB."""
+    masked = boxes([[20, 20, 60, 60]] * 100)
+    masked.mask = np.ones((100, 200, 200), dtype=bool)
+    with pytest.raises(InvalidInputTypeError, match="100 masks of 8000 x 8000 px are more than"):
+        run(
+            [
+                model_step("det", "m/1"),
+                step(
+                    "perspective_correction@v1",
+                    "pc",
+                    images="$inputs.image",
+                    predictions="$steps.det.predictions",
+                    perspective_polygons=QUAD,
+                    transformed_rect_width=8000,
+                    transformed_rect_height=8000,
+                ),
+            ],
+            {"corrected": "$steps.pc.corrected_coordinates"},
+            {"image": canvas(200, 200)},
+            models=ScriptedModels({"m/1": lambda image: masked}),
+        )

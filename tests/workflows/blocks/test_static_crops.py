@@ -11,7 +11,8 @@ import pytest
 
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
 from visionflow.workflows import WorkflowImage
-from visionflow.workflows.blocks.static_crops import slice_offsets
+from visionflow.workflows.blocks.static_crops import MAX_SLICES, slice_count, slice_offsets
+from visionflow.workflows.errors import InvalidInputTypeError
 
 
 def _decode_size(value: str) -> tuple[int, int]:
@@ -130,3 +131,47 @@ def test_image_slicer_nests_results_and_they_map_back_to_the_input() -> None:
     assert [s.lineage.root_offset_xy for s in result["slices"]] == [(0, 0), (80, 0)]
     assert [s.pixels_bgr.shape for s in result["slices"]] == [(100, 120, 3)] * 2
     assert [d.xyxy.tolist() for d in result["det"]] == [[[1, 2, 11, 12]], [[81, 2, 91, 12]]]
+
+
+@pytest.mark.parametrize(
+    ("block", "fields", "count"),
+    [
+        pytest.param("image_slicer@v1", {"slice_width": 1, "slice_height": 1}, 80_000, id="1-px"),
+        pytest.param(
+            "image_slicer@v2",
+            {"slice_width": 10, "slice_height": 10, "overlap_ratio_width": 0.9},
+            400 * 25,  # strides of 1 x 8 px
+            id="overlapping",
+        ),
+    ],
+)
+def test_too_many_slices_are_a_400(block: str, fields: dict[str, object], count: int) -> None:
+    with pytest.raises(InvalidInputTypeError) as raised:
+        run(
+            [step(block, "s", image="$inputs.image", **fields)],
+            {"slices": "$steps.s.slices"},
+            {"image": canvas(400, 200)},
+        )
+    assert raised.value.message.endswith(
+        f"field 'slice_width': {count} slices of {fields['slice_width']} x "
+        f"{fields['slice_height']} px, more than the {MAX_SLICES} one image may be cut into"
+    )
+
+
+@pytest.mark.parametrize(
+    ("size_wh", "slice_wh", "overlap_wh"),
+    [
+        pytest.param((200, 100), (64, 64), (0.2, 0.2), id="overlap"),
+        pytest.param((200, 100), (640, 640), (0.2, 0.2), id="larger-than-the-image"),
+        pytest.param((200, 100), (1, 1), (0.0, 0.0), id="1-px"),
+        pytest.param((201, 99), (50, 33), (0.5, 0.0), id="uneven"),
+    ],
+)
+def test_slice_count_bounds_the_tiles(
+    size_wh: tuple[int, int], slice_wh: tuple[int, int], overlap_wh: tuple[float, float]
+) -> None:
+    for keep_inside in (False, True):
+        tiles = slice_offsets(size_wh, slice_wh, overlap_wh, keep_inside=keep_inside)
+        count = slice_count(size_wh, slice_wh, overlap_wh, keep_inside=keep_inside)
+        # Exact without keep_inside; v2 drops the duplicates of tiles pushed back inside.
+        assert len(tiles) == count if not keep_inside else len(tiles) <= count

@@ -30,7 +30,10 @@ from visionflow.workflows.manifest import (
     StringSelector,
 )
 
-__all__ = ["ANALYTICS_BLOCKS", "TIME_IN_ZONE"]
+__all__ = ["ANALYTICS_BLOCKS", "MAX_ZONE_MASK_PIXELS", "TIME_IN_ZONE"]
+
+# A time_in_zone zone is a mask from the origin to its largest x and y (one byte per pixel).
+MAX_ZONE_MASK_PIXELS = 64_000_000
 
 _ANY_DETECTIONS = (
     k.KEYPOINT_DETECTION_PREDICTION,
@@ -186,6 +189,14 @@ class _TimeInZone(VideoBlock):
         valid = [p for p in polygons if p is not None]
         if len(valid) != len(polygons):
             raise inputs.fail("zone", "expected a polygon of at least 3 [x, y] points")
+        # supervision keeps a mask from (0, 0) to each zone's largest x and y.
+        pixels = sum(int(np.prod(np.maximum(p.max(axis=0), 0) + 2)) for p in valid)
+        if pixels > MAX_ZONE_MASK_PIXELS:
+            raise inputs.fail(
+                "zone",
+                f"the zones reach {pixels} pixels from the image's origin, more than the "
+                f"{MAX_ZONE_MASK_PIXELS} their masks may have",
+            )
         anchor = position_of(inputs, "triggering_anchor")
         zones = [sv.PolygonZone(polygon=p, triggering_anchors=(anchor,)) for p in valid]
         return zones, {}

@@ -17,8 +17,10 @@ import supervision as sv
 from pydantic import Field
 
 from visionflow.core.detections import CLASS_NAME, DETECTION_ID
+from visionflow.core.visualization import MAX_DRAWING_PX
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.limits import MAX_IMAGE_PIXELS_SETTING
 from visionflow.workflows.lineage import WorkflowImage, attach_lineage
 from visionflow.workflows.manifest import (
     BooleanSelector,
@@ -31,7 +33,20 @@ from visionflow.workflows.manifest import (
     StringSelector,
 )
 
-__all__ = ["CLASSICAL_CV_BLOCKS", "ImageManifest", "replace_pixels", "to_gray"]
+__all__ = [
+    "CLASSICAL_CV_BLOCKS",
+    "MAX_BILATERAL_PX",
+    "MAX_KERNEL_PX",
+    "ImageManifest",
+    "replace_pixels",
+    "to_gray",
+]
+
+# Filter sizes: a kernel's cost grows with its size on every pixel (a 100001 px Gaussian ran for
+# minutes, a bilateral filter grows with its square: 31 px took 4.7 s on 12 MP), and OpenCV's
+# median filter asserts past 255.
+MAX_KERNEL_PX = 255
+MAX_BILATERAL_PX = 15
 
 Pixels = npt.NDArray[np.uint8]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -84,8 +99,9 @@ class ImageBlurV1(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         image = inputs.image("image")
-        size = inputs.as_int("kernel_size", low=1)
         kind = inputs.as_str("blur_type")
+        largest = MAX_BILATERAL_PX if kind == "bilateral" else MAX_KERNEL_PX
+        size = inputs.as_int("kernel_size", low=1, high=largest)
         pixels = image.pixels_bgr
         if kind in ("gaussian", "median") and size % 2 == 0:
             raise inputs.fail("kernel_size", f"{kind} blur needs an odd kernel size, got {size}")
@@ -183,7 +199,9 @@ class ContoursDetectionV1(Block):
             to_gray(image.pixels_bgr), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE
         )
         canvas = image.pixels_bgr.copy()
-        cv2.drawContours(canvas, contours, -1, (255, 0, 255), inputs.as_int("line_thickness"))
+        # -1 (cv2.FILLED) fills the contours.
+        thickness = inputs.as_int("line_thickness", low=-1, high=MAX_DRAWING_PX)
+        cv2.drawContours(canvas, contours, -1, (255, 0, 255), thickness)
         return {
             "image": replace_pixels(image, canvas),
             "contours": list(contours),
@@ -369,7 +387,12 @@ class ImagePreprocessingV1(Block):
         task = inputs["task_type"]
         result: npt.NDArray[Any]
         if task == "resize":
-            size = (inputs.as_int("width", low=1), inputs.as_int("height", low=1))
+            size = inputs.as_size_wh(
+                "width",
+                "height",
+                max_pixels=context.budget.limits.max_image_pixels,
+                setting=MAX_IMAGE_PIXELS_SETTING,
+            )
             result = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
         elif task == "rotate":
             result = rotate_bound(pixels, inputs.as_int("rotation_degrees"))

@@ -12,7 +12,12 @@ import numpy.typing as npt
 
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
-from visionflow.workflows.blocks.classical_cv import ImageManifest, replace_pixels, to_gray
+from visionflow.workflows.blocks.classical_cv import (
+    MAX_KERNEL_PX,
+    ImageManifest,
+    replace_pixels,
+    to_gray,
+)
 from visionflow.workflows.manifest import IntegerSelector, StringSelector
 
 __all__ = [
@@ -82,7 +87,7 @@ class _Morphology(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         image = inputs.image("image")
-        size = inputs.as_int("kernel_size", low=1)
+        size = inputs.as_int("kernel_size", low=1, high=MAX_KERNEL_PX)
         operation = inputs.as_str("operation")
         if operation not in self.operations:
             raise inputs.fail("operation", f"expected one of {', '.join(self.operations)}")

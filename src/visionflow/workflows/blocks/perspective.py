@@ -17,6 +17,7 @@ from visionflow.core.detections import KEYPOINTS_XY, POLYGON
 from visionflow.core.masks import mask_to_polygon
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.limits import MAX_IMAGE_PIXELS_SETTING
 from visionflow.workflows.lineage import Lineage, WorkflowImage, attach_lineage
 from visionflow.workflows.manifest import (
     BooleanSelector,
@@ -180,8 +181,13 @@ class PerspectiveCorrectionV1(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         image = inputs.image("images")
-        width = inputs.as_int("transformed_rect_width", low=1)
-        height = inputs.as_int("transformed_rect_height", low=1)
+        max_pixels = context.budget.limits.max_image_pixels
+        width, height = inputs.as_size_wh(
+            "transformed_rect_width",
+            "transformed_rect_height",
+            max_pixels=max_pixels,
+            setting=MAX_IMAGE_PIXELS_SETTING,
+        )
         if inputs["extend_perspective_polygon_by_detections_anchor"]:
             raise inputs.fail(
                 "extend_perspective_polygon_by_detections_anchor",
@@ -200,9 +206,15 @@ class PerspectiveCorrectionV1(Block):
             )
         corrected = None
         if inputs.get("predictions") is not None:
-            corrected = correct_detections(
-                inputs.detections("predictions"), matrix, (width, height)
-            )
+            detections = inputs.detections("predictions")
+            masks = len(detections) * width * height if detections.mask is not None else 0
+            if masks > _MASK_IMAGES * max_pixels:
+                raise inputs.fail(
+                    "transformed_rect_width",
+                    f"{len(detections)} masks of {width} x {height} px are more than "
+                    f"{_MASK_IMAGES} images' worth of pixels ({MAX_IMAGE_PIXELS_SETTING})",
+                )
+            corrected = correct_detections(detections, matrix, (width, height))
             attach_lineage(corrected, Lineage.for_input(image.lineage.root_id, (width, height)))
         return {
             "corrected_coordinates": corrected,
@@ -211,5 +223,8 @@ class PerspectiveCorrectionV1(Block):
             "extended_transformed_rect_height": height,
         }
 
+
+# Corrected masks (one bool per pixel each) may hold this many images' worth of pixels.
+_MASK_IMAGES = 4
 
 PERSPECTIVE_BLOCKS: tuple[type[Block], ...] = (PerspectiveCorrectionV1,)

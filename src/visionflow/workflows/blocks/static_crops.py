@@ -114,6 +114,33 @@ class ImageSlicerManifest(StepManifest):
     overlap_ratio_height: Overlap | FloatZeroToOneSelector = 0.2
 
 
+# Tiles of one image (each a crop that later steps run on: a model, a visualization).
+MAX_SLICES = 2048
+
+
+def _strides(slice_wh: tuple[int, int], overlap_wh: tuple[float, float]) -> tuple[int, int]:
+    return (
+        max(1, slice_wh[0] - int(overlap_wh[0] * slice_wh[0])),
+        max(1, slice_wh[1] - int(overlap_wh[1] * slice_wh[1])),
+    )
+
+
+def slice_count(
+    resolution_wh: tuple[int, int],
+    slice_wh: tuple[int, int],
+    overlap_wh: tuple[float, float],
+    *,
+    keep_inside: bool,
+) -> int:
+    """How many tiles ``slice_offsets`` lays out (before v2 drops duplicates), without laying
+    them out."""
+    image_w, image_h = resolution_wh
+    if keep_inside:
+        slice_wh = (min(slice_wh[0], image_w), min(slice_wh[1], image_h))
+    stride_w, stride_h = _strides(slice_wh, overlap_wh)
+    return -(-image_w // stride_w) * -(-image_h // stride_h)
+
+
 def slice_offsets(
     resolution_wh: tuple[int, int],
     slice_wh: tuple[int, int],
@@ -128,8 +155,7 @@ def slice_offsets(
     slice_w, slice_h = slice_wh
     if keep_inside:
         slice_w, slice_h = min(slice_w, image_w), min(slice_h, image_h)
-    stride_w = max(1, slice_w - int(overlap_wh[0] * slice_w))
-    stride_h = max(1, slice_h - int(overlap_wh[1] * slice_h))
+    stride_w, stride_h = _strides((slice_w, slice_h), overlap_wh)
     xs = np.arange(0, image_w, stride_w)
     ys = np.arange(0, image_h, stride_h)
     if keep_inside:
@@ -156,14 +182,22 @@ class _ImageSlicer(Block):
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         image = inputs.image("image")
+        slice_wh = (inputs.as_int("slice_width", low=1), inputs.as_int("slice_height", low=1))
+        overlap_wh = (
+            inputs.as_float("overlap_ratio_width", low=0.0, high=1.0),
+            inputs.as_float("overlap_ratio_height", low=0.0, high=1.0),
+        )
+        count = slice_count(
+            image.lineage.size_wh, slice_wh, overlap_wh, keep_inside=self.keep_inside
+        )
+        if count > MAX_SLICES:
+            raise inputs.fail(
+                "slice_width",
+                f"{count} slices of {slice_wh[0]} x {slice_wh[1]} px, more than the {MAX_SLICES} "
+                "one image may be cut into",
+            )
         tiles = slice_offsets(
-            image.lineage.size_wh,
-            (inputs.as_int("slice_width", low=1), inputs.as_int("slice_height", low=1)),
-            (
-                inputs.as_float("overlap_ratio_width", low=0.0, high=1.0),
-                inputs.as_float("overlap_ratio_height", low=0.0, high=1.0),
-            ),
-            keep_inside=self.keep_inside,
+            image.lineage.size_wh, slice_wh, overlap_wh, keep_inside=self.keep_inside
         )
         slices: list[dict[str, object]] = []
         for x1, y1, x2, y2 in tiles.tolist():
