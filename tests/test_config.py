@@ -17,6 +17,8 @@ def test_defaults() -> None:
     assert settings.resolved_database_url.startswith("sqlite:///")
     assert settings.resolved_database_url.endswith("registry.db")
     assert settings.api_key_required is False
+    # Past httpx's 5 s pool expiry: a client never reuses a connection the server is closing.
+    assert settings.keep_alive_s == 30.0
 
 
 def test_values_are_parsed() -> None:
@@ -29,8 +31,10 @@ def test_values_are_parsed() -> None:
             "VISIONFLOW_ALLOW_PRIVATE_URLS": "yes",
             "VISIONFLOW_URL_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.0/24",
             "VISIONFLOW_ONNX_PROVIDERS": "CUDAExecutionProvider,CPUExecutionProvider",
+            "VISIONFLOW_KEEP_ALIVE_S": "75",
         }
     )
+    assert settings.keep_alive_s == 75.0
     assert settings.home == Path("/srv/vf")
     assert settings.resolved_database_url == "postgresql+psycopg://u@db/vf"
     assert settings.port == 8000
@@ -66,6 +70,7 @@ def test_api_key_requirement(env: dict[str, str], required: bool) -> None:
         pytest.param({"VISIONFLOW_PORT": "http"}, "VISIONFLOW_PORT must be an integer", id="port"),
         pytest.param({"VISIONFLOW_MAX_BODY_MB": "big"}, "must be a number", id="body"),
         pytest.param({"VISIONFLOW_ALLOW_URL_INPUT": "maybe"}, "must be a boolean", id="bool"),
+        pytest.param({"VISIONFLOW_KEEP_ALIVE_S": "0"}, "KEEP_ALIVE_S", id="keep-alive"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:

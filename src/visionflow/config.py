@@ -84,6 +84,9 @@ class Settings:
     url_allow_networks: tuple[str, ...] = ()
     # Total deadline of one URL fetch: connect, redirects and the whole body together.
     url_fetch_timeout_s: float = 10.0
+    # How long an idle keep-alive connection stays open. Longer than common clients' pool expiry
+    # (httpx: 5 s), so a client never sends on a connection the server is closing.
+    keep_alive_s: float = 30.0
     url_max_redirects: int = 3
     # Admission: requests served at once (health and metrics routes are not counted); beyond it
     # a request gets 503 with Retry-After at once instead of queueing.
@@ -186,6 +189,7 @@ class Settings:
                 raise ValueError(f"VISIONFLOW_{name} must be >= 1, got {value}")
         for name, seconds in (
             ("URL_FETCH_TIMEOUT_S", self.url_fetch_timeout_s),
+            ("KEEP_ALIVE_S", self.keep_alive_s),
             ("DATABASE_TIMEOUT_S", self.database_timeout_s),
             ("AUTH_FAILURE_WINDOW_S", self.auth_failure_window_s),
             ("RATE_LIMIT_WINDOW_S", self.rate_limit_window_s),
@@ -275,6 +279,7 @@ class Settings:
                 n.strip() for n in (get("URL_ALLOW_NETWORKS") or "").split(",") if n.strip()
             ),
             url_fetch_timeout_s=pick_float("URL_FETCH_TIMEOUT_S", defaults.url_fetch_timeout_s),
+            keep_alive_s=pick_float("KEEP_ALIVE_S", defaults.keep_alive_s),
             url_max_redirects=pick_int("URL_MAX_REDIRECTS", defaults.url_max_redirects),
             max_inflight_requests=pick_int("MAX_INFLIGHT_REQUESTS", defaults.max_inflight_requests),
             max_request_pixels=pick_int("MAX_REQUEST_PIXELS", defaults.max_request_pixels),

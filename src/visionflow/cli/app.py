@@ -106,6 +106,7 @@ def serve(
         log_level=log_level,
         access_log=False,
         log_config=None,
+        timeout_keep_alive=max(1, round(settings.keep_alive_s)),
     )
 
 
