@@ -9,6 +9,9 @@ Sub-commands:
              ``peer_fixture.py``, re-warm the peer's offline model cache, and register the same
              ONNX files in a visionflow home (Roboflow-style folders *and* plain Ultralytics ONNX);
              in ``peer_prepare.py``.
+``tasks``    the same for instance segmentation, keypoints, classification, multi-label and
+             semantic segmentation on the task models of ``../shared/peer/tasks``
+             (``compare_peer_tasks.py``; ``tasks --help`` for its options).
 ``compare``  send the same JPEG bytes to both servers (``POST /infer/object_detection`` and the
              legacy ``POST /{project}/{version}``) for every (peer model, our model) pair, image
              and confidence; match the predictions and report the differences. Exit code 1 when
@@ -47,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import compare_peer_tasks  # noqa: E402
 import shapes  # noqa: E402
 from peer_prepare import cmd_prepare  # noqa: E402
 
@@ -496,7 +500,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     pc.add_argument("--save", help="folder for images, raw responses and summary.md")
     pc.add_argument("-v", "--verbose", action="store_true", help="print differing boxes")
     pc.add_argument("--max-details", type=int, default=8)
-    args = p.parse_args(list(argv) if argv is not None else None)
+    sub.add_parser(
+        "tasks",
+        help="every other task (seg, pose, cls, multi-label, semantic): compare_peer_tasks.py",
+        add_help=False,
+    )
+    raw = list(argv) if argv is not None else sys.argv[1:]
+    if raw[:1] == ["tasks"]:
+        return compare_peer_tasks.main(raw[1:])
+    args = p.parse_args(raw)
     handler: Callable[[argparse.Namespace], int] = {
         "prepare": cmd_prepare,
         "compare": cmd_compare,
