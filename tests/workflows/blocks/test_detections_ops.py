@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -221,29 +222,126 @@ def test_detections_merge_boxes_them_all_with_the_lowest_confidence() -> None:
     assert new_id not in _three(canvas()).data[DETECTION_ID].tolist()
 
 
-def test_detections_merge_of_nothing_is_nothing() -> None:
-    assert len(_merged(lambda image: boxes([]))) == 0
+def _rich(image: np.ndarray) -> sv.Detections:
+    """Two detections with everything a detection can carry: masks, tracker ids, keypoints."""
+    detections = boxes([[10, 20, 40, 60], [30, 5, 90, 50]], confidence=[0.8, 0.6])
+    detections.mask = np.ones((2, 100, 200), dtype=bool)
+    detections.tracker_id = np.array([4, 7])
+    detections.data["keypoints_xy"] = np.zeros((2, 1, 2), dtype=np.float32)
+    return detections
 
 
-def test_detections_merge_serializes_on_its_image() -> None:
+def test_detections_merge_keeps_only_the_references_fields() -> None:
+    """As the reference's ``sv.Detections(xyxy, confidence, class_id, data={class_name,
+    detection_id})``: masks, tracker ids, keypoints, parent ids and lineage are all dropped."""
+    merged = _merged(_rich)
+    assert merged.xyxy.dtype == np.float32
+    assert merged.xyxy.tolist() == [[10, 5, 90, 60]]
+    assert merged.confidence is not None
+    assert merged.confidence.dtype == np.float32
+    assert merged.confidence.tolist() == pytest.approx([0.6])
+    assert merged.mask is None
+    assert merged.tracker_id is None
+    assert sorted(merged.data) == ["class_name", "detection_id"]
+    assert merged.metadata == {}
+
+
+def test_detections_merge_without_confidences_has_none() -> None:
+    def unscored(image: np.ndarray) -> sv.Detections:
+        detections = boxes([[0, 0, 10, 10], [5, 5, 20, 30]])
+        detections.confidence = None
+        return detections
+
+    merged = _merged(unscored)
+    assert merged.confidence is None
+    assert merged.xyxy.tolist() == [[0, 0, 20, 30]]
+
+
+@pytest.mark.parametrize(
+    "xyxy",
+    [
+        pytest.param([], id="empty"),
+        pytest.param([[5, 5, 6, 6]], id="one"),
+        pytest.param([[-4, 3, 10, 8], [2, -1, 250, 7]], id="past-the-image"),
+    ],
+)
+def test_detections_merge_is_the_union_box(xyxy: list[list[float]]) -> None:
+    merged = _merged(lambda image: boxes(xyxy))
+    if not xyxy:
+        assert len(merged) == 0
+        return
+    corners = np.array(xyxy, dtype=np.float32)
+    expected = [*corners[:, :2].min(axis=0), *corners[:, 2:].max(axis=0)]
+    assert merged.xyxy.tolist() == [expected]
+
+
+def _serialized_merge(image: str = "image", **fields: Any) -> dict[str, Any]:
     [result] = run(
         [
             model_step("det", "m/1"),
+            step("detections_merge@v1", "merge", predictions="$steps.det.predictions", **fields),
+        ],
+        {"out": "$steps.merge.predictions"},
+        {"image": canvas(), "blank": canvas()},
+        {"image": image},
+        models=ScriptedModels({"m/1": _three if image == "image" else lambda i: boxes([])}),
+        serialize=True,
+    )
+    out = result["out"]
+    assert isinstance(out, dict)
+    return out
+
+
+def test_detections_merge_serializes_as_the_reference() -> None:
+    """Field for field what the reference writes: no ``parent_id``, and an ``image`` of unknown
+    size (its merged detection carries no image metadata)."""
+    out = _serialized_merge()
+    assert out["image"] == {"width": None, "height": None}
+    [box] = out["predictions"]
+    new_id = box.pop("detection_id")
+    assert str(uuid.UUID(new_id)) == new_id
+    assert box == {
+        "x": 80.0,
+        "y": 50.0,
+        "width": 140.0,
+        "height": 80.0,
+        "confidence": 0.5,
+        "class": "merged_detection",
+        "class_id": 0,
+    }
+
+
+def test_detections_merge_of_nothing_serializes_as_the_reference() -> None:
+    out = _serialized_merge("blank")
+    assert out == {"image": {"width": None, "height": None}, "predictions": []}
+
+
+def test_detections_merge_on_crops_stays_in_crop_coordinates() -> None:
+    """In ``parent`` coordinates the reference leaves its merged detection where it is (nothing
+    says which crop it is on), and so does visionflow."""
+
+    [result] = run(
+        [
+            step(
+                "absolute_static_crop@v1",
+                "crop",
+                images="$inputs.image",
+                x_center=75,
+                y_center=50,
+                width=50,
+                height=40,
+            ),
+            model_step("det", "m/1", images="$steps.crop.crops"),
             step("detections_merge@v1", "merge", predictions="$steps.det.predictions"),
         ],
         {"out": "$steps.merge.predictions"},
         {"image": canvas()},
-        models=MODELS,
+        models=ScriptedModels({"m/1": lambda image: boxes([[1, 2, 5, 6]])}),
         serialize=True,
     )
-    assert result["out"]["image"] == {"width": 200, "height": 100}
     [box] = result["out"]["predictions"]
-    assert (box["class"], box["x"], box["width"], box["parent_id"]) == (
-        "merged_detection",
-        80.0,
-        140.0,
-        "image",
-    )
+    assert (box["x"], box["y"]) == (3.0, 4.0)
+    assert "parent_id" not in box
 
 
 def _combine(one: Any, two: Any) -> sv.Detections:

@@ -14,11 +14,11 @@ import supervision as sv
 from pydantic import Field
 
 from visionflow.core.detections import (
+    CLASS_NAME,
     DETECTION_ID,
     PARENT_ID,
     POLYGON,
     empty_detections,
-    make_detections,
 )
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
@@ -184,8 +184,12 @@ class DetectionsMergeManifest(StepManifest):
 
 
 class DetectionsMergeV1(Block):
-    """``predictions`` as one detection: the box around them all, the lowest confidence,
-    class ``class_name`` (id 0) and a new ``detection_id``; none when there are none."""
+    """``predictions`` as one detection, field for field the reference's: the box around them
+    all, the lowest confidence (none when they have none), class ``class_name`` with id 0 and a
+    new ``detection_id``; nothing else (no mask, tracker id, keypoints or other data). Like the
+    reference's it belongs to no image: no ``parent_id``, and its serialized ``image`` is
+    ``{"width": null, "height": null}``; an output in ``parent`` coordinates leaves it where it
+    is. None when there are none."""
 
     type = "roboflow_core/detections_merge@v1"
     manifest = DetectionsMergeManifest
@@ -195,21 +199,20 @@ class DetectionsMergeV1(Block):
         detections = inputs.detections("predictions")
         class_name = inputs.as_str("class_name")
         if len(detections) == 0:
-            merged = empty_detections()
-        else:
-            xyxy = detections.xyxy
-            union = np.concatenate([xyxy[:, :2].min(axis=0), xyxy[:, 2:].max(axis=0)])
-            confidence = detections.confidence
-            merged = make_detections(
-                union.reshape(1, 4),
-                np.array([confidence.min() if confidence is not None else np.nan]),
-                np.zeros(1, dtype=np.int64),
-                [class_name],
-            )
-            if confidence is None:
-                merged.confidence = None
-        lineage = lineage_of(detections)
-        return {"predictions": attach_lineage(merged, lineage) if lineage else merged}
+            return {"predictions": empty_detections()}
+        xyxy = detections.xyxy
+        union = np.concatenate([xyxy[:, :2].min(axis=0), xyxy[:, 2:].max(axis=0)])
+        confidence = detections.confidence
+        merged = sv.Detections(
+            xyxy=union.reshape(1, 4).astype(np.float32),
+            confidence=None if confidence is None else np.array([confidence.min()], np.float32),
+            class_id=np.zeros(1, dtype=np.int64),
+            data={
+                CLASS_NAME: np.array([class_name], dtype=object),
+                DETECTION_ID: np.array([str(uuid.uuid4())], dtype=object),
+            },
+        )
+        return {"predictions": merged}
 
 
 class DetectionsCombineManifest(StepManifest):
