@@ -108,6 +108,7 @@ def cases() -> list[Case]:
         *_detection_cases(),
         *_classical_cv_cases(),
         *_visualization_cases(),
+        *_qr_code_generator_cases(),
         *_formatter_cases(),
         *_request_cases(),
         *_error_cases(),
@@ -117,6 +118,7 @@ def cases() -> list[Case]:
 def _detection_cases() -> list[Case]:
     """Detection and detections transformations."""
     return [
+        *_merge_cases(),
         case("detect_v2", [det()], {"predictions": PREDS, "model_id": "$steps.det.model_id"}),
         case("detect_nothing_found", [det()], {"predictions": PREDS}, images={"image": "blank"}),
         case("input_image_passthrough", [], {"image": "$inputs.image"}),
@@ -546,6 +548,150 @@ def _visualization_cases() -> list[Case]:
         Case("viz_blur", _viz("blur_visualization@v1", kernel_size=11)),
         Case("viz_pixelate", _viz("pixelate_visualization@v1", pixel_size=12)),
         Case("viz_crop", _viz("crop_visualization@v1")),
+    ]
+
+
+def _merge_cases() -> list[Case]:
+    """``detections_merge``: the box around everything, on the input, on slices, and of nothing."""
+    merge = "$steps.merge.predictions"
+    return [
+        case(
+            "detections_merge",
+            [det(), step("detections_merge@v1", "merge", predictions=PREDS)],
+            {"merged": merge},
+        ),
+        case(
+            "detections_merge_named_after_offset",
+            [
+                det(model=DETECTOR2_ID),
+                step(
+                    "detection_offset@v1",
+                    "grow",
+                    predictions=PREDS,
+                    offset_width=10,
+                    offset_height=6,
+                ),
+                step(
+                    "detections_merge@v1",
+                    "merge",
+                    predictions="$steps.grow.predictions",
+                    class_name="group",
+                ),
+            ],
+            {"merged": merge, "grown": "$steps.grow.predictions"},
+        ),
+        case(
+            "detections_merge_nothing",
+            [det(), step("detections_merge@v1", "merge", predictions=PREDS)],
+            {"merged": merge},
+            images={"image": "blank"},
+        ),
+        case(
+            "detections_merge_on_slices",
+            [
+                step(
+                    "image_slicer@v1",
+                    "slicer",
+                    image="$inputs.image",
+                    slice_width=640,
+                    slice_height=480,
+                    overlap_ratio_width=0.2,
+                    overlap_ratio_height=0.2,
+                ),
+                det("det", images="$steps.slicer.slices"),
+                step("detections_merge@v1", "merge", predictions=PREDS),
+            ],
+            {"merged": (merge, "own"), "merged_parent": merge},
+            images={"image": "big"},
+        ),
+    ]
+
+
+def _qr(name: str = "qr", **fields: Any) -> dict[str, Any]:
+    return step("qr_code_generator@v1", name, **fields)
+
+
+def _qr_case(name: str, qr: dict[str, Any], **options: Any) -> Case:
+    """A ``qr_code_generator`` step with no image input, its image as the output."""
+    return case(
+        name,
+        [qr],
+        {"qr": f"$steps.{qr['name']}.qr_code"},
+        inputs=options.pop("inputs", None) or [param("unused", default_value=0)],
+        images={},
+        **options,
+    )
+
+
+def _qr_code_generator_cases() -> list[Case]:
+    """``qr_code_generator``: defaults, every error-correction level, colours in each spelling,
+    borders, the input as text, a round trip through ``qr_code_detector``, and the errors."""
+    levels = [
+        "Low (~7% word recovery / highest data capacity)",
+        "Quartile (~25% word recovery)",
+        "High (~30% word recovery / lowest data capacity)",
+    ]
+    return [
+        _qr_case("qr_generator_defaults", _qr(text="https://roboflow.com")),
+        _qr_case(
+            "qr_generator_alias_from_input",
+            {"type": "QRCodeGenerator", "name": "qr", "text": "$inputs.text"},
+            inputs=[param("text")],
+            parameters={"text": "visionflow 0123456789"},
+        ),
+        *[
+            _qr_case(
+                f"qr_generator_level_{level.split()[0].lower()}",
+                _qr(text="HELLO WORLD 12345", error_correct=level),
+            )
+            for level in levels
+        ],
+        _qr_case(
+            "qr_generator_colours_hex_rgb",
+            _qr(text="colours", fill_color="#1E90FF", back_color="rgb(255, 255, 0)", border=2),
+        ),
+        _qr_case(
+            "qr_generator_colours_names",
+            _qr(text="names", fill_color="navy", back_color="ROBOFLOW", border=0),
+        ),
+        _qr_case(
+            "qr_generator_colours_bgr_short_hex",
+            _qr(text="bgr", fill_color="bgr(0, 0, 255)", back_color="#ff8", border=1),
+        ),
+        _qr_case(
+            "qr_generator_border_from_input",
+            _qr(text="border", border="$inputs.border"),
+            inputs=[param("border")],
+            parameters={"border": 7},
+        ),
+        _qr_case("qr_generator_digits", _qr(text="3141592653589793238462643383279")),
+        _qr_case("qr_generator_unicode", _qr(text="Zürich → 東京 ✓")),
+        _qr_case("qr_generator_long", _qr(text="visionflow " * 120)),
+        case(
+            "qr_generator_read_back",
+            [
+                _qr(text="https://example.com/read-back"),
+                step("qr_code_detector@v1", "read", images="$steps.qr.qr_code"),
+            ],
+            {"codes": "$steps.read.predictions"},
+            inputs=[param("unused", default_value=0)],
+            images={},
+        ),
+        _qr_case(
+            "qr_generator_error_too_long",
+            _qr(text="x" * 3000, error_correct=levels[0]),
+            expect_error=True,
+        ),
+        _qr_case(
+            "qr_generator_error_bad_colour",
+            _qr(text="bad colour", fill_color="not-a-colour"),
+            expect_error=True,
+        ),
+        _qr_case(
+            "qr_generator_error_negative_border",
+            _qr(text="border", border=-1),
+            expect_error=True,
+        ),
     ]
 
 

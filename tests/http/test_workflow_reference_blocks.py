@@ -1,8 +1,8 @@
 """More reference blocks over ``POST /workflows/run``, end to end on the shipped demo segmentation
 model (``shapes-seg``) and freshly drawn shapes images: instance segmentation v4, per-class
 confidence filtering, merging and combining detections, the string template, label v2, zone and
-line visualizations, morphology and contrast equalization, and a trace drawn across requests
-of one video."""
+line visualizations, morphology and contrast equalization, a trace drawn across requests
+of one video, and QR codes generated (and refused with 400s)."""
 
 from __future__ import annotations
 
@@ -155,6 +155,8 @@ def test_reference_blocks_on_the_demo_segmentation_model(client: TestClient, seg
     assert _xyxy([merged])[0].tolist() == pytest.approx(around, abs=0.5)
     assert merged["confidence"] == pytest.approx(min(p["confidence"] for p in v4), abs=1e-4)
     assert (merged["class"], merged["class_id"]) == ("merged_detection", 0)
+    assert "parent_id" not in merged  # as the reference: the merged box belongs to no image
+    assert result["merged"]["image"] == {"width": None, "height": None}
 
     names = ",".join(p["class"] for p in v4)
     assert result["summary"] == f"{len(v4)} shapes: {names}"
@@ -221,3 +223,51 @@ def test_trace_follows_tracked_shapes_across_requests(client: TestClient, seg: T
     # The first frame has one point per track (nothing drawn); then 6 px of path per frame.
     assert changed[0] == 0
     assert 0 < changed[1] < changed[2] < changed[3]
+
+
+QR_INPUTS = [{"type": "WorkflowParameter", "name": "text"}]
+
+
+def _qr_request(client: TestClient, tenant: Tenant, text: str, **fields: Any) -> Any:
+    workflow = definition(
+        [step("qr_code_generator@v1", "qr", text="$inputs.text", **fields)],
+        {"qr": "$steps.qr.qr_code"},
+        inputs=QR_INPUTS,
+    )
+    return client.post(
+        "/workflows/run",
+        json={"api_key": tenant.key, "inputs": {"text": text}, "specification": workflow},
+    )
+
+
+def test_qr_code_generator_makes_a_readable_image(client: TestClient, tenant: Tenant) -> None:
+    response = _qr_request(client, tenant, "https://roboflow.com", border=2)
+    assert response.status_code == 200, response.text
+    [result] = response.json()["outputs"]
+    assert result["qr"]["video_metadata"]["video_identifier"].startswith("qr_code.")
+    pixels = _decode(result["qr"])
+    assert pixels.shape == (290, 290, 3)  # version 2 (25 modules) + 2 x 2, 10 px each
+    text, _points, _straight = cv2.QRCodeDetector().detectAndDecode(pixels)
+    assert text == "https://roboflow.com"
+
+
+@pytest.mark.parametrize(
+    ("text", "fields", "field"),
+    [
+        pytest.param("x" * 2332, {}, "text", id="past-version-40"),
+        pytest.param("9" * 100_000, {}, "text", id="huge"),
+        pytest.param("a", {"fill_color": "no-such-colour"}, "fill_color", id="colour"),
+        pytest.param("a", {"border": -4}, "border", id="negative-border"),
+        pytest.param("a", {"border": 1000}, "border", id="image-too-large"),
+    ],
+)
+def test_qr_code_generator_refusals_are_400s(
+    client: TestClient, tenant: Tenant, text: str, fields: dict[str, Any], field: str
+) -> None:
+    """Where the reference answers 500 (the qrcode package's ValueError), a 400 naming the
+    field."""
+    response = _qr_request(client, tenant, text, **fields)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    [error] = body["blocks_errors"]
+    assert (error["block_id"], error["property_name"]) == ("qr", field)
