@@ -141,10 +141,14 @@ class RunBudget:
         it was about to start (``"step 'det'"``)."""
         remaining = self.remaining_s()
         if remaining is not None and remaining < 0:
-            raise RunTimeoutError(
-                f"The workflow run took longer than {self.limits.max_run_s:g} s, the most one "
-                f"run may take ({MAX_RUN_S_SETTING}); it was stopped before {before}."
-            )
+            raise self.timeout_error(before)
+
+    def timeout_error(self, before: str) -> RunTimeoutError:
+        """The 408 of a run stopped at its deadline before ``before``."""
+        return RunTimeoutError(
+            f"The workflow run took longer than {self.limits.max_run_s:g} s, the most one "
+            f"run may take ({MAX_RUN_S_SETTING}); it was stopped before {before}."
+        )
 
     def regex_timeout_s(self) -> float:
         """How long the next regex operation may take: the regex timeout, or what is left of
