@@ -257,8 +257,7 @@ def stage_compare(out: Path) -> int:
     from visionflow.core.detections import KEYPOINTS_XY
     from visionflow.models.architectures import ArchitectureRegistry
     from visionflow.models.importers import import_model
-    from visionflow.models.params import DetectionParams
-    from visionflow.models.segmentation import SegmentationParams
+    from visionflow.models.params import ParamValues, build_params
     from visionflow.runtime import OnnxSession
 
     report = json.loads((out / "ultralytics.json").read_text())
@@ -269,8 +268,8 @@ def stage_compare(out: Path) -> int:
     for name, case in report["cases"].items():
         package = import_model(Path(case["onnx"]))
         model = registry.load(package, OnnxSession)
-        params_type = SegmentationParams if case["task"] == "segment" else DetectionParams
-        params = params_type(confidence=CONFIDENCE, iou_threshold=IOU, max_detections=300)
+        values = ParamValues(confidence=CONFIDENCE, iou_threshold=IOU, max_detections=300)
+        params = build_params(package.manifest.task, values)
         worst = keypoint_worst = 0.0
         unpaired = 0
         counts = []

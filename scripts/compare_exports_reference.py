@@ -295,8 +295,7 @@ def stage_compare(cases: list[dict[str, Any]], images: list[str], answers: dict[
     from visionflow.core.detections import KEYPOINTS_XY
     from visionflow.models.architectures import ArchitectureRegistry
     from visionflow.models.importers import import_model
-    from visionflow.models.params import DetectionParams
-    from visionflow.models.segmentation import SegmentationParams
+    from visionflow.models.params import ParamValues, build_params
     from visionflow.runtime import OnnxSession
 
     registry = ArchitectureRegistry()
@@ -317,7 +316,7 @@ def stage_compare(cases: list[dict[str, Any]], images: list[str], answers: dict[
         package = import_model(Path(case["ours"]))
         model = registry.load(package, OnnxSession)
         seg = package.manifest.task == "instance-segmentation"
-        params = (SegmentationParams if seg else DetectionParams)(confidence=CONFIDENCE)
+        params = build_params(package.manifest.task, ParamValues(confidence=CONFIDENCE))
         box = conf = keypoint = 0.0
         iou = 1.0
         counts, same_classes = [], True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import jpeg_bytes
+from tests.fixtures.clip_tiny import CLIP_TINY
+from tests.fixtures.task_models import write_task_models
 from visionflow.cli import app
 
 runner = CliRunner()
@@ -133,3 +136,95 @@ def test_keys_create_refuses_bad_options(tmp_path: Path, args: list[str], messag
     code, output = run("keys", "create", "acme", *args, *home)
     assert code != 0
     assert message in output
+
+
+@pytest.fixture(scope="module")
+def task_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_task_models(tmp_path_factory.mktemp("cli-task-models"))
+
+
+def _predicted(payload: dict[str, Any]) -> list[str]:
+    predictions = payload["predictions"]
+    return [p["class"] for p in predictions]
+
+
+@pytest.mark.parametrize(
+    ("model_id", "args", "expected"),
+    [
+        # seg/1: square 0.9, circle 0.8. The CLI used to build detection params, which the
+        # segmentation model replaced by its defaults: --confidence had no effect.
+        pytest.param("seg/1", [], ["square", "circle"], id="seg-default"),
+        pytest.param("seg/1", ["--confidence", "0.85"], ["square"], id="seg-confidence"),
+        pytest.param("seg/1", ["--confidence", "0.95"], [], id="seg-confidence-empty"),
+        # pose/1: one person at 0.9.
+        pytest.param("pose/1", [], ["person"], id="pose-default"),
+        pytest.param("pose/1", ["--confidence", "0.95"], [], id="pose-confidence"),
+        # cls/1: cat 0.1, dog 0.7, bird 0.2.
+        pytest.param("cls/1", [], ["dog"], id="cls-default"),
+        pytest.param("cls/1", ["--confidence", "0.15"], ["dog", "bird"], id="cls-confidence"),
+    ],
+)
+def test_infer_honours_confidence_on_every_task(
+    tmp_path: Path,
+    task_models: dict[str, Path],
+    model_id: str,
+    args: list[str],
+    expected: list[str],
+) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert run("workspaces", "create", "acme", *home)[0] == 0
+    code, output = run(
+        "models", "add", model_id, str(task_models[model_id]), "--workspace", "acme", *home
+    )
+    assert code == 0, output
+    image = tmp_path / "in.jpg"
+    image.write_bytes(jpeg_bytes())
+
+    code, output = run_stdout(
+        "infer", str(image), "--model", model_id, "--workspace", "acme", *args, *home
+    )
+
+    assert code == 0, output
+    assert _predicted(json.loads(output)) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "present"),
+    [
+        # sem/1: "person" (0.987) where x < 320; the rest is under the default 0.4.
+        pytest.param([], [0, 1], id="default"),
+        pytest.param(["--confidence", "0.99"], [0], id="confidence"),
+    ],
+)
+def test_infer_honours_confidence_on_semantic_segmentation(
+    tmp_path: Path, task_models: dict[str, Path], args: list[str], present: list[int]
+) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert run("workspaces", "create", "acme", *home)[0] == 0
+    code, output = run(
+        "models", "add", "sem/1", str(task_models["sem/1"]), "--workspace", "acme", *home
+    )
+    assert code == 0, output
+    image = tmp_path / "in.jpg"
+    image.write_bytes(jpeg_bytes())
+
+    code, output = run_stdout(
+        "infer", str(image), "--model", "sem/1", "--workspace", "acme", *args, *home
+    )
+
+    assert code == 0, output
+    assert json.loads(output)["predictions"]["present_class_ids"] == present
+
+
+def test_infer_on_a_model_without_params_is_a_clear_error(tmp_path: Path) -> None:
+    home = ["--home", str(tmp_path / "home")]
+    assert run("workspaces", "create", "acme", *home)[0] == 0
+    code, output = run("models", "add", "clip/1", str(CLIP_TINY), "--workspace", "acme", *home)
+    assert code == 0, output
+    image = tmp_path / "in.jpg"
+    image.write_bytes(jpeg_bytes())
+
+    code, output = run("infer", str(image), "--model", "clip/1", "--workspace", "acme", *home)
+
+    assert code == 1
+    assert "embedding models take no inference parameters here" in output

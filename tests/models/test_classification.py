@@ -29,6 +29,7 @@ from visionflow.errors import InvalidModelPackageError, ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.classification import ClassificationModel
 from visionflow.models.importers import import_model
+from visionflow.models.params import ClassificationParams
 from visionflow.runtime import OnnxSession
 
 NAMES = ("cat", "dog", "bird")
@@ -116,7 +117,7 @@ def test_scores_by_source(
 ) -> None:
     model = _load(make(tmp_path))
 
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], ClassificationParams())
 
     assert model.task == "classification"
     assert isinstance(result, ClassificationResult)
@@ -127,7 +128,7 @@ def test_scores_by_source(
 
 
 def test_softmax_worked_example(tmp_path: Path) -> None:
-    (result,) = _load(_roboflow(tmp_path, "resnet18")).infer([_image()])
+    (result,) = _load(_roboflow(tmp_path, "resnet18")).infer([_image()], ClassificationParams())
 
     # e^2, e^1, e^0 over their sum 11.107: 0.6652, 0.2447, 0.0900.
     assert result.scores.round(4).tolist() == pytest.approx([0.6652, 0.2447, 0.09])
@@ -167,7 +168,7 @@ def test_inference_config_post_processing_decides_the_scores(
 ) -> None:
     folder = _inference_config(_roboflow(tmp_path, "resnet18", multiclass), post, None)
 
-    (result,) = _load(folder).infer([_image()])
+    (result,) = _load(folder).infer([_image()], ClassificationParams())
 
     np.testing.assert_allclose(result.scores, expected, rtol=1e-6)
 
@@ -208,7 +209,7 @@ def test_resnet_multilabel_input_tensor(
     image = np.empty((300, 400, 3), dtype=np.uint8)
     image[:] = (30, 120, 210)
 
-    (result,) = _load(folder).infer([image])
+    (result,) = _load(folder).infer([image], ClassificationParams())
 
     assert result.multilabel is True
     # ReduceMean sums 50176 float32 values: a few 1e-5 of rounding.
@@ -239,7 +240,7 @@ def test_one_result_per_image(tmp_path: Path, dynamic_batch: bool, count: int) -
     model = _load(_ultralytics(tmp_path, dynamic_batch=dynamic_batch))
     sizes = (SIZES * 6)[:count]
 
-    results = model.infer([_image(*wh) for wh in sizes])
+    results = model.infer([_image(*wh) for wh in sizes], ClassificationParams())
 
     assert len(results) == count
     assert all(r.scores.tolist() == RAW for r in results)
@@ -256,7 +257,7 @@ def test_class_count_mismatch_is_a_load_error(tmp_path: Path) -> None:
     model = _load(path)
 
     with pytest.raises(ModelLoadError, match="emits 2 scores for 3 classes"):
-        model.infer([_image()])
+        model.infer([_image()], ClassificationParams())
 
 
 def test_unknown_score_kind_is_a_load_error(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.detection import ObjectDetectionModel
 from visionflow.models.importers import import_ultralytics_onnx
 from visionflow.models.keypoints import KeypointDetectionModel
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import DetectionParams, KeypointParams
 from visionflow.models.segmentation import InstanceSegmentationModel, SegmentationParams
 from visionflow.models.yolo import select_detections, select_end2end_rows
 from visionflow.runtime import OnnxSession
@@ -312,8 +312,8 @@ def test_end2end_keypoints_exact(tmp_path: Path, meta: dict[str, Any]) -> None:
     )
     o2m = ArchitectureRegistry().load(import_ultralytics_onnx(o2m_path), OnnxSession)
 
-    (detections,) = model.infer([_image()], DetectionParams())
-    (reference,) = o2m.infer([_image()], DetectionParams())
+    (detections,) = model.infer([_image()], KeypointParams())
+    (reference,) = o2m.infer([_image()], KeypointParams())
 
     assert model.manifest.architecture == "yolo-end2end-pose"
     assert detections.xyxy.tolist() == [[256, 176, 384, 304]]

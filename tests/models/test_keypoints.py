@@ -30,7 +30,7 @@ from visionflow.models.importers import import_roboflow_folder, import_ultralyti
 from visionflow.models.keypoints import KeypointDetectionModel, keypoint_names
 from visionflow.models.manifest import InputSpec, ModelManifest, WeightFile
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import KeypointParams
 from visionflow.runtime import OnnxSession
 
 NAMES = ("person", "dog")
@@ -86,7 +86,7 @@ def _roboflow(
 def test_ultralytics_pose_keypoints_map_back_unclamped(tmp_path: Path) -> None:
     model = _ultralytics(tmp_path)
 
-    (detections,) = model.infer([_image()], DetectionParams())
+    (detections,) = model.infer([_image()], KeypointParams())
 
     assert model.task == "keypoint-detection"
     assert list(detections.data[CLASS_NAME]) == ["person", "dog"]
@@ -107,7 +107,7 @@ def test_ultralytics_pose_keypoints_map_back_unclamped(tmp_path: Path) -> None:
 def test_roboflow_keypoint_names_per_class(tmp_path: Path) -> None:
     model = _roboflow(tmp_path)
 
-    (detections,) = model.infer([_image()], DetectionParams())
+    (detections,) = model.infer([_image()], KeypointParams())
 
     assert model.manifest.extra["keypoints"] == {"count": 3, "names": {"0": ROBOFLOW_NAMES[0]}}
     assert [list(n) for n in detections.data[KEYPOINTS_CLASS_NAME]] == [
@@ -120,7 +120,7 @@ def test_roboflow_keypoint_names_per_class(tmp_path: Path) -> None:
 def test_stretch_maps_keypoints_per_axis(tmp_path: Path) -> None:
     model = _roboflow(tmp_path, resize_format="Stretch to")
 
-    (detections,) = model.infer([_image()], DetectionParams())
+    (detections,) = model.infer([_image()], KeypointParams())
 
     # Stretch 640x480 → 320x320: x / 0.5, y / (2/3).
     np.testing.assert_allclose(
@@ -153,7 +153,7 @@ def test_batches_keep_each_image_with_its_own_mapping(
     model = _ultralytics(tmp_path, dynamic_batch=dynamic_batch)
     sizes = SIZES[:count]
 
-    results = model.infer([_image(*wh) for wh in sizes], DetectionParams())
+    results = model.infer([_image(*wh) for wh in sizes], KeypointParams())
 
     assert [d.data[KEYPOINTS_XY][0, 0].tolist() for d in results] == [
         pytest.approx(EXPECTED_FIRST_KEYPOINT[wh]) for wh in sizes
@@ -163,11 +163,11 @@ def test_batches_keep_each_image_with_its_own_mapping(
 @pytest.mark.parametrize(
     ("rows", "params"),
     [
-        pytest.param(EMPTY_ROWS, DetectionParams(), id="no-scores"),
-        pytest.param(POSE_ROWS, DetectionParams(confidence=0.95), id="all-below-confidence"),
+        pytest.param(EMPTY_ROWS, KeypointParams(), id="no-scores"),
+        pytest.param(POSE_ROWS, KeypointParams(confidence=0.95), id="all-below-confidence"),
     ],
 )
-def test_no_detections(tmp_path: Path, rows: np.ndarray, params: DetectionParams) -> None:
+def test_no_detections(tmp_path: Path, rows: np.ndarray, params: KeypointParams) -> None:
     model = _ultralytics(tmp_path, rows)
 
     (detections,) = model.infer([_image()], params)

@@ -37,8 +37,8 @@ from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.importers import import_roboflow_folder, import_ultralytics_onnx
 from visionflow.models.manifest import InputSpec, ModelManifest, WeightFile
 from visionflow.models.package import ModelPackage, sha256_file
-from visionflow.models.params import DetectionParams
-from visionflow.models.segmentation import InstanceSegmentationModel, SegmentationParams
+from visionflow.models.params import DetectionParams, SegmentationParams, SemanticParams
+from visionflow.models.segmentation import InstanceSegmentationModel
 from visionflow.runtime import OnnxSession
 
 NAMES = ("circle", "square")
@@ -298,14 +298,14 @@ def test_no_detections(tmp_path: Path, mode: MaskDecodeMode) -> None:
 @pytest.mark.parametrize(
     ("params", "expected_names"),
     [
-        pytest.param(DetectionParams(), ["square", "circle"], id="plain-detection-params"),
+        pytest.param(SegmentationParams(), ["square", "circle"], id="defaults"),
         pytest.param(SegmentationParams(confidence=0.85), ["square"], id="confidence"),
         pytest.param(SegmentationParams(class_filter=("circle",)), ["circle"], id="class-filter"),
         pytest.param(SegmentationParams(max_detections=0), [], id="max-detections-0"),
     ],
 )
 def test_detection_params_apply(
-    tmp_path: Path, params: DetectionParams, expected_names: list[str]
+    tmp_path: Path, params: SegmentationParams, expected_names: list[str]
 ) -> None:
     model = _model(tmp_path)
 
@@ -314,6 +314,23 @@ def test_detection_params_apply(
     assert list(detections.data[CLASS_NAME]) == expected_names
     assert detections.mask.shape[0] == len(expected_names)
     assert len(detections.data[POLYGON]) == len(expected_names)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(DetectionParams(confidence=0.85), id="detection-params"),
+        pytest.param(SemanticParams(), id="another-task"),
+        pytest.param(None, id="none"),
+    ],
+)
+def test_params_of_another_type_are_a_type_error(tmp_path: Path, params: object) -> None:
+    # Detection params used to be replaced by segmentation defaults, silently dropping the
+    # request's confidence (visionflow infer did that); a wrong type is now a programming error.
+    model = _model(tmp_path)
+
+    with pytest.raises(TypeError, match=r"InstanceSegmentationModel\.infer takes Segmentation"):
+        model.infer([_image()], params)  # type: ignore[arg-type]
 
 
 def test_roboflow_instance_segmentation_folder(tmp_path: Path) -> None:

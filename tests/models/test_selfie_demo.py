@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from visionflow.core.results import SemanticSegmentationResult
 from visionflow.http.app import create_app
 from visionflow.models.package import ModelPackage
+from visionflow.models.params import SemanticParams
 from visionflow.models.semantic import SemanticSegmentationModel
 from visionflow.runtime import OnnxSession
 from visionflow.service.services import Services
@@ -73,7 +74,7 @@ def person_bgr() -> np.ndarray:
 def person_result(
     model: SemanticSegmentationModel, person_bgr: np.ndarray
 ) -> SemanticSegmentationResult:
-    [result] = model.infer([person_bgr])
+    [result] = model.infer([person_bgr], SemanticParams())
     return result
 
 
@@ -128,11 +129,12 @@ def test_person_image_location(person_result: SemanticSegmentationResult) -> Non
 
 
 def test_no_person_images(model: SemanticSegmentationModel) -> None:
-    [flat] = model.infer([_flat()])
+    [flat] = model.infer([_flat()], SemanticParams())
     assert float(np.mean(flat.class_ids == 1)) < 0.01
     samples = shapes.generate(seed=0, count=10, size_wh=(640, 480))
     fractions = [
-        float(np.mean(r.class_ids == 1)) for r in model.infer([s.image_bgr for s in samples])
+        float(np.mean(r.class_ids == 1))
+        for r in model.infer([s.image_bgr for s in samples], SemanticParams())
     ]
     assert np.mean(fractions) < 0.05, fractions
     assert np.median(fractions) < 0.01, fractions

@@ -29,7 +29,8 @@ from visionflow.core.results import SemanticSegmentationResult
 from visionflow.errors import ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.importers import import_model, import_roboflow_folder
-from visionflow.models.semantic import SemanticParams, SemanticSegmentationModel
+from visionflow.models.params import SemanticParams
+from visionflow.models.semantic import SemanticSegmentationModel
 from visionflow.runtime import OnnxSession
 
 NAMES = ("background", "person", "sky")
@@ -37,6 +38,8 @@ LOGITS = region_planes(3, (80, 80), [(1, (0, 0, 40, 80), 5.0), (2, (0, 0, 80, 10
 CLASS_1_CONFIDENCE = math.exp(5) / (math.exp(5) + 2)
 SELFIE = probability_map((256, 256), [((0, 0, 128, 256), 0.9)], background=0.2, layout="nhwc")
 LETTERBOX = {"width": 320, "height": 320, "resize_mode": "letterbox"}
+# Every pixel keeps its class: the maps as the graph gives them.
+NO_THRESHOLD = SemanticParams(confidence=0.0)
 
 
 def _image(width: int = 640, height: int = 480) -> np.ndarray:
@@ -99,7 +102,7 @@ def test_logits_letterbox(
 ) -> None:
     model = _package(tmp_path, LOGITS, {"output": "logits"})
 
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], NO_THRESHOLD)
 
     assert model.task == "semantic-segmentation"
     assert isinstance(result, SemanticSegmentationResult)
@@ -117,7 +120,7 @@ def test_logits_stretch_keeps_every_row(tmp_path: Path) -> None:
     spec = {"width": 320, "height": 320, "resize_mode": "stretch"}
     model = _package(tmp_path, LOGITS, {"output": "logits"}, input_spec=spec)
 
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], NO_THRESHOLD)
 
     # Stretched, grid rows 0..9 are image rows 0..59: class 2 (logit 9) wins on the left too.
     assert result.class_ids[10, 600] == 2
@@ -151,7 +154,7 @@ def test_confidence_threshold_falls_back_to_class_0(
 def test_no_foreground(tmp_path: Path) -> None:
     model = _package(tmp_path, np.zeros((1, 3, 80, 80), np.float32), {"output": "logits"})
 
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], NO_THRESHOLD)
 
     # All logits equal: argmax is class 0 everywhere, each class 1/3.
     assert np.unique(result.class_ids).tolist() == [0]
@@ -197,7 +200,7 @@ def test_probability_map_layouts(tmp_path: Path, layout: str) -> None:
     plane = probability_map((80, 80), [((0, 0, 40, 80), 0.7)], background=0.1, layout=layout)
     model = _package(tmp_path, plane, {"output": "probability"}, names=("background", "person"))
 
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], NO_THRESHOLD)
 
     assert (result.class_ids[240, 100], result.class_ids[240, 600]) == (1, 0)
     assert result.confidence[240, 100] == pytest.approx(0.7)
@@ -209,7 +212,7 @@ def test_class_map_output(tmp_path: Path) -> None:
     ids = probability_map((80, 80), [((40, 0, 80, 80), 2.0)], layout="hw")
     model = _package(tmp_path, ids, {"output": "class_map"})
 
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], NO_THRESHOLD)
 
     assert (result.class_ids[240, 319], result.class_ids[240, 320]) == (0, 2)
     assert np.unique(result.class_ids).tolist() == [0, 2]
@@ -233,7 +236,7 @@ def test_each_image_at_its_own_size(tmp_path: Path, dynamic_batch: bool, count: 
     model = _package(tmp_path, LOGITS, {"output": "logits"}, dynamic_batch=dynamic_batch)
     sizes = SIZES[:count]
 
-    results = model.infer([_image(*wh) for wh in sizes])
+    results = model.infer([_image(*wh) for wh in sizes], NO_THRESHOLD)
 
     assert [r.class_ids.shape for r in results] == [(h, w) for w, h in sizes]
     for result, (width, height) in zip(results, sizes, strict=True):
@@ -255,7 +258,7 @@ def test_roboflow_semantic_segmentation_folder(tmp_path: Path) -> None:
 
     package = import_roboflow_folder(folder)
     model = ArchitectureRegistry().load(package, OnnxSession)
-    (result,) = model.infer([_image()])
+    (result,) = model.infer([_image()], NO_THRESHOLD)
 
     assert (package.manifest.task, package.manifest.architecture) == (
         "semantic-segmentation",
@@ -280,7 +283,7 @@ def test_bad_outputs_are_load_errors(
     tmp_path: Path, output: np.ndarray, extra: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ModelLoadError, match=message):
-        _package(tmp_path, output, extra).infer([_image()])
+        _package(tmp_path, output, extra).infer([_image()], NO_THRESHOLD)
 
 
 def test_logits_without_a_background_channel_map_to_the_other_classes(tmp_path: Path) -> None:
@@ -307,7 +310,7 @@ def test_logits_are_resized_with_the_antialiased_filter_before_the_softmax(
     logits = region_planes(3, (80, 80), [(1, (41, 0, 42, 80), 8.0)])
     model = _package(tmp_path, logits, {"output": "logits"})
 
-    (result,) = model.infer([_image(40, 30)])
+    (result,) = model.infer([_image(40, 30)], NO_THRESHOLD)
 
     assert result.class_ids.shape == (30, 40)
     assert result.confidence[15, 20] == pytest.approx(_softmax_of_class_1(3.0), rel=1e-5)

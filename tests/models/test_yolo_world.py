@@ -199,9 +199,15 @@ def test_more_than_k_classes_name_k(model: YoloWorldModel) -> None:
     assert len(model.infer([REF["image_bgr"]], _params(names[:MAX_CLASSES]))) == 1
 
 
-def test_plain_detection_params_point_to_the_route(model: YoloWorldModel) -> None:
+def test_params_without_class_names_point_to_the_route(model: YoloWorldModel) -> None:
+    # What the legacy route and `visionflow infer` build for a YOLO-World model.
     with pytest.raises(InvalidInputError, match="/yolo_world/infer"):
-        model.infer([REF["image_bgr"]], DetectionParams())
+        model.infer([REF["image_bgr"]], OpenVocabularyParams())
+
+
+def test_plain_detection_params_are_a_type_error(model: YoloWorldModel) -> None:
+    with pytest.raises(TypeError, match="takes OpenVocabularyParams, got DetectionParams"):
+        model.infer([REF["image_bgr"]], DetectionParams())  # type: ignore[arg-type]
 
 
 def test_package_validates(package_folder: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from rich.table import Table
 from visionflow.cli.workflows import workflows_app
 from visionflow.config import Settings
 from visionflow.errors import VisionflowError
+from visionflow.models.params import DEFAULT_CONFIDENCE, DEFAULT_IOU_THRESHOLD
 
 app = typer.Typer(
     name="visionflow",
@@ -254,19 +255,30 @@ def infer(
     image: Annotated[Path, typer.Argument(help="Image file.")],
     model: Annotated[str, typer.Option("--model", "-m", help="project/version")],
     workspace: Annotated[str, typer.Option(help="Workspace to look the model up in.")] = "demo",
-    confidence: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.4,
-    iou_threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.3,
+    confidence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help=f"Minimum confidence, 0..1 [default: {DEFAULT_CONFIDENCE}]."
+        ),
+    ] = None,
+    iou_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help=f"NMS IoU threshold, 0..1 [default: {DEFAULT_IOU_THRESHOLD}].",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write an annotated image here.")] = None,
     home: HomeOption = None,
 ) -> None:
     """Run a registered model on IMAGE in-process and print the JSON result."""
     from visionflow.core.visualization import encode_jpeg
     from visionflow.http.serialize import WireOptions, prediction_body
-    from visionflow.models.params import DetectionParams
-    from visionflow.models.semantic import SemanticParams
+    from visionflow.models.params import ParamValues, build_params
     from visionflow.service.auth import Principal
     from visionflow.service.images import ImageRef
-    from visionflow.service.predict import VisualizeOptions, detection_params, predict
+    from visionflow.service.predict import VisualizeOptions, predict
 
     settings = _settings(home)
     services = _services(settings)
@@ -278,13 +290,8 @@ def infer(
         raise typer.Exit(code=1) from None
     try:
         task = services.inference.acquire(principal, model).record.task
-        params: object = None
-        if task == "semantic-segmentation":
-            params = SemanticParams(confidence=confidence)
-        elif task != "classification":
-            params = detection_params(
-                DetectionParams, confidence=confidence, iou_threshold=iou_threshold
-            )
+        values = ParamValues(confidence=confidence, iou_threshold=iou_threshold)
+        params = build_params(task, values)
         _view, predictions = predict(
             services,
             principal,
@@ -300,7 +307,7 @@ def infer(
         result,
         inference_id=None,
         time_s=None,
-        options=WireOptions(classification_confidence=confidence),
+        options=WireOptions.for_params(params),
     )
     body.pop("visualization", None)
     json.dump(body, sys.stdout, indent=2)

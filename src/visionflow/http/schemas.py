@@ -7,6 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field
 
+from visionflow.models.params import (
+    DEFAULT_CLASS_AGNOSTIC_NMS,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_IOU_THRESHOLD,
+    DEFAULT_KEYPOINT_CONFIDENCE,
+    DEFAULT_MASK_DECODE_MODE,
+    DEFAULT_MAX_CANDIDATES,
+    DEFAULT_MAX_DETECTIONS,
+    DEFAULT_TRADEOFF_FACTOR,
+)
 from visionflow.service.predict import MAX_STROKE_WIDTH
 
 __all__ = [
@@ -55,29 +65,30 @@ class InferenceRequestBase(_Lenient):
     disable_preproc_static_crop: bool = False
     visualize_predictions: bool = False
     visualization_stroke_width: int = Field(default=1, ge=0, le=MAX_STROKE_WIDTH)
-    confidence: FiniteFloat | Literal["best", "default"] = 0.4
+    # The defaults are the params' (visionflow.models.params), named here for the OpenAPI schema.
+    confidence: FiniteFloat | Literal["best", "default"] = DEFAULT_CONFIDENCE
 
 
 class ObjectDetectionRequest(InferenceRequestBase):
-    iou_threshold: Fraction = 0.3
-    class_agnostic_nms: bool | None = False
+    iou_threshold: Fraction = DEFAULT_IOU_THRESHOLD
+    class_agnostic_nms: bool | None = DEFAULT_CLASS_AGNOSTIC_NMS
     class_filter: list[str] | None = None
-    max_detections: int = Field(default=300, ge=0, le=_MAX_COUNT)
-    max_candidates: int = Field(default=3000, ge=0, le=_MAX_COUNT)
+    max_detections: int = Field(default=DEFAULT_MAX_DETECTIONS, ge=0, le=_MAX_COUNT)
+    max_candidates: int = Field(default=DEFAULT_MAX_CANDIDATES, ge=0, le=_MAX_COUNT)
     fix_batch_size: bool = False
     visualization_labels: bool | None = False
 
 
 class InstanceSegmentationRequest(ObjectDetectionRequest):
-    mask_decode_mode: Literal["accurate", "fast", "tradeoff"] = "accurate"
-    tradeoff_factor: Fraction = 0.0
+    mask_decode_mode: Literal["accurate", "fast", "tradeoff"] = DEFAULT_MASK_DECODE_MODE
+    tradeoff_factor: Fraction = DEFAULT_TRADEOFF_FACTOR
     # As on the reference: mask_decode_mode / tradeoff_factor apply only with this opt-in.
     allow_reduced_mask_resolution: bool = False
     response_mask_format: Literal["polygon", "rle"] = "polygon"
 
 
 class KeypointsDetectionRequest(ObjectDetectionRequest):
-    keypoint_confidence: Fraction = 0.0
+    keypoint_confidence: Fraction = DEFAULT_KEYPOINT_CONFIDENCE
 
 
 class ClassificationRequest(InferenceRequestBase):

@@ -15,6 +15,13 @@ from visionflow.core.wire import (
     object_detection_response,
     semantic_segmentation_response,
 )
+from visionflow.models.params import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_KEYPOINT_CONFIDENCE,
+    ClassificationParams,
+    KeypointParams,
+    TaskParams,
+)
 from visionflow.service.predict import Prediction
 
 __all__ = ["WireOptions", "prediction_body"]
@@ -25,8 +32,18 @@ class WireOptions:
     """Response-side options: what to include and the thresholds applied at serialization."""
 
     mask_format: MaskFormat = "polygon"
-    keypoint_confidence: float = 0.0
-    classification_confidence: float = 0.4
+    keypoint_confidence: float = DEFAULT_KEYPOINT_CONFIDENCE
+    classification_confidence: float = DEFAULT_CONFIDENCE
+
+    @classmethod
+    def for_params(cls, params: TaskParams, mask_format: MaskFormat = "polygon") -> WireOptions:
+        """The options of a response to a call with ``params``: the thresholds that the
+        model leaves to the serializer (keypoints', classification's) come from them."""
+        if isinstance(params, KeypointParams):
+            return cls(mask_format, keypoint_confidence=params.keypoint_confidence)
+        if isinstance(params, ClassificationParams):
+            return cls(mask_format, classification_confidence=params.confidence)
+        return cls(mask_format)
 
 
 def prediction_body(

@@ -20,7 +20,9 @@ SessionFactory = Callable[[Path], OnnxSession]
 
 
 class Model(Protocol):
-    """A loaded model: ``infer`` takes BGR images and returns one result per image.
+    """A loaded model: ``infer`` takes BGR images and its task's params (one of
+    ``visionflow.models.params.TaskParams``, made by ``build_params``) and returns one result per
+    image; params of another type are a ``TypeError`` (``require_params``).
 
     Implementations keep no per-request state on ``self``; what a call needs (letterbox scale and
     padding, original sizes) travels in the values ``preprocess`` returns.

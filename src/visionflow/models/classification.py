@@ -17,6 +17,7 @@ from visionflow.errors import ModelLoadError
 from visionflow.models.base import SessionFactory, images_to_tensor
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
+from visionflow.models.params import ClassificationParams, require_params
 from visionflow.runtime import OnnxSession
 
 __all__ = ["ClassificationModel"]
@@ -69,8 +70,11 @@ class ClassificationModel:
         return raw
 
     def infer(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object = None
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: ClassificationParams
     ) -> list[ClassificationResult]:
+        """Every class's score: ``params.confidence`` picks the predicted classes where results
+        are written."""
+        require_params(params, ClassificationParams, type(self).__name__)
         results: list[ClassificationResult] = []
         step = self._batch_size or _MAX_DYNAMIC_BATCH
         for start in range(0, len(images_bgr), step):

@@ -13,7 +13,7 @@ from visionflow.core.letterbox import ResizeMeta
 from visionflow.models.base import SessionFactory
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import DetectionParams, require_params
 from visionflow.models.yolo import OutputLayout, YoloRunner, decode_yolo_rows
 from visionflow.runtime import OnnxSession
 
@@ -60,8 +60,9 @@ class ObjectDetectionModel:
     def infer(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
     ) -> list[sv.Detections]:
+        checked = require_params(params, DetectionParams, type(self).__name__)
         return [
-            self._detections(outputs[0], meta, params)
+            self._detections(outputs[0], meta, checked)
             for outputs, meta in self._runner.each_image(images_bgr)
         ]
 

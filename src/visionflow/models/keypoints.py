@@ -24,7 +24,7 @@ from visionflow.errors import ModelLoadError
 from visionflow.models.base import SessionFactory
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import KeypointParams, require_params
 from visionflow.models.yolo import YoloRunner
 from visionflow.runtime import OnnxSession
 
@@ -56,15 +56,18 @@ class KeypointDetectionModel:
         return cls(package.manifest, sessions(package.weight_path()))
 
     def infer(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: KeypointParams
     ) -> list[sv.Detections]:
+        """Every keypoint is returned: ``params.keypoint_confidence`` applies where results
+        are written."""
+        checked = require_params(params, KeypointParams, type(self).__name__)
         return [
-            self._postprocess(outputs[0], meta, params)
+            self._postprocess(outputs[0], meta, checked)
             for outputs, meta in self._runner.each_image(images_bgr)
         ]
 
     def _postprocess(
-        self, raw: npt.NDArray[np.float32], meta: ResizeMeta, params: DetectionParams
+        self, raw: npt.NDArray[np.float32], meta: ResizeMeta, params: KeypointParams
     ) -> sv.Detections:
         kept = self._runner.select(raw, meta, params, extra_channels=3 * self._count)
         detections = make_detections(

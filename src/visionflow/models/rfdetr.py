@@ -33,8 +33,8 @@ from visionflow.models.base import SessionFactory, scaled_pixels
 from visionflow.models.detr import select_queries, sigmoid, topk_queries
 from visionflow.models.manifest import InputSpec, ModelManifest
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
-from visionflow.models.segmentation import SegmentationParams, with_masks
+from visionflow.models.params import DetectionParams, SegmentationParams, require_params
+from visionflow.models.segmentation import with_masks
 from visionflow.models.yolo import YoloRunner
 from visionflow.runtime import OnnxSession
 
@@ -169,8 +169,11 @@ class RfDetrModel:
     def infer(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
     ) -> list[sv.Detections]:
+        """``params`` is a ``SegmentationParams`` for a segmenter."""
+        expected = DetectionParams if self._masks is None else SegmentationParams
+        checked = require_params(params, expected, type(self).__name__)
         return [
-            self._detections(outputs, meta, params)
+            self._detections(outputs, meta, checked)
             for outputs, meta in self._runner.each_image(images_bgr)
         ]
 
@@ -193,7 +196,7 @@ class RfDetrModel:
         detections = make_detections(kept.xyxy, kept.scores, kept.class_ids, names)
         if self._masks is None:
             return detections
-        seg = params if isinstance(params, SegmentationParams) else SegmentationParams()
+        seg = require_params(params, SegmentationParams, type(self).__name__)
         planes = np.ascontiguousarray(outputs[self._masks][kept.queries], dtype=np.float32)
         masks, scale_xy = masks_to_image(planes, meta, seg.resolution_factor, threshold=0.0)
         return with_masks(detections, masks, scale_xy, meta.original_wh)

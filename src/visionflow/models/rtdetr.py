@@ -24,7 +24,7 @@ from visionflow.models.base import SessionFactory
 from visionflow.models.detr import select_queries, topk_queries
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import DetectionParams, require_params
 from visionflow.models.yolo import YoloRunner
 from visionflow.runtime import OnnxSession
 
@@ -73,8 +73,9 @@ class RtDetrModel:
     def infer(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
     ) -> list[sv.Detections]:
+        checked = require_params(params, DetectionParams, type(self).__name__)
         return [
-            self._detections(outputs[0], meta, params)
+            self._detections(outputs[0], meta, checked)
             for outputs, meta in self._runner.each_image(images_bgr)
         ]
 

@@ -7,7 +7,6 @@ polygons land in ``data["polygon"]``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -16,39 +15,17 @@ import supervision as sv
 
 from visionflow.core.detections import POLYGON, make_detections
 from visionflow.core.letterbox import ResizeMeta
-from visionflow.core.masks import (
-    MaskDecodeMode,
-    decode_prototype_masks,
-    mask_resolution_factor,
-    mask_to_polygon,
-    masks_to_image,
-)
+from visionflow.core.masks import decode_prototype_masks, mask_to_polygon, masks_to_image
 from visionflow.errors import ModelLoadError
 from visionflow.models.base import SessionFactory
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import SegmentationParams, require_params
 from visionflow.models.yolo import YoloRunner
 from visionflow.runtime import OnnxSession
 
+# SegmentationParams lives in visionflow.models.params; it stays importable from here.
 __all__ = ["InstanceSegmentationModel", "SegmentationParams", "with_masks"]
-
-
-@dataclass(frozen=True)
-class SegmentationParams(DetectionParams):
-    """``mask_decode_mode``/``tradeoff_factor`` apply only with
-    ``allow_reduced_mask_resolution``, as on the reference: otherwise masks are decoded at the
-    image's resolution."""
-
-    mask_decode_mode: MaskDecodeMode = "accurate"
-    tradeoff_factor: float = 0.0
-    allow_reduced_mask_resolution: bool = False
-
-    @property
-    def resolution_factor(self) -> float:
-        if not self.allow_reduced_mask_resolution:
-            return 1.0
-        return mask_resolution_factor(self.mask_decode_mode, self.tradeoff_factor)
 
 
 class InstanceSegmentationModel:
@@ -75,9 +52,9 @@ class InstanceSegmentationModel:
         return cls(package.manifest, sessions(package.weight_path()))
 
     def infer(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: SegmentationParams
     ) -> list[sv.Detections]:
-        seg = params if isinstance(params, SegmentationParams) else SegmentationParams()
+        seg = require_params(params, SegmentationParams, type(self).__name__)
         return [
             self._postprocess(outputs[0], outputs[1], meta, seg)
             for outputs, meta in self._runner.each_image(images_bgr)

@@ -16,7 +16,6 @@ else class 0) with confidence 0.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -30,16 +29,13 @@ from visionflow.errors import ModelLoadError
 from visionflow.models.base import SessionFactory, images_to_tensor
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
+from visionflow.models.params import SemanticParams, require_params
 from visionflow.runtime import OnnxSession
 
+# SemanticParams lives in visionflow.models.params; it stays importable from here.
 __all__ = ["SemanticParams", "SemanticSegmentationModel"]
 
 _OUTPUTS = {"logits", "probability", "class_map"}
-
-
-@dataclass(frozen=True)
-class SemanticParams:
-    confidence: float = 0.0
 
 
 def _background_id(names: Sequence[str]) -> int:
@@ -105,9 +101,9 @@ class SemanticSegmentationModel:
         return cls(package.manifest, sessions(package.weight_path()))
 
     def infer(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object = None
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: SemanticParams
     ) -> list[SemanticSegmentationResult]:
-        threshold = params.confidence if isinstance(params, SemanticParams) else 0.0
+        threshold = require_params(params, SemanticParams, type(self).__name__).confidence
         results = []
         for image in images_bgr:  # one at a time: outputs are full-resolution maps
             tensor, [meta] = images_to_tensor([image], self.manifest.input)

@@ -34,7 +34,7 @@ from visionflow.models.base import SessionFactory, images_to_tensor
 from visionflow.models.clip import ClipTextEncoder, ClipTokenizer
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import DetectionParams, OpenVocabularyParams, require_params
 from visionflow.models.yolo import (
     MAX_DYNAMIC_BATCH,
     check_input_size,
@@ -54,14 +54,6 @@ __all__ = [
 TASK = "open-vocabulary-detection"
 # Class lists whose text embeddings stay cached per loaded model.
 DEFAULT_CACHE_SIZE = 256
-
-
-@dataclass(frozen=True, kw_only=True)
-class OpenVocabularyParams(DetectionParams):
-    """Detection parameters plus the class names of this call (hashable, so workflow blocks
-    can group calls by parameters)."""
-
-    class_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -319,12 +311,14 @@ class YoloWorldModel:
         return results
 
     def infer(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object
+        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: OpenVocabularyParams
     ) -> list[sv.Detections]:
-        if not isinstance(params, OpenVocabularyParams):
+        checked = require_params(params, OpenVocabularyParams, type(self).__name__)
+        if not checked.class_names:
+            # What a route without class names (the legacy one, ``visionflow infer``) built.
             raise InvalidInputError(
                 "this is an open-vocabulary (YOLO-World) model: the classes come with each "
                 "request, so call POST /yolo_world/infer with text=[class names]"
             )
-        embeddings = self.text_embeddings(params.class_names)
-        return self.infer_with_embeddings(images_bgr, embeddings, params.class_names, params)
+        embeddings = self.text_embeddings(checked.class_names)
+        return self.infer_with_embeddings(images_bgr, embeddings, checked.class_names, checked)

@@ -24,6 +24,7 @@ from visionflow.models.base import Model
 from visionflow.models.manager import Acquired, ModelManager
 from visionflow.models.manifest import ModelManifest
 from visionflow.models.package import ModelPackage
+from visionflow.models.params import TaskParams
 from visionflow.runtime import OnnxSession
 from visionflow.service.auth import Principal
 from visionflow.service.metrics import Metrics
@@ -63,7 +64,7 @@ class LoadedModelView:
     # Told the seconds of each ``infer`` call (the per-model inference-time metric).
     observe: Callable[[float], None] | None = None
 
-    def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: object) -> list[Any]:
+    def infer(self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: TaskParams) -> list[Any]:
         """``model.infer``, timed."""
         started = time.perf_counter()
         results = list(self.model.infer(images_bgr, params))
@@ -170,7 +171,7 @@ class InferenceService:
         principal: Principal,
         model_id: str,
         images_bgr: Sequence[npt.NDArray[np.uint8]],
-        params: object,
+        params: TaskParams,
     ) -> tuple[LoadedModelView, list[Any]]:
         view = self.acquire(principal, model_id)
         return view, view.infer(images_bgr, params)

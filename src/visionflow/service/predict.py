@@ -11,13 +11,13 @@ import numpy.typing as npt
 from visionflow.core.visualization import Result, annotate
 from visionflow.core.wire import TASK_ROUTES
 from visionflow.errors import InvalidInputError
-from visionflow.models.params import DetectionParams
+from visionflow.models.params import TaskParams
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageRef
 from visionflow.service.inference import LoadedModelView
 from visionflow.service.services import Services
 
-__all__ = ["MAX_STROKE_WIDTH", "Prediction", "VisualizeOptions", "detection_params", "predict"]
+__all__ = ["MAX_STROKE_WIDTH", "Prediction", "VisualizeOptions", "predict"]
 
 
 # The widest box outline drawn, in pixels: OpenCV refuses lines past 32767, and drawing time
@@ -47,22 +47,12 @@ class Prediction:
     visualization_bgr: npt.NDArray[np.uint8] | None = None
 
 
-def detection_params(
-    cls: type[DetectionParams] = DetectionParams, **values: object
-) -> DetectionParams:
-    """Detection parameters from request values; out-of-range values become a 400."""
-    try:
-        return cls(**values)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(str(exc)) from None
-
-
 def predict(
     services: Services,
     principal: Principal,
     model_id: str,
     refs: Sequence[ImageRef],
-    params: object,
+    params: TaskParams,
     visualize: VisualizeOptions | None = None,
     *,
     expected_task: str | None = None,

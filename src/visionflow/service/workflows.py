@@ -24,7 +24,7 @@ import supervision as sv
 
 from visionflow.errors import ApiKeyRequiredError, InvalidInputError
 from visionflow.models.ocr import OcrOptions, OcrResult, read_text
-from visionflow.models.yolo_world import OpenVocabularyParams
+from visionflow.models.params import OpenVocabularyParams, TaskParams
 from visionflow.service.auth import Principal
 from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageDecoder, ImageLoader
@@ -87,7 +87,7 @@ class _CallerModels:
         model_id: str,
         task: str,
         images_bgr: Sequence[npt.NDArray[np.uint8]],
-        params: object,
+        params: TaskParams,
     ) -> Sequence[object]:
         view = self._inference.acquire(self._principal, model_id)
         if view.record.task != task:

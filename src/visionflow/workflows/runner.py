@@ -14,7 +14,7 @@ import numpy.typing as npt
 import supervision as sv
 
 from visionflow.models.ocr import OcrOptions, OcrResult
-from visionflow.models.yolo_world import OpenVocabularyParams
+from visionflow.models.params import OpenVocabularyParams, TaskParams
 
 __all__ = ["ModelRunner"]
 
@@ -25,10 +25,11 @@ class ModelRunner(Protocol):
         model_id: str,
         task: str,
         images_bgr: Sequence[npt.NDArray[np.uint8]],
-        params: object,
+        params: TaskParams,
     ) -> Sequence[object]:
         """One result per image from model ``model_id``, which must be a ``task`` model
-        (``"object-detection"``, ``"classification"``...): ``sv.Detections`` for detection-like
+        (``"object-detection"``, ``"classification"``...) given that task's params
+        (``build_params(task, values)``): ``sv.Detections`` for detection-like
         tasks, ``ClassificationResult`` or ``SemanticSegmentationResult`` otherwise."""
         ...
 

@@ -7,9 +7,13 @@ from typing import Any
 import pytest
 
 from tests.workflows.fakes import FakeModels, context, decode_image, definition
-from visionflow.models.params import DetectionParams
-from visionflow.models.segmentation import SegmentationParams
-from visionflow.models.semantic import SemanticParams
+from visionflow.models.params import (
+    ClassificationParams,
+    DetectionParams,
+    KeypointParams,
+    SegmentationParams,
+    SemanticParams,
+)
 from visionflow.workflows import BlockRegistry, Executor, compile_workflow
 from visionflow.workflows.errors import InvalidInputTypeError
 
@@ -83,10 +87,27 @@ def _params(registry: BlockRegistry, block: str, inputs: dict[str, Any], **field
         pytest.param(
             "roboflow_keypoint_detection_model@v3",
             {"confidence_mode": "custom", "custom_confidence": 0.2},
-            DetectionParams(confidence=0.2),
+            KeypointParams(confidence=0.2),
             id="keypoints-v3",
         ),
+        pytest.param(
+            "roboflow_keypoint_detection_model@v2",
+            {"keypoint_confidence": 0.5},
+            KeypointParams(keypoint_confidence=0.5),
+            id="keypoints-v2-keypoint-confidence",
+        ),
+        pytest.param(
+            "roboflow_classification_model@v2",
+            {"confidence": 0.7},
+            ClassificationParams(confidence=0.7),
+            id="cls",
+        ),
+        pytest.param(
+            "roboflow_multi_label_classification_model@v3", {}, ClassificationParams(), id="ml-v3"
+        ),
+        # As the reference's blocks: v1 sends no confidence, v2's "default" mode the default one.
         pytest.param("roboflow_semantic_segmentation_model@v1", {}, SemanticParams(), id="sem"),
+        pytest.param("roboflow_semantic_segmentation_model@v2", {}, SemanticParams(), id="sem-v2"),
         pytest.param(
             "roboflow_semantic_segmentation_model@v2",
             {"confidence_mode": "custom", "custom_confidence": 0.3},

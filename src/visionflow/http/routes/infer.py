@@ -4,12 +4,12 @@ semantic_segmentation}`` (wire reference §3, §4)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from visionflow.errors import InvalidInputError
 from visionflow.http.access import authorize
 from visionflow.http.deps import elapsed_s, services
 from visionflow.http.responses import JSONBody
@@ -23,24 +23,38 @@ from visionflow.http.schemas import (
     SemanticSegmentationRequest,
 )
 from visionflow.http.serialize import WireOptions, prediction_body
-from visionflow.models.params import DetectionParams
-from visionflow.models.segmentation import SegmentationParams
-from visionflow.models.semantic import SemanticParams
+from visionflow.models.params import ParamsTask, ParamValues, build_params
 from visionflow.service.images import ImageRef
 from visionflow.service.inference import LoadedModelView
-from visionflow.service.predict import Prediction, VisualizeOptions, detection_params, predict
+from visionflow.service.predict import Prediction, VisualizeOptions, predict
 
 router = APIRouter(tags=["inference"])
 
 
-def numeric_confidence(value: float | str, default: float = 0.4) -> float:
-    """``"best"``/``"default"`` have no per-model thresholds here: both mean the default. Scores
-    are 0..1, so a number outside [0, 1] is a 400 on every task, as detection's parameters say."""
-    if isinstance(value, str):
-        return default
-    if not 0.0 <= value <= 1.0:
-        raise InvalidInputError(f"confidence must be within [0, 1], got {value}")
-    return float(value)
+def request_values(body: InferenceRequestBase) -> ParamValues:
+    """What a v1 body says about the params (its defaults are the params' own).
+    ``"best"``/``"default"`` have no per-model thresholds here: both mean the default."""
+    confidence = None if isinstance(body.confidence, str) else body.confidence
+    values = ParamValues(confidence=confidence)
+    if isinstance(body, ObjectDetectionRequest):
+        values = replace(
+            values,
+            iou_threshold=body.iou_threshold,
+            class_agnostic_nms=body.class_agnostic_nms,
+            max_detections=body.max_detections,
+            max_candidates=body.max_candidates,
+            class_filter=body.class_filter,
+        )
+    if isinstance(body, InstanceSegmentationRequest):
+        values = replace(
+            values,
+            mask_decode_mode=body.mask_decode_mode,
+            tradeoff_factor=body.tradeoff_factor,
+            allow_reduced_mask_resolution=body.allow_reduced_mask_resolution,
+        )
+    if isinstance(body, KeypointsDetectionRequest):
+        values = replace(values, keypoint_confidence=body.keypoint_confidence)
+    return values
 
 
 def model_headers(view: LoadedModelView, request: Request) -> dict[str, str]:
@@ -67,25 +81,15 @@ def image_refs(image: ImageObject | list[ImageObject]) -> list[ImageRef]:
     return [ImageRef(type=item.type, value=item.value) for item in items]
 
 
-def _nms_values(body: ObjectDetectionRequest) -> dict[str, object]:
-    return {
-        "confidence": numeric_confidence(body.confidence),
-        "iou_threshold": body.iou_threshold,
-        "class_agnostic_nms": bool(body.class_agnostic_nms),
-        "max_detections": body.max_detections,
-        "max_candidates": body.max_candidates,
-        "class_filter": tuple(body.class_filter) if body.class_filter is not None else None,
-    }
-
-
 def _respond(
-    request: Request,
-    body: InferenceRequestBase,
-    task: str,
-    params: object,
-    options: WireOptions,
-    labels: bool,
+    request: Request, body: InferenceRequestBase, task: ParamsTask, labels: bool
 ) -> Response:
+    """Scores outside [0, 1] are a 400 on every task (``build_params``)."""
+    params = build_params(task, request_values(body))
+    mask_format = (
+        body.response_mask_format if isinstance(body, InstanceSegmentationRequest) else "polygon"
+    )
+    options = WireOptions.for_params(params, mask_format)
     svc = services(request)
     principal = authorize(request, body.api_key)
     visualize = (
@@ -111,44 +115,24 @@ def _respond(
 
 @router.post("/infer/object_detection")
 def infer_object_detection(body: ObjectDetectionRequest, request: Request) -> Response:
-    params = detection_params(DetectionParams, **_nms_values(body))
-    return _respond(
-        request, body, "object-detection", params, WireOptions(), bool(body.visualization_labels)
-    )
+    return _respond(request, body, "object-detection", bool(body.visualization_labels))
 
 
 @router.post("/infer/instance_segmentation")
 def infer_instance_segmentation(body: InstanceSegmentationRequest, request: Request) -> Response:
-    params = detection_params(
-        SegmentationParams,
-        **_nms_values(body),
-        mask_decode_mode=body.mask_decode_mode,
-        tradeoff_factor=body.tradeoff_factor,
-        allow_reduced_mask_resolution=body.allow_reduced_mask_resolution,
-    )
-    options = WireOptions(mask_format=body.response_mask_format)
-    return _respond(
-        request, body, "instance-segmentation", params, options, bool(body.visualization_labels)
-    )
+    return _respond(request, body, "instance-segmentation", bool(body.visualization_labels))
 
 
 @router.post("/infer/keypoints_detection")
 def infer_keypoints(body: KeypointsDetectionRequest, request: Request) -> Response:
-    params = detection_params(DetectionParams, **_nms_values(body))
-    options = WireOptions(keypoint_confidence=body.keypoint_confidence)
-    return _respond(
-        request, body, "keypoint-detection", params, options, bool(body.visualization_labels)
-    )
+    return _respond(request, body, "keypoint-detection", bool(body.visualization_labels))
 
 
 @router.post("/infer/classification")
 def infer_classification(body: ClassificationRequest, request: Request) -> Response:
-    options = WireOptions(classification_confidence=numeric_confidence(body.confidence))
-    return _respond(request, body, "classification", None, options, True)
+    return _respond(request, body, "classification", True)
 
 
 @router.post("/infer/semantic_segmentation")
 def infer_semantic_segmentation(body: SemanticSegmentationRequest, request: Request) -> Response:
-    # Pixels under the confidence (0.4 by default, as on the reference) become the background.
-    params = SemanticParams(confidence=numeric_confidence(body.confidence))
-    return _respond(request, body, "semantic-segmentation", params, WireOptions(), True)
+    return _respond(request, body, "semantic-segmentation", True)

@@ -8,6 +8,7 @@ percent form (``confidence=40`` ≡ 0.4).
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -22,17 +23,10 @@ from visionflow.http.deps import services
 from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import bodies, model_headers
 from visionflow.http.serialize import WireOptions
-from visionflow.models.params import DetectionParams
-from visionflow.models.segmentation import SegmentationParams
-from visionflow.models.semantic import SemanticParams
+from visionflow.models.params import ParamValues, TaskParams, build_params
 from visionflow.service.auth import Principal
 from visionflow.service.images import ImageRef
-from visionflow.service.predict import (
-    MAX_STROKE_WIDTH,
-    VisualizeOptions,
-    detection_params,
-    predict,
-)
+from visionflow.service.predict import MAX_STROKE_WIDTH, VisualizeOptions, predict
 
 router = APIRouter(tags=["legacy"])
 
@@ -42,12 +36,13 @@ _CONFIDENCE_FLOOR = 0.01
 _MAX_INT = 2**31 - 1
 
 
-def _percent(raw: str | None, name: str, default: float) -> float:
-    """A 0..1 value that may be given in percent (values >= 1 are divided by 100)."""
+def _percent(raw: str | None, name: str) -> float | None:
+    """A 0..1 value that may be given in percent (values >= 1 are divided by 100); ``None``
+    when not given (``best``/``default`` included: no per-model thresholds here)."""
     if raw is None or raw == "":
-        return default
+        return None
     if raw.lower() in {"best", "default"}:
-        return default
+        return None
     try:
         value = float(raw)
     except ValueError:
@@ -59,10 +54,10 @@ def _percent(raw: str | None, name: str, default: float) -> float:
     return value
 
 
-def _fraction(raw: str | None, name: str, default: float) -> float:
-    """A plain 0..1 value (no percent form)."""
+def _fraction(raw: str | None, name: str) -> float | None:
+    """A plain 0..1 value (no percent form); ``None`` when not given."""
     if raw is None or raw == "":
-        return default
+        return None
     try:
         value = float(raw)
     except ValueError:
@@ -72,9 +67,9 @@ def _fraction(raw: str | None, name: str, default: float) -> float:
     return value
 
 
-def _int(raw: str | None, name: str, default: int) -> int:
+def _int(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
-        return default
+        return None
     try:
         value = int(raw)
     except ValueError:
@@ -120,48 +115,52 @@ async def _image_ref(request: Request) -> ImageRef:
     return ImageRef(type="base64", value=text)
 
 
-def _task_params(task: str, query: Any) -> tuple[object, WireOptions]:
-    """Parameters for the model's task, from the legacy query string (reference §2.3)."""
-    confidence = max(_percent(query.get("confidence"), "confidence", 0.4), _CONFIDENCE_FLOOR)
-    if task == "classification":
-        return None, WireOptions(classification_confidence=confidence)
-    if task == "semantic-segmentation":
-        return SemanticParams(confidence=confidence), WireOptions()
-    nms: dict[str, object] = {
-        "confidence": confidence,
-        "iou_threshold": _percent(query.get("overlap"), "overlap", 0.3),
-        "max_detections": _int(query.get("max_detections"), "max_detections", 300),
-        "class_agnostic_nms": query.get("class_agnostic_nms", "false").lower() in _TRUE,
-    }
+def _flag(raw: str | None) -> bool | None:
+    return None if raw is None else raw.lower() in _TRUE
+
+
+def query_values(task: str, query: Any) -> ParamValues:
+    """What the legacy query string says about a ``task`` model's params (reference §2.1), in
+    0..1 units; the parameters of other tasks are not read."""
+    confidence = _percent(query.get("confidence"), "confidence")
+    # Clamped up to the reference's floor against out-of-memory answers.
+    values = ParamValues(
+        confidence=None if confidence is None else max(confidence, _CONFIDENCE_FLOOR)
+    )
+    if task in ("classification", "semantic-segmentation"):
+        return values
+    values = replace(
+        values,
+        iou_threshold=_percent(query.get("overlap"), "overlap"),
+        max_detections=_int(query.get("max_detections"), "max_detections"),
+        class_agnostic_nms=_flag(query.get("class_agnostic_nms")),
+    )
     if task == "instance-segmentation":
-        mode = query.get("mask_decode_mode", "accurate")
-        if mode not in {"accurate", "fast", "tradeoff"}:
-            raise InvalidInputError(
-                f"mask_decode_mode={mode!r} is not supported; use accurate, fast or tradeoff"
-            )
-        mask_format = query.get("response_mask_format", "polygon")
-        if mask_format not in {"polygon", "rle"}:
-            raise InvalidInputError(
-                f"response_mask_format={mask_format!r} is not supported; use polygon or rle"
-            )
-        factor = _fraction(query.get("tradeoff_factor"), "tradeoff_factor", 0.0)
-        reduced = query.get("allow_reduced_mask_resolution", "false").lower() in _TRUE
-        params = detection_params(
-            SegmentationParams,
-            **nms,
-            mask_decode_mode=mode,
-            tradeoff_factor=factor,
-            allow_reduced_mask_resolution=reduced,
+        return replace(
+            values,
+            mask_decode_mode=query.get("mask_decode_mode"),
+            tradeoff_factor=_fraction(query.get("tradeoff_factor"), "tradeoff_factor"),
+            allow_reduced_mask_resolution=_flag(query.get("allow_reduced_mask_resolution")),
         )
-        return params, WireOptions(mask_format=mask_format)
     if task == "keypoint-detection":
-        keypoint_confidence = _fraction(
-            query.get("keypoint_confidence"), "keypoint_confidence", 0.0
+        return replace(
+            values,
+            keypoint_confidence=_fraction(query.get("keypoint_confidence"), "keypoint_confidence"),
         )
-        return detection_params(DetectionParams, **nms), WireOptions(
-            keypoint_confidence=keypoint_confidence
+    return values
+
+
+def _task_params(task: str, query: Any) -> tuple[TaskParams, WireOptions]:
+    """Parameters for the model's task, from the legacy query string (reference §2.3)."""
+    params = build_params(task, query_values(task, query))
+    if task != "instance-segmentation":
+        return params, WireOptions.for_params(params)
+    mask_format = query.get("response_mask_format", "polygon")
+    if mask_format not in {"polygon", "rle"}:
+        raise InvalidInputError(
+            f"response_mask_format={mask_format!r} is not supported; use polygon or rle"
         )
-    return detection_params(DetectionParams, **nms), WireOptions()
+    return params, WireOptions.for_params(params, mask_format)
 
 
 def _run(
@@ -197,7 +196,8 @@ async def legacy_infer(project: str, version: str, request: Request) -> Response
     ref = await _image_ref(request)
     visualize = None
     if response_format != "json":
-        stroke = _int(query.get("stroke"), "stroke", 1)
+        stroke = _int(query.get("stroke"), "stroke")
+        stroke = VisualizeOptions.stroke_width if stroke is None else stroke
         if not 0 <= stroke <= MAX_STROKE_WIDTH:
             raise InvalidInputError(
                 f"query parameter stroke={stroke} is out of range: the stroke width is 0 to "

@@ -17,8 +17,8 @@ from visionflow.http.responses import JSONBody
 from visionflow.http.routes.infer import bodies, image_refs, model_headers
 from visionflow.http.schemas import FiniteFloat, ImageObject
 from visionflow.http.serialize import WireOptions
-from visionflow.models.yolo_world import OpenVocabularyParams
-from visionflow.service.predict import Prediction, detection_params
+from visionflow.models.params import DEFAULT_CONFIDENCE, ParamValues, build_params
+from visionflow.service.predict import Prediction
 from visionflow.service.yolo_world import DEFAULT_VERSION
 
 router = APIRouter(tags=["yolo-world"])
@@ -35,16 +35,15 @@ class YoloWorldRequest(BaseModel):
     # Required; its items are checked by the model, so wrong types get a message naming them.
     text: Any
     yolo_world_version_id: str | None = DEFAULT_VERSION
-    confidence: FiniteFloat | None = 0.4
+    confidence: FiniteFloat | None = DEFAULT_CONFIDENCE
 
 
 @router.post("/yolo_world/infer")
 def yolo_world_infer(body: YoloWorldRequest, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request, body.api_key)
-    confidence = 0.4 if body.confidence is None else body.confidence
-    params = detection_params(OpenVocabularyParams, confidence=confidence)
-    assert isinstance(params, OpenVocabularyParams)
+    # The class names join the params once the model has checked them against its K.
+    params = build_params("open-vocabulary-detection", ParamValues(confidence=body.confidence))
     view, found = svc.yolo_world.predict(
         principal, body.yolo_world_version_id, image_refs(body.image), body.text, params
     )

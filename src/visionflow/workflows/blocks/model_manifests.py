@@ -9,6 +9,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from visionflow.models.params import (
+    DEFAULT_CLASS_AGNOSTIC_NMS,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_IOU_THRESHOLD,
+    DEFAULT_KEYPOINT_CONFIDENCE,
+    DEFAULT_MASK_DECODE_MODE,
+    DEFAULT_MAX_CANDIDATES,
+    DEFAULT_MAX_DETECTIONS,
+    DEFAULT_TRADEOFF_FACTOR,
+)
 from visionflow.workflows.manifest import (
     BooleanSelector,
     FloatZeroToOneSelector,
@@ -22,7 +32,6 @@ from visionflow.workflows.manifest import (
 )
 
 __all__ = [
-    "DEFAULT_CONFIDENCE",
     "ClassificationManifestV1",
     "ClassificationManifestV3",
     "DetectionManifestV1",
@@ -37,7 +46,7 @@ __all__ = [
     "SemanticManifestV2",
 ]
 
-DEFAULT_CONFIDENCE = 0.4
+# Defaults are the params' (visionflow.models.params), named here for the block schemas.
 ZeroToOne = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[int, Field(gt=0)]
 
@@ -68,15 +77,17 @@ class _DefaultConfidenceMode(StepManifest):
 
 class _Nms(StepManifest):
     class_filter: list[str] | ListOfValuesSelector | None = None
-    iou_threshold: ZeroToOne | FloatZeroToOneSelector = 0.3
-    max_detections: Positive | IntegerSelector = 300
-    class_agnostic_nms: bool | BooleanSelector | None = False
-    max_candidates: Positive | IntegerSelector = 3000
+    iou_threshold: ZeroToOne | FloatZeroToOneSelector = DEFAULT_IOU_THRESHOLD
+    max_detections: Positive | IntegerSelector = DEFAULT_MAX_DETECTIONS
+    class_agnostic_nms: bool | BooleanSelector | None = DEFAULT_CLASS_AGNOSTIC_NMS
+    max_candidates: Positive | IntegerSelector = DEFAULT_MAX_CANDIDATES
 
 
 class _Masks(StepManifest):
-    mask_decode_mode: Literal["accurate", "tradeoff", "fast"] | StringSelector = "accurate"
-    tradeoff_factor: ZeroToOne | FloatZeroToOneSelector = 0.0
+    mask_decode_mode: Literal["accurate", "tradeoff", "fast"] | StringSelector = (
+        DEFAULT_MASK_DECODE_MODE
+    )
+    tradeoff_factor: ZeroToOne | FloatZeroToOneSelector = DEFAULT_TRADEOFF_FACTOR
 
 
 class _DenseMasks(StepManifest):
@@ -84,7 +95,7 @@ class _DenseMasks(StepManifest):
 
 
 class _KeypointConfidence(StepManifest):
-    keypoint_confidence: ZeroToOne | FloatZeroToOneSelector = 0.0
+    keypoint_confidence: ZeroToOne | FloatZeroToOneSelector = DEFAULT_KEYPOINT_CONFIDENCE
 
 
 class DetectionManifestV1(_ActiveLearning, _Nms, _Confidence, _ModelManifest):

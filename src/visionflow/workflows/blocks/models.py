@@ -1,11 +1,12 @@
 """Model blocks: run a registered model on each image of the step's batch.
 
-Thin on purpose: parameters become the model's typed params, the injected ``ModelRunner`` runs
-the model (one call per distinct model and parameter set), and results get the image's lineage.
-Manifests (``blocks.model_manifests``) match the reference's field names and defaults; versions
-differ in outputs (``model_id`` from v2) and in how confidence is chosen (``confidence_mode`` from
-v3: ``best``/``default`` mean the 0.4 default, as this server has no per-model thresholds);
-instance segmentation v4 drops the dense-mask switch.
+Thin on purpose: fields become the model's typed params through ``build_params`` (as every other
+caller's values do), the injected ``ModelRunner`` runs the model (one call per distinct model and
+parameter set), and results get the image's lineage. Manifests (``blocks.model_manifests``) match
+the reference's field names and defaults; versions differ in outputs (``model_id`` from v2) and in
+how confidence is chosen (``confidence_mode`` from v3: ``best``/``default`` mean the default
+confidence, as this server has no per-model thresholds); instance segmentation v4 drops the
+dense-mask switch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,13 +24,19 @@ from visionflow.core.detections import DETECTION_ID, KEYPOINTS_CONFIDENCE
 from visionflow.core.masks import mask_to_rle
 from visionflow.core.results import ClassificationResult, SemanticSegmentationResult
 from visionflow.core.wire import classification_response
-from visionflow.models.params import DetectionParams
-from visionflow.models.segmentation import SegmentationParams
-from visionflow.models.semantic import SemanticParams
+from visionflow.models.params import (
+    MASK_DECODE_MODES,
+    ClassificationParams,
+    InvalidParamError,
+    KeypointParams,
+    ParamsTask,
+    ParamValues,
+    TaskParams,
+    build_params,
+)
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.model_manifests import (
-    DEFAULT_CONFIDENCE,
     ClassificationManifestV1,
     ClassificationManifestV3,
     DetectionManifestV1,
@@ -51,28 +58,30 @@ __all__ = ["MODEL_BLOCKS"]
 # -- shared run logic -----------------------------------------------------------------------------
 
 
-def _confidence(inputs: StepInputs) -> float:
-    """``confidence`` (v1/v2) or ``confidence_mode`` + ``custom_confidence`` (v3)."""
+def _confidence(inputs: StepInputs) -> float | None:
+    """``confidence`` (v1/v2) or ``confidence_mode`` + ``custom_confidence`` (v3); ``None`` for
+    the default (semantic segmentation v1 has no confidence field)."""
     if "confidence" in inputs:
         return inputs.as_float("confidence", low=0.0, high=1.0)
+    if "confidence_mode" not in inputs:
+        return None
     mode = inputs.as_str("confidence_mode")
     if mode not in ("best", "default", "custom"):
         raise inputs.fail("confidence_mode", f"expected best, default or custom, got {mode!r}")
     if mode == "custom" and inputs.get("custom_confidence") is not None:
         return inputs.as_float("custom_confidence", low=0.0, high=1.0)
-    return DEFAULT_CONFIDENCE
+    return None
 
 
-def _detection_values(inputs: StepInputs) -> dict[str, Any]:
-    class_filter = inputs.as_str_list("class_filter")
-    return {
-        "confidence": _confidence(inputs),
-        "iou_threshold": inputs.as_float("iou_threshold", low=0.0, high=1.0),
-        "class_agnostic_nms": bool(inputs.get("class_agnostic_nms")),
-        "max_detections": inputs.as_int("max_detections", low=1),
-        "max_candidates": inputs.as_int("max_candidates", low=1),
-        "class_filter": tuple(class_filter) if class_filter is not None else None,
-    }
+def _detection_values(inputs: StepInputs) -> ParamValues:
+    return ParamValues(
+        confidence=_confidence(inputs),
+        iou_threshold=inputs.as_float("iou_threshold", low=0.0, high=1.0),
+        class_agnostic_nms=bool(inputs.get("class_agnostic_nms")),
+        max_detections=inputs.as_int("max_detections", low=1),
+        max_candidates=inputs.as_int("max_candidates", low=1),
+        class_filter=inputs.as_str_list("class_filter"),
+    )
 
 
 @dataclass(frozen=True)
@@ -88,14 +97,21 @@ class _ModelCall:
 class _ModelBlock(Block):
     """Groups a step's elements by (model id, params) and runs each group as one batch."""
 
-    task: ClassVar[str]
+    task: ClassVar[ParamsTask]
     with_model_id: ClassVar[bool] = True
 
-    def params(self, inputs: StepInputs) -> object:
-        return None
+    def values(self, inputs: StepInputs) -> ParamValues:
+        """What the step's fields say about the params."""
+        return ParamValues(confidence=_confidence(inputs))
+
+    def params(self, inputs: StepInputs) -> TaskParams:
+        try:
+            return build_params(self.task, self.values(inputs))
+        except InvalidParamError as exc:
+            raise inputs.fail(exc.param, exc.message) from None
 
     def convert(
-        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+        self, result: object, image: WorkflowImage, params: TaskParams, call: _ModelCall
     ) -> object:
         raise NotImplementedError
 
@@ -103,7 +119,7 @@ class _ModelBlock(Block):
         return self.run_batch([inputs], context)[0]
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        groups: dict[tuple[str, object], list[int]] = {}
+        groups: dict[tuple[str, TaskParams], list[int]] = {}
         for position, inputs in enumerate(batch):
             inputs.image("images")
             groups.setdefault((inputs.as_str("model_id"), self.params(inputs)), []).append(position)
@@ -118,7 +134,7 @@ class _ModelBlock(Block):
             for position, image, result in zip(positions, images, results, strict=True):
                 values: dict[str, Any] = {
                     "inference_id": call.inference_id,
-                    "predictions": self.convert(result, image, batch[position], call),
+                    "predictions": self.convert(result, image, params, call),
                 }
                 if self.with_model_id:
                     values["model_id"] = model_id
@@ -143,16 +159,13 @@ def _outputs(prediction_kinds: tuple[str, ...], v1: bool) -> tuple[OutputDefinit
 
 
 class _DetectionBlock(_ModelBlock):
-    task = "object-detection"
+    task: ClassVar[ParamsTask] = "object-detection"
 
-    def params(self, inputs: StepInputs) -> object:
-        try:
-            return DetectionParams(**_detection_values(inputs))
-        except ValueError as exc:
-            raise inputs.fail("confidence", str(exc)) from None
+    def values(self, inputs: StepInputs) -> ParamValues:
+        return _detection_values(inputs)
 
     def convert(
-        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+        self, result: object, image: WorkflowImage, params: TaskParams, call: _ModelCall
     ) -> object:
         assert isinstance(result, sv.Detections)
         return attach_lineage(result, image.lineage)
@@ -179,20 +192,17 @@ class ObjectDetectionModelV3(_DetectionBlock):
 
 
 class _SegmentationBlock(_DetectionBlock):
-    task = "instance-segmentation"
+    task: ClassVar[ParamsTask] = "instance-segmentation"
 
-    def params(self, inputs: StepInputs) -> object:
+    def values(self, inputs: StepInputs) -> ParamValues:
         mode = inputs.as_str("mask_decode_mode")
-        if mode not in ("accurate", "tradeoff", "fast"):
+        if mode not in MASK_DECODE_MODES:
             raise inputs.fail("mask_decode_mode", f"expected accurate, tradeoff or fast: {mode!r}")
-        try:
-            return SegmentationParams(
-                **_detection_values(inputs),
-                mask_decode_mode=mode,  # type: ignore[arg-type]
-                tradeoff_factor=inputs.as_float("tradeoff_factor", low=0.0, high=1.0),
-            )
-        except ValueError as exc:
-            raise inputs.fail("confidence", str(exc)) from None
+        return replace(
+            _detection_values(inputs),
+            mask_decode_mode=mode,
+            tradeoff_factor=inputs.as_float("tradeoff_factor", low=0.0, high=1.0),
+        )
 
 
 class InstanceSegmentationModelV1(_SegmentationBlock):
@@ -227,13 +237,20 @@ class InstanceSegmentationModelV4(_SegmentationBlock):
 
 
 class _KeypointBlock(_DetectionBlock):
-    task = "keypoint-detection"
+    task: ClassVar[ParamsTask] = "keypoint-detection"
+
+    def values(self, inputs: StepInputs) -> ParamValues:
+        return replace(
+            _detection_values(inputs),
+            keypoint_confidence=inputs.as_float("keypoint_confidence", low=0.0, high=1.0),
+        )
 
     def convert(
-        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+        self, result: object, image: WorkflowImage, params: TaskParams, call: _ModelCall
     ) -> object:
         assert isinstance(result, sv.Detections)
-        threshold = inputs.as_float("keypoint_confidence", low=0.0, high=1.0)
+        assert isinstance(params, KeypointParams)
+        threshold = params.keypoint_confidence
         if KEYPOINTS_CONFIDENCE in result.data and threshold > 0:
             # Keypoints under the threshold are not reported (the wire drops score-0 keypoints).
             scores = np.asarray(result.data[KEYPOINTS_CONFIDENCE], dtype=np.float32)
@@ -269,18 +286,19 @@ class _ClassificationBlock(_ModelBlock):
     ``time``) plus ``prediction_type``, ``parent_id`` and ``root_parent_id``, as the reference's
     blocks return them."""
 
-    task = "classification"
+    task: ClassVar[ParamsTask] = "classification"
 
     def convert(
-        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+        self, result: object, image: WorkflowImage, params: TaskParams, call: _ModelCall
     ) -> object:
         assert isinstance(result, ClassificationResult)
+        assert isinstance(params, ClassificationParams)
         body = classification_response(
             result,
             image_wh=image.lineage.size_wh,
             inference_id=call.inference_id,
             time_s=call.time_s,
-            confidence=_confidence(inputs),
+            confidence=params.confidence,
         )
         body["prediction_type"] = "classification"
         body["parent_id"] = image.lineage.image_id
@@ -366,16 +384,11 @@ def semantic_detections(result: SemanticSegmentationResult) -> sv.Detections:
 
 
 class _SemanticBlock(_ModelBlock):
-    task = "semantic-segmentation"
+    task: ClassVar[ParamsTask] = "semantic-segmentation"
     outputs = _outputs((k.SEMANTIC_SEGMENTATION_PREDICTION,), v1=False)
 
-    def params(self, inputs: StepInputs) -> object:
-        if "confidence_mode" in inputs and inputs.as_str("confidence_mode") == "custom":
-            return SemanticParams(confidence=_confidence(inputs))
-        return SemanticParams()
-
     def convert(
-        self, result: object, image: WorkflowImage, inputs: StepInputs, call: _ModelCall
+        self, result: object, image: WorkflowImage, params: TaskParams, call: _ModelCall
     ) -> object:
         assert isinstance(result, SemanticSegmentationResult)
         return attach_lineage(semantic_detections(result), image.lineage)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import supervision as sv
 from pydantic import Field
 
-from visionflow.models.yolo_world import OpenVocabularyParams
+from visionflow.models.params import OpenVocabularyParams, ParamValues, build_params
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.lineage import attach_lineage
@@ -28,8 +28,6 @@ from visionflow.workflows.manifest import (
 __all__ = ["YOLO_WORLD_BLOCKS"]
 
 VERSIONS = ("v2-s", "v2-m", "v2-l", "v2-x", "s", "m", "l", "x")
-# What an explicit ``confidence: null`` means: the route's default threshold.
-NULL_CONFIDENCE = 0.4
 ZeroToOne = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -44,12 +42,14 @@ def _params(inputs: StepInputs) -> OpenVocabularyParams:
     names = inputs.as_str_list("class_names")
     if not names:
         raise inputs.fail("class_names", "expected a non-empty list of class names")
+    # An explicit ``confidence: null`` means the route's default threshold.
     confidence = (
-        NULL_CONFIDENCE
+        None
         if inputs.get("confidence") is None
         else inputs.as_float("confidence", low=0.0, high=1.0)
     )
-    return OpenVocabularyParams(class_names=tuple(names), confidence=confidence)
+    values = ParamValues(confidence=confidence, class_names=names)
+    return build_params("open-vocabulary-detection", values)
 
 
 def _version(inputs: StepInputs) -> str:
