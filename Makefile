@@ -5,12 +5,12 @@ SDK_VENV ?= .venv-sdk
 BIN := $(VENV)/bin
 PIPFLAGS ?= -q
 
-.PHONY: install serve test check lint typecheck layers unit services bench fuzz soak clean
+.PHONY: install serve serve-ray test test-ray bench-ray check lint typecheck layers unit services bench fuzz soak clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIPFLAGS) --upgrade pip
-	$(BIN)/pip install $(PIPFLAGS) -e ".[test]"
+	$(BIN)/pip install $(PIPFLAGS) -e ".[test,ray]"
 	@touch $@
 
 $(SDK_VENV)/.installed: tests/compat/requirements.txt
@@ -23,6 +23,22 @@ install: $(VENV)/.installed
 ## Install, prepare the registry with the demo models, and serve on 127.0.0.1:9001.
 serve: install
 	$(BIN)/visionflow serve
+
+## The same API on a local Ray Serve cluster bounded to this machine (loopback only): the app
+## `visionflow`, deployments `ingress` and `models` (VISIONFLOW_RAY_REPLICAS replicas), the
+## registry in PostgreSQL (created if missing), demo models and key as `make serve`; Ctrl-C or
+## SIGTERM stops the cluster.
+VISIONFLOW_RAY_REPLICAS ?= 2
+VISIONFLOW_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/visionflow
+serve-ray: install services
+	$(BIN)/pip install $(PIPFLAGS) -e ".[ray]"
+	$(BIN)/python scripts/ensure_database.py "$(VISIONFLOW_DATABASE_URL)"
+	VISIONFLOW_DATABASE_URL="$(VISIONFLOW_DATABASE_URL)" VISIONFLOW_RAY_REPLICAS=$(VISIONFLOW_RAY_REPLICAS) \
+		exec $(BIN)/visionflow serve-ray
+
+## Every Ray test (real local cluster, real PostgreSQL; minutes). `make test` runs the lean ones.
+test-ray: install services
+	VISIONFLOW_TEST_RAY_FULL=1 $(BIN)/python -m pytest -m ray -v
 
 ## Start the services the tests use (PostgreSQL) when they are not running.
 services:
@@ -49,6 +65,12 @@ check: test
 ## Speed table: raw ONNX Runtime vs end-to-end HTTP (not a test).
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+## Latency and throughput of `serve` vs `serve-ray` with 1 and 2 model replicas, and model loads
+## under a two-model mixed load (PostgreSQL registry each; not a test).
+BENCH_RAY_FLAGS ?=
+bench-ray: install services
+	$(BIN)/python benchmarks/ray_bench.py $(BENCH_RAY_FLAGS)
 
 ## Schemathesis over every OpenAPI operation with many examples (CI runs a few): no 5xx answers.
 ## The examples are the same on every run; FUZZ_SEED=<n> draws others.

@@ -101,3 +101,66 @@ def test_model_maps_merge_with_defaults_and_name_their_own_form() -> None:
         Settings.from_env({"VISIONFLOW_YOLO_WORLD_MODELS": "v2-s"})
     with pytest.raises(ValueError, match="ViT-B-16=clip/1"):
         Settings.from_env({"VISIONFLOW_CLIP_MODELS": "nonsense"})
+
+
+def test_ray_settings_default_to_autoscaling_and_parse() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.ray_replicas is None
+    assert (defaults.ray_min_replicas, defaults.ray_max_replicas) == (1, 2)
+    assert defaults.ray_max_models_per_replica == 3
+    assert defaults.ray_address is None
+    parsed = Settings.from_env(
+        {
+            "VISIONFLOW_RAY_REPLICAS": "2",
+            "VISIONFLOW_RAY_MIN_REPLICAS": "0",
+            "VISIONFLOW_RAY_MAX_REPLICAS": "4",
+            "VISIONFLOW_RAY_TARGET_ONGOING_REQUESTS": "1.5",
+            "VISIONFLOW_RAY_DOWNSCALE_DELAY_S": "30",
+            "VISIONFLOW_RAY_MAX_MODELS_PER_REPLICA": "5",
+            "VISIONFLOW_RAY_INGRESS_REPLICAS": "2",
+            "VISIONFLOW_RAY_ADDRESS": "ray://head:10001",
+            "VISIONFLOW_RAY_NUM_CPUS": "2",
+            "VISIONFLOW_RAY_REQUEST_TIMEOUT_S": "5",
+        }
+    )
+    assert parsed.ray_replicas == 2
+    assert (parsed.ray_min_replicas, parsed.ray_max_replicas) == (0, 4)
+    assert parsed.ray_target_ongoing_requests == 1.5
+    assert parsed.ray_downscale_delay_s == 30.0
+    assert parsed.ray_max_models_per_replica == 5
+    assert parsed.ray_ingress_replicas == 2
+    assert parsed.ray_address == "ray://head:10001"
+    assert parsed.ray_num_cpus == 2
+    assert parsed.ray_request_timeout_s == 5.0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        pytest.param({"VISIONFLOW_RAY_REPLICAS": "0"}, "VISIONFLOW_RAY_REPLICAS", id="replicas"),
+        pytest.param({"VISIONFLOW_RAY_REPLICAS": "two"}, "must be an integer", id="not-int"),
+        pytest.param({"VISIONFLOW_RAY_MIN_REPLICAS": "-1"}, "RAY_MIN_REPLICAS", id="min"),
+        pytest.param(
+            {"VISIONFLOW_RAY_MIN_REPLICAS": "3", "VISIONFLOW_RAY_MAX_REPLICAS": "2"},
+            "RAY_MAX_REPLICAS",
+            id="max-below-min",
+        ),
+        pytest.param({"VISIONFLOW_RAY_MAX_REPLICAS": "0"}, "RAY_MAX_REPLICAS", id="max-zero"),
+        pytest.param(
+            {"VISIONFLOW_RAY_MAX_MODELS_PER_REPLICA": "0"},
+            "RAY_MAX_MODELS_PER_REPLICA",
+            id="models-per-replica",
+        ),
+        pytest.param({"VISIONFLOW_RAY_NUM_CPUS": "0"}, "RAY_NUM_CPUS", id="cpus"),
+        pytest.param(
+            {"VISIONFLOW_RAY_TARGET_ONGOING_REQUESTS": "0"}, "RAY_TARGET_ONGOING", id="target"
+        ),
+        pytest.param(
+            {"VISIONFLOW_RAY_DOWNSCALE_DELAY_S": "-1"}, "RAY_DOWNSCALE_DELAY_S", id="downscale"
+        ),
+        pytest.param({"VISIONFLOW_RAY_REQUEST_TIMEOUT_S": "0"}, "REQUEST_TIMEOUT", id="timeout"),
+    ],
+)
+def test_bad_ray_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(env)

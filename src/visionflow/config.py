@@ -161,7 +161,26 @@ class Settings:
         for version in ("s", "m", "l", "x", "v2-s", "v2-m", "v2-l", "v2-x")
     )
 
+    # Ray Serve mode (``visionflow serve-ray``): ``ray_replicas`` fixes the model tier's replica
+    # count; unset, it autoscales between ``ray_min_replicas`` (0: scale to zero) and
+    # ``ray_max_replicas`` on ongoing requests per replica, scaling down after the delay. Each
+    # replica keeps at most ``ray_max_models_per_replica`` models (an LRU; requests for a model
+    # go to replicas holding it). ``ray_address`` joins an existing cluster (KubeRay) instead of
+    # starting one on this machine with ``ray_num_cpus`` CPUs (default: every core). The ingress
+    # waits ``ray_request_timeout_s`` for the model tier before answering 503.
+    ray_replicas: int | None = None
+    ray_min_replicas: int = 1
+    ray_max_replicas: int = 2
+    ray_target_ongoing_requests: float = 2.0
+    ray_downscale_delay_s: float = 600.0
+    ray_max_models_per_replica: int = 3
+    ray_ingress_replicas: int = 1
+    ray_address: str | None = None
+    ray_num_cpus: int | None = None
+    ray_request_timeout_s: float = 60.0
+
     def __post_init__(self) -> None:
+        self._check_ray()
         if self.workflows_definition_cache_s < 0:
             raise ValueError(
                 "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S must be >= 0 (0 disables the cache), "
@@ -215,6 +234,37 @@ class Settings:
                 f"VISIONFLOW_CLIP_MAX_BATCH_SIZE must be >= 1, got {self.clip_max_batch_size}"
             )
 
+    def _check_ray(self) -> None:
+        if self.ray_replicas is not None and self.ray_replicas < 1:
+            raise ValueError(f"VISIONFLOW_RAY_REPLICAS must be >= 1, got {self.ray_replicas}")
+        if self.ray_min_replicas < 0:
+            raise ValueError(
+                "VISIONFLOW_RAY_MIN_REPLICAS must be >= 0 (0 scales to zero), "
+                f"got {self.ray_min_replicas}"
+            )
+        if self.ray_max_replicas < max(1, self.ray_min_replicas):
+            raise ValueError(
+                "VISIONFLOW_RAY_MAX_REPLICAS must be >= 1 and >= VISIONFLOW_RAY_MIN_REPLICAS "
+                f"({self.ray_min_replicas}), got {self.ray_max_replicas}"
+            )
+        for name, count in (
+            ("RAY_MAX_MODELS_PER_REPLICA", self.ray_max_models_per_replica),
+            ("RAY_INGRESS_REPLICAS", self.ray_ingress_replicas),
+            ("RAY_NUM_CPUS", 1 if self.ray_num_cpus is None else self.ray_num_cpus),
+        ):
+            if count < 1:
+                raise ValueError(f"VISIONFLOW_{name} must be >= 1, got {count}")
+        for name, seconds in (
+            ("RAY_TARGET_ONGOING_REQUESTS", self.ray_target_ongoing_requests),
+            ("RAY_REQUEST_TIMEOUT_S", self.ray_request_timeout_s),
+        ):
+            if not seconds > 0:
+                raise ValueError(f"VISIONFLOW_{name} must be > 0, got {seconds}")
+        if self.ray_downscale_delay_s < 0:
+            raise ValueError(
+                f"VISIONFLOW_RAY_DOWNSCALE_DELAY_S must be >= 0, got {self.ray_downscale_delay_s}"
+            )
+
     @property
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
@@ -259,6 +309,8 @@ class Settings:
         providers_raw = get("ONNX_PROVIDERS")
         body_mb = get("MAX_BODY_MB")
         cache_raw = get("WORKFLOWS_DEFINITION_CACHE_S")
+        ray_replicas = get("RAY_REPLICAS")
+        ray_cpus = get("RAY_NUM_CPUS")
         return cls(
             home=Path(get("HOME") or defaults.home),
             database_url=get("DATABASE_URL"),
@@ -360,5 +412,25 @@ class Settings:
                         )
                     ),
                 }.items()
+            ),
+            ray_replicas=(
+                None if ray_replicas is None else _int(ray_replicas, "VISIONFLOW_RAY_REPLICAS")
+            ),
+            ray_min_replicas=pick_int("RAY_MIN_REPLICAS", defaults.ray_min_replicas),
+            ray_max_replicas=pick_int("RAY_MAX_REPLICAS", defaults.ray_max_replicas),
+            ray_target_ongoing_requests=pick_float(
+                "RAY_TARGET_ONGOING_REQUESTS", defaults.ray_target_ongoing_requests
+            ),
+            ray_downscale_delay_s=pick_float(
+                "RAY_DOWNSCALE_DELAY_S", defaults.ray_downscale_delay_s
+            ),
+            ray_max_models_per_replica=pick_int(
+                "RAY_MAX_MODELS_PER_REPLICA", defaults.ray_max_models_per_replica
+            ),
+            ray_ingress_replicas=pick_int("RAY_INGRESS_REPLICAS", defaults.ray_ingress_replicas),
+            ray_address=get("RAY_ADDRESS"),
+            ray_num_cpus=None if ray_cpus is None else _int(ray_cpus, "VISIONFLOW_RAY_NUM_CPUS"),
+            ray_request_timeout_s=pick_float(
+                "RAY_REQUEST_TIMEOUT_S", defaults.ray_request_timeout_s
             ),
         )

@@ -96,7 +96,7 @@ def test_model_management(client: TestClient, tenant: Tenant) -> None:
     assert api.unload_model(tenant.model_id)["models"] == []
     api.load_model(tenant.model_id)
     assert api.unload_all_models()["models"] == []
-    assert set(api.get_server_info()) == {"name", "version", "uuid"}
+    assert set(api.get_server_info()) == {"name", "version", "uuid", "deployment"}
 
 
 def test_async_infer(client: TestClient, tenant: Tenant) -> None:

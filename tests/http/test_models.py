@@ -67,7 +67,8 @@ def test_anonymous_remove_unloads_by_model_id(client: TestClient, tenant: Tenant
 
 def test_info_health_readiness(client: TestClient) -> None:
     info = client.get("/info").json()
-    assert set(info) == {"name", "version", "uuid"}
+    assert set(info) == {"name", "version", "uuid", "deployment"}
+    assert info["deployment"] == {"engine": "local", "replicas": 1, "healthy_replicas": 1}
     assert client.get("/healthz").json() == {"status": "healthy"}
     assert client.get("/readiness").json() == {"status": "ready"}
     assert client.get("/openapi.json").status_code == 200

@@ -111,6 +111,54 @@ def serve(
     )
 
 
+@app.command("serve-ray")
+def serve_ray(
+    home: HomeOption = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 9001).")] = None,
+    replicas: Annotated[
+        int | None,
+        typer.Option(help="Model-tier replicas (default: $VISIONFLOW_RAY_REPLICAS or autoscale)."),
+    ] = None,
+) -> None:
+    """Serve on Ray Serve: a local cluster bounded to this machine (or $VISIONFLOW_RAY_ADDRESS),
+    the app `visionflow` with deployments `ingress` and `models`; stops on SIGTERM/SIGINT."""
+    from visionflow.service.demo import ensure_demo
+
+    try:
+        from visionflow.rayserve import RaySetupError, check_settings, serve_until_signalled
+    except ImportError as exc:
+        errors.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    try:
+        settings = _settings(home, host=host, port=port, ray_replicas=replicas)
+        check_settings(settings)
+    except (RaySetupError, ValueError) as exc:
+        errors.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    try:
+        # Migrations and the demo run once here; replicas only connect.
+        services = _services(settings)
+        demo = ensure_demo(settings, services.registry, services.models)
+        services.close()
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    base = f"http://{settings.host}:{settings.port}"
+
+    def ready() -> None:
+        console.print(f"[bold]visionflow[/bold] on Ray Serve, data directory: {settings.home}")
+        if demo.registered:
+            console.print(f"registered demo models: {', '.join(demo.registered)}")
+        console.print(
+            f"demo workspace [bold]{settings.demo_workspace}[/bold] API key: "
+            f"[green]{demo.api_key}[/green]  (also in {demo.key_file})"
+        )
+        console.print(f"serving on {base}  (API docs: {base}/docs); Ctrl-C stops the cluster")
+
+    serve_until_signalled(settings, ready)
+    console.print("Ray Serve and the cluster stopped")
+
+
 @workspaces_app.command("create")
 def workspaces_create(name: str, home: HomeOption = None) -> None:
     """Create a workspace."""

@@ -27,6 +27,13 @@ from visionflow.models.package import ModelPackage
 from visionflow.models.params import TaskParams
 from visionflow.runtime import OnnxSession
 from visionflow.service.auth import Principal
+from visionflow.service.executor import (
+    LoadedInfo,
+    LocalExecutor,
+    ModelExecutor,
+    ModelRun,
+    model_key,
+)
 from visionflow.service.metrics import Metrics
 from visionflow.store import ArtifactStore, ModelVersionRecord, Registry
 
@@ -82,6 +89,7 @@ class InferenceService:
         manager: ModelManager,
         architectures: ArchitectureRegistry,
         metrics: Metrics | None = None,
+        executor: ModelExecutor | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
@@ -89,14 +97,24 @@ class InferenceService:
         self._manager = manager
         self._architectures = architectures
         self._metrics = metrics
+        # Where registered models run: this process unless told otherwise (Ray Serve).
+        self._executor: ModelExecutor = executor or LocalExecutor(manager, self.load_model, metrics)
 
     @property
     def settings(self) -> Settings:
         return self._settings
 
+    @property
+    def executor(self) -> ModelExecutor:
+        return self._executor
+
+    def use_executor(self, executor: ModelExecutor) -> None:
+        """Run models through ``executor`` from now on (set once, while wiring)."""
+        self._executor = executor
+
     @staticmethod
     def manager_key(record: ModelVersionRecord) -> str:
-        return f"{record.workspace}/{record.model_id}"
+        return model_key(record)
 
     def resolve(self, principal: Principal, model_id: str) -> ModelVersionRecord:
         """The version ``model_id`` names in the caller's workspaces (own first, then demo)."""
@@ -151,11 +169,30 @@ class InferenceService:
             intra_op_threads=self._settings.onnx_intra_op_threads,
         )
 
+    def load_model(self, record: ModelVersionRecord) -> Model:
+        """Build ``record``'s model from its verified stored package (no caching)."""
+        return self._architectures.load(self.load_package(record), self._session)
+
+    def prepare(self, principal: Principal, model_id: str) -> ModelRun:
+        """Load ``model_id`` where the executor runs models (``/model/add``)."""
+        return self._executor.prepare(self.resolve(principal, model_id))
+
+    def run(
+        self,
+        record: ModelVersionRecord,
+        images_bgr: Sequence[npt.NDArray[np.uint8]],
+        params: TaskParams,
+    ) -> tuple[ModelRun, list[Any]]:
+        """Run a resolved model through the executor (local or Ray Serve)."""
+        return self._executor.run(record, images_bgr, params)
+
     def acquire(self, principal: Principal, model_id: str) -> LoadedModelView:
+        """The model itself, loaded in this process: for callers that need more than ``run``
+        (CLIP embeddings, YOLO-World's class prompts)."""
         record = self.resolve(principal, model_id)
 
         def load() -> Model:
-            return self._architectures.load(self.load_package(record), self._session)
+            return self.load_model(record)
 
         key = self.manager_key(record)
         acquired: Acquired = self._manager.get(key, load)
@@ -172,23 +209,22 @@ class InferenceService:
         model_id: str,
         images_bgr: Sequence[npt.NDArray[np.uint8]],
         params: TaskParams,
-    ) -> tuple[LoadedModelView, list[Any]]:
-        view = self.acquire(principal, model_id)
-        return view, view.infer(images_bgr, params)
+    ) -> tuple[ModelRun, list[Any]]:
+        return self.run(self.resolve(principal, model_id), images_bgr, params)
 
-    def loaded(self, principal: Principal) -> list[LoadedModelView]:
-        """Loaded models the caller can see, with the model id it would use."""
-        views: list[LoadedModelView] = []
+    def loaded(self, principal: Principal) -> list[tuple[ModelVersionRecord, LoadedInfo]]:
+        """Models loaded where the executor runs them that the caller can see (own first)."""
+        found: list[tuple[ModelVersionRecord, LoadedInfo]] = []
         seen: set[str] = set()
-        entries = {entry.key: entry for entry in self._manager.loaded()}
+        entries = {info.key: info for info in self._executor.loaded()}
         for workspace in principal.visible_workspaces:
             for record in self._registry.list_model_versions(workspace):
-                entry = entries.get(self.manager_key(record))
-                if entry is None or record.model_id in seen:
+                info = entries.get(self.manager_key(record))
+                if info is None or record.model_id in seen:
                     continue
                 seen.add(record.model_id)
-                views.append(LoadedModelView(record, entry.model, entry.load_time_s, False))
-        return views
+                found.append((record, info))
+        return found
 
     def unload(self, principal: Principal, model_id: str) -> bool:
         """Unload ``model_id`` of the caller's own workspace: a tenant cannot unload models of
@@ -198,12 +234,13 @@ class InferenceService:
         project, version = parse_model_id(model_id)
         if principal.workspace is None:
             suffix = f"/{project}/{version}"
-            return self._manager.clear(lambda key: key.endswith(suffix)) > 0
-        return self._manager.remove(f"{principal.workspace}/{project}/{version}")
+            return self._executor.unload(lambda key: key.endswith(suffix)) > 0
+        own = f"{principal.workspace}/{project}/{version}"
+        return self._executor.unload(lambda key: key == own) > 0
 
     def unload_all(self, principal: Principal) -> int:
         """Unload every model of the caller's own workspace (every model, for anonymous)."""
         if principal.workspace is None:
-            return self._manager.clear()
+            return self._executor.unload(lambda _key: True)
         prefix = f"{principal.workspace}/"
-        return self._manager.clear(lambda key: key.startswith(prefix))
+        return self._executor.unload(lambda key: key.startswith(prefix))

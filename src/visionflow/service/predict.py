@@ -13,8 +13,8 @@ from visionflow.core.wire import TASK_ROUTES
 from visionflow.errors import InvalidInputError
 from visionflow.models.params import TaskParams
 from visionflow.service.auth import Principal
+from visionflow.service.executor import ModelRun
 from visionflow.service.images import ImageRef
-from visionflow.service.inference import LoadedModelView
 from visionflow.service.services import Services
 
 __all__ = ["MAX_STROKE_WIDTH", "Prediction", "VisualizeOptions", "predict"]
@@ -56,14 +56,15 @@ def predict(
     visualize: VisualizeOptions | None = None,
     *,
     expected_task: str | None = None,
-) -> tuple[LoadedModelView, list[Prediction]]:
+) -> tuple[ModelRun, list[Prediction]]:
     """Run ``model_id`` on the images; ``expected_task`` guards task-specific routes."""
     if not refs:
         raise InvalidInputError("no image given: send at least one image")
     # Counted before the model loads or any image is fetched.
     budget = services.images.budget(len(refs))
-    view = services.inference.acquire(principal, model_id)
-    task = view.record.task
+    # Resolving authorizes; the model loads where the executor runs models (here or Ray Serve).
+    record = services.inference.resolve(principal, model_id)
+    task = record.task
     if expected_task is not None and task != expected_task:
         route = TASK_ROUTES.get(task, "the legacy /{project}/{version} route")
         raise InvalidInputError(
@@ -71,7 +72,7 @@ def predict(
             details={"model_task": task, "route": route},
         )
     images = services.images.load_all(refs, budget)
-    results = view.infer(images, params)
+    run, results = services.inference.run(record, images, params)
     predictions = []
     for image, result in zip(images, results, strict=True):
         drawn = None
@@ -80,4 +81,4 @@ def predict(
                 image, result, labels=visualize.labels, stroke_width=visualize.stroke_width
             )
         predictions.append(Prediction((int(image.shape[1]), int(image.shape[0])), result, drawn))
-    return view, predictions
+    return run, predictions

@@ -89,13 +89,13 @@ class _CallerModels:
         images_bgr: Sequence[npt.NDArray[np.uint8]],
         params: TaskParams,
     ) -> Sequence[object]:
-        view = self._inference.acquire(self._principal, model_id)
-        if view.record.task != task:
+        record = self._inference.resolve(self._principal, model_id)
+        if record.task != task:
             raise InvalidInputError(
-                f"model {model_id!r} is a {view.record.task} model; this block runs {task} models",
-                details={"model_task": view.record.task},
+                f"model {model_id!r} is a {record.task} model; this block runs {task} models",
+                details={"model_task": record.task},
             )
-        return view.infer(images_bgr, params)
+        return self._inference.run(record, images_bgr, params)[1]
 
     def ocr(
         self, images_bgr: Sequence[npt.NDArray[np.uint8]], options: OcrOptions

@@ -24,6 +24,7 @@ from visionflow.http.schemas import (
 )
 from visionflow.http.serialize import WireOptions, prediction_body
 from visionflow.models.params import ParamsTask, ParamValues, build_params
+from visionflow.service.executor import ModelRun
 from visionflow.service.images import ImageRef
 from visionflow.service.inference import LoadedModelView
 from visionflow.service.predict import Prediction, VisualizeOptions, predict
@@ -57,7 +58,7 @@ def request_values(body: InferenceRequestBase) -> ParamValues:
     return values
 
 
-def model_headers(view: LoadedModelView, request: Request) -> dict[str, str]:
+def model_headers(view: ModelRun | LoadedModelView, request: Request) -> dict[str, str]:
     return {
         "X-Model-Id": view.record.model_id,
         "X-Model-Cold-Start": "true" if view.cold_start else "false",

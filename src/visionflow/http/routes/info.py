@@ -30,11 +30,15 @@ _probe_threads = anyio.CapacityLimiter(4)
 
 @router.get("/info")
 async def info(request: Request) -> Response:
+    # The Ray executor asks the Serve controller: off the event loop, on the probes' threads.
+    executor = services(request).inference.executor
+    deployment = await anyio.to_thread.run_sync(executor.deployment, limiter=_probe_threads)
     return JSONBody(
         {
             "name": "visionflow Inference Server",
             "version": __version__,
             "uuid": request.app.state.server_id,
+            "deployment": deployment.as_dict(),
         }
     )
 

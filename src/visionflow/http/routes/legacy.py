@@ -171,7 +171,7 @@ def _run(
     visualize: VisualizeOptions | None,
 ) -> tuple[Any, list[Any], WireOptions]:
     svc = services(request)
-    task = svc.inference.acquire(principal, model_id).record.task
+    task = svc.inference.resolve(principal, model_id).task
     if task == "embedding":
         raise InvalidInputError(
             f"model {model_id!r} is an embedding (CLIP) model, which the legacy "

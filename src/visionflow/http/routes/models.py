@@ -13,30 +13,31 @@ from visionflow.http.deps import services
 from visionflow.http.responses import JSONBody
 from visionflow.http.schemas import AddModelRequest, ClearModelRequest
 from visionflow.service.auth import Principal
-from visionflow.service.inference import LoadedModelView
+from visionflow.service.executor import LoadedInfo
 from visionflow.service.services import Services
+from visionflow.store import ModelVersionRecord
 
 router = APIRouter(tags=["models"])
 
 
-def _description(view: LoadedModelView) -> dict[str, Any]:
-    spec = view.model.manifest.input
+def _description(record: ModelVersionRecord, info: LoadedInfo) -> dict[str, Any]:
+    spec = info.input
     return {
-        "model_id": view.record.model_id,
-        "task_type": view.record.task,
+        "model_id": record.model_id,
+        "task_type": record.task,
         "batch_size": spec.batch_size,
         "input_height": spec.height,
         "input_width": spec.width,
         "vram_bytes": None,
         "request_aliases": [],
-        "request_paths": [TASK_ROUTES.get(view.record.task, "")],
+        "request_paths": [TASK_ROUTES.get(record.task, "")],
     }
 
 
 def registry_body(svc: Services, principal: Principal) -> dict[str, Any]:
     """``ModelsDescriptions`` with the reference's null GPU fields present."""
     return {
-        "models": [_description(v) for v in svc.inference.loaded(principal)],
+        "models": [_description(r, i) for r, i in svc.inference.loaded(principal)],
         "total_vram_bytes": None,
         "gpu_memory_used": None,
         "gpu_memory_total": None,
@@ -58,7 +59,7 @@ def model_registry(request: Request) -> Response:
 def model_add(body: AddModelRequest, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request, body.api_key)
-    svc.inference.acquire(principal, body.model_id)
+    svc.inference.prepare(principal, body.model_id)
     return JSONBody(registry_body(svc, principal))
 
 

@@ -1,0 +1,285 @@
+"""visionflow on a real local Ray cluster (``visionflow serve-ray``) over a fresh PostgreSQL
+database: two model-tier replicas, models added with the CLI while it runs, model affinity.
+
+The lean tests here run in ``make test`` (one cluster for the module, about 20 s); ``make
+test-ray`` runs every test marked ``ray``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import httpx
+import pytest
+from psycopg import sql
+
+from tests.store.conftest import POSTGRES_ADMIN_URL, _admin_connection
+from tests.support.sdk import run_sdk
+from tests.support.server import free_port
+from visionflow.service.demo import DEMO_MODELS, demo_model_path
+
+pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install -e '.[ray]')")
+
+pytestmark = pytest.mark.ray
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import shapes  # noqa: E402
+
+START_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0
+
+
+def shapes_jpeg() -> str:
+    """A generated shapes image the demo detector finds shapes in, as base64."""
+    sample = next(iter(shapes.generate(seed=11, count=1, size_wh=(320, 320))))
+    ok, jpeg = cv2.imencode(".jpg", sample.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return base64.b64encode(jpeg.tobytes()).decode()
+
+
+@dataclass(frozen=True)
+class Cluster:
+    url: str
+    home: Path
+    env: dict[str, str]
+    log_path: Path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "visionflow", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    name = f"visionflow_ray_{uuid.uuid4().hex}"
+    with _admin_connection() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with _admin_connection() as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Cluster]:
+    home = tmp_path_factory.mktemp("ray-home")
+    port = free_port()
+    env = {
+        **os.environ,
+        "VISIONFLOW_HOME": str(home),
+        "VISIONFLOW_DATABASE_URL": postgres_url,
+        "VISIONFLOW_PORT": str(port),
+        "VISIONFLOW_RAY_REPLICAS": "2",
+        "VISIONFLOW_RAY_NUM_CPUS": "2",
+        "VISIONFLOW_RAY_MAX_MODELS_PER_REPLICA": "2",
+        "VISIONFLOW_ONNX_THREADS": "1",
+        "VISIONFLOW_REGISTER_DEMO_MODELS": "0",
+    }
+    log_path = home / "serve-ray.log"
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "visionflow", "serve-ray"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while b"serving on" not in log_path.read_bytes():
+            if process.poll() is not None:
+                pytest.fail(f"serve-ray exited early:\n{log_path.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve-ray not up in {START_TIMEOUT_S:g} s:\n{log_path.read_text()}")
+            time.sleep(0.5)
+        yield Cluster(url, home, env, log_path)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            code = process.wait()
+    # A clean stop: Serve and the cluster shut down on SIGTERM, exit status 0.
+    assert code == 0, log_path.read_text()[-4000:]
+
+
+def _add_model(cluster: Cluster, workspace: str, model_id: str, file_name: str) -> None:
+    done = cluster.cli(
+        "models", "add", model_id, str(demo_model_path(file_name)), "--workspace", workspace
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="module")
+def acme_key(cluster: Cluster) -> str:
+    """A workspace, a key and two models, all created with the CLI while the cluster runs."""
+    assert cluster.cli("workspaces", "create", "acme").returncode == 0
+    created = cluster.cli("keys", "create", "acme")
+    assert created.returncode == 0, created.stderr
+    _add_model(cluster, "acme", "det/1", DEMO_MODELS["shapes/1"])
+    _add_model(cluster, "acme", "det/2", DEMO_MODELS["shapes/1"])
+    return created.stdout.strip()
+
+
+def test_info_reports_the_ray_deployment(cluster: Cluster) -> None:
+    body = httpx.get(f"{cluster.url}/info", timeout=10).json()
+    assert body["deployment"] == {"engine": "ray-serve", "replicas": 2, "healthy_replicas": 2}
+    shown = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    names = [line.strip() for line in shown.stdout.splitlines()]
+    assert names.count("ray::ServeReplica:visionflow:models") == 2
+    assert names.count("ray::ServeReplica:visionflow:ingress") == 1
+
+
+def test_a_model_added_with_the_cli_is_served_by_the_cluster(
+    cluster: Cluster, acme_key: str
+) -> None:
+    body = {
+        "model_id": "det/1",
+        "api_key": acme_key,
+        "image": {"type": "base64", "value": shapes_jpeg()},
+        "confidence": 0.5,
+    }
+    answer = httpx.post(f"{cluster.url}/infer/object_detection", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert {p["class"] for p in answer.json()["predictions"]} <= {"circle", "square", "triangle"}
+    assert answer.json()["predictions"]
+
+
+def test_model_add_loads_through_the_model_tier(cluster: Cluster, acme_key: str) -> None:
+    added = httpx.post(
+        f"{cluster.url}/model/add", json={"model_id": "det/2", "api_key": acme_key}, timeout=60
+    )
+    assert added.status_code == 200, added.text
+
+
+@pytest.mark.parametrize(
+    ("model_id", "status", "error_type"),
+    [
+        pytest.param("nope/1", 404, "model_not_found", id="unknown"),
+        pytest.param("det", 400, "invalid_model_id", id="malformed"),
+    ],
+)
+def test_errors_keep_their_status_across_the_ray_hop(
+    cluster: Cluster, acme_key: str, model_id: str, status: int, error_type: str
+) -> None:
+    body = {"model_id": model_id, "api_key": acme_key, "image": {"type": "base64", "value": ""}}
+    answer = httpx.post(f"{cluster.url}/infer/object_detection", json=body, timeout=60)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["error_type"] == error_type
+
+
+def test_requests_for_a_model_go_to_replicas_that_hold_it(cluster: Cluster, acme_key: str) -> None:
+    """2 models x 2 replicas, alternating: at most one load per model per replica."""
+    image = {"type": "base64", "value": shapes_jpeg()}
+    cold = 0
+    for index in range(24):
+        body = {"model_id": f"det/{1 + index % 2}", "api_key": acme_key, "image": image}
+        answer = httpx.post(f"{cluster.url}/infer/object_detection", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        cold += answer.headers["X-Model-Cold-Start"] == "true"
+    assert cold <= 4
+
+
+def test_sqlite_is_refused_with_the_setting_to_change(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VISIONFLOW_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "visionflow", "serve-ray", "--home", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "VISIONFLOW_DATABASE_URL" in " ".join(done.stderr.split())
+
+
+DETECT_WORKFLOW = {
+    "version": "1.0",
+    "inputs": [{"type": "WorkflowImage", "name": "image"}],
+    "steps": [
+        {
+            "type": "roboflow_core/roboflow_object_detection_model@v2",
+            "name": "det",
+            "images": "$inputs.image",
+            "model_id": "det/1",
+        }
+    ],
+    "outputs": [{"type": "JsonField", "name": "out", "selector": "$steps.det.predictions"}],
+}
+
+
+def test_a_stored_workflow_runs_its_model_blocks_on_the_model_tier(
+    cluster: Cluster, acme_key: str, tmp_path: Path
+) -> None:
+    definition = tmp_path / "detect.json"
+    definition.write_text(json.dumps(DETECT_WORKFLOW))
+    pushed = cluster.cli("workflows", "push", "detect", str(definition), "--workspace", "acme")
+    assert pushed.returncode == 0, pushed.stderr
+    answer = httpx.post(
+        f"{cluster.url}/acme/workflows/detect",
+        json={"api_key": acme_key, "inputs": {"image": {"type": "base64", "value": shapes_jpeg()}}},
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["out"]["predictions"]
+
+
+def test_a_revoked_key_stops_working_at_once(cluster: Cluster, acme_key: str) -> None:
+    created = cluster.cli("keys", "create", "acme", "--name", "short-lived")
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    key_id = created.stderr.split("#", 1)[1].split()[0]
+    body = {"model_id": "det/1", "image": {"type": "base64", "value": shapes_jpeg()}}
+    url = f"{cluster.url}/infer/object_detection"
+    assert httpx.post(url, json={**body, "api_key": key}, timeout=60).status_code == 200
+    assert cluster.cli("keys", "revoke", key_id).returncode == 0
+    refused = httpx.post(url, json={**body, "api_key": key}, timeout=60)
+    assert refused.status_code == 401, refused.text
+    assert httpx.post(url, json={**body, "api_key": acme_key}, timeout=60).status_code == 200
+
+
+SDK_DRIVER = """
+import json, sys
+from inference_sdk import InferenceHTTPClient
+url, key, image = sys.argv[1:]
+client = InferenceHTTPClient(api_url=url, api_key=key)
+print(json.dumps(client.infer(image, model_id="det/1")))
+"""
+
+
+def test_the_official_sdk_works_unchanged(cluster: Cluster, acme_key: str, tmp_path: Path) -> None:
+    sdk_python = Path(
+        os.environ.get("VISIONFLOW_SDK_PYTHON", ROOT / ".venv-sdk" / "bin" / "python")
+    )
+    if not sdk_python.exists():
+        pytest.skip(f"the official inference-sdk virtualenv is missing ({sdk_python})")
+    image = tmp_path / "shapes.jpg"
+    image.write_bytes(base64.b64decode(shapes_jpeg()))
+    result = run_sdk(sdk_python, SDK_DRIVER, cluster.url, acme_key, image)
+    assert result["predictions"]
+    assert {p["class"] for p in result["predictions"]} <= {"circle", "square", "triangle"}
