@@ -86,9 +86,12 @@ def _start(
         time.sleep(0.5)
 
 
+ROUTES = {"shapes/1": "object_detection", "shapes-seg/1": "instance_segmentation"}
+
+
 def _infer(client: httpx.Client, url: str, key: str, model_id: str, image: str) -> httpx.Response:
     body = {"model_id": model_id, "api_key": key, "image": {"type": "base64", "value": image}}
-    answer = client.post(f"{url}/infer/object_detection", json=body, timeout=60)
+    answer = client.post(f"{url}/infer/{ROUTES[model_id]}", json=body, timeout=60)
     answer.raise_for_status()
     return answer
 
