@@ -11,8 +11,6 @@ The image is stretched to the input (Ultralytics' ``scale_fill`` for RT-DETR); n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
@@ -20,23 +18,20 @@ import supervision as sv
 from visionflow.core.detections import make_detections
 from visionflow.core.letterbox import ResizeMeta
 from visionflow.errors import ModelLoadError
-from visionflow.models.base import SessionFactory
+from visionflow.models.detection import ObjectDetectionModel
 from visionflow.models.detr import select_queries, topk_queries
 from visionflow.models.manifest import ModelManifest
-from visionflow.models.package import ModelPackage
-from visionflow.models.params import DetectionParams, require_params
-from visionflow.models.yolo import YoloRunner
+from visionflow.models.params import DetectionParams
 from visionflow.runtime import OnnxSession
 
 __all__ = ["RtDetrModel"]
 
 
-class RtDetrModel:
-    """An Ultralytics RT-DETR detector behind ``preprocess → forward → postprocess``."""
+class RtDetrModel(ObjectDetectionModel):
+    """An Ultralytics RT-DETR detector: the YOLO detector's pipeline, its own rows."""
 
     def __init__(self, manifest: ModelManifest, session: OnnxSession) -> None:
-        self.manifest = manifest
-        self._runner = YoloRunner(manifest, session)
+        super().__init__(manifest, session)
         rows = manifest.extra.get("rows")
         if rows not in ("rows", "scores"):
             raise ModelLoadError('an RT-DETR manifest needs extra["rows"]: "rows" or "scores"')
@@ -47,37 +42,6 @@ class RtDetrModel:
             raise ModelLoadError(
                 f"RT-DETR output {session.outputs[0].name}{list(shape)} is not (B, Q, {width})"
             )
-
-    @property
-    def task(self) -> str:
-        return "object-detection"
-
-    @classmethod
-    def load(cls, package: ModelPackage, sessions: SessionFactory) -> RtDetrModel:
-        return cls(package.manifest, sessions(package.weight_path()))
-
-    def preprocess(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]]
-    ) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
-        return self._runner.preprocess(images_bgr)
-
-    def forward(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """``(B, 3, H, W)`` → ``(B, Q, 6)`` or ``(B, Q, 4 + C)``."""
-        return self._runner.forward(tensor)[0]
-
-    def postprocess(
-        self, raw: npt.NDArray[np.float32], metas: Sequence[ResizeMeta], params: DetectionParams
-    ) -> list[sv.Detections]:
-        return [self._detections(raw[index], meta, params) for index, meta in enumerate(metas)]
-
-    def infer(
-        self, images_bgr: Sequence[npt.NDArray[np.uint8]], params: DetectionParams
-    ) -> list[sv.Detections]:
-        checked = require_params(params, DetectionParams, type(self).__name__)
-        return [
-            self._detections(outputs[0], meta, checked)
-            for outputs, meta in self._runner.each_image(images_bgr)
-        ]
 
     def _detections(
         self, raw: npt.NDArray[np.float32], meta: ResizeMeta, params: DetectionParams
