@@ -89,20 +89,32 @@ def _run(workflows: WorkflowService, **options: Any) -> Any:
     return workflows.run_stored(ACME, "acme", "greet", WorkflowRun(inputs={}), **options).outputs
 
 
-def test_definitions_are_cached_until_they_expire(workflows: WorkflowService, clock: Clock) -> None:
+def test_definitions_are_cached_until_they_expire(
+    workflows: WorkflowService, services: Services, clock: Clock
+) -> None:
     workflows.save("acme", "greet", _greeting("a"))
     assert _run(workflows) == [{"name": "a"}]
-    workflows.save("acme", "greet", _greeting("b"))
+    # Stored by another process (the CLI) on SQLite: no change notice reaches this cache.
+    services.registry.add_workflow_version("acme", "greet", _greeting("b"))
     clock.now = 59
     assert _run(workflows) == [{"name": "a"}]
     clock.now = 61
     assert _run(workflows) == [{"name": "b"}]
 
 
-def test_use_cache_false_rereads_and_refreshes(workflows: WorkflowService) -> None:
+def test_saving_a_version_drops_the_cached_copy_at_once(workflows: WorkflowService) -> None:
     workflows.save("acme", "greet", _greeting("a"))
     assert _run(workflows) == [{"name": "a"}]
     workflows.save("acme", "greet", _greeting("b"))
+    assert _run(workflows) == [{"name": "b"}]
+
+
+def test_use_cache_false_rereads_and_refreshes(
+    workflows: WorkflowService, services: Services
+) -> None:
+    workflows.save("acme", "greet", _greeting("a"))
+    assert _run(workflows) == [{"name": "a"}]
+    services.registry.add_workflow_version("acme", "greet", _greeting("b"))
     assert _run(workflows, use_cache=False) == [{"name": "b"}]
     assert _run(workflows) == [{"name": "b"}]
 

@@ -40,7 +40,11 @@ def create_app(services: Services) -> FastAPI:
         limiter.total_tokens = max(
             limiter.total_tokens, settings.max_inflight_requests + _SPARE_THREADS
         )
-        yield
+        services.start()
+        try:
+            yield
+        finally:
+            services.stop()
 
     app = FastAPI(
         title="visionflow",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from visionflow.config import Settings
 from visionflow.models.architectures import ArchitectureRegistry
@@ -16,7 +16,7 @@ from visionflow.service.models import ModelAdmin
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
 from visionflow.service.yolo_world import YoloWorldService
-from visionflow.store import ArtifactStore, Database, Registry
+from visionflow.store import ArtifactStore, ChangeListener, Database, Registry
 from visionflow.workflows import WorkflowLimits
 
 __all__ = ["Services"]
@@ -38,6 +38,7 @@ class Services:
     clip: ClipService
     yolo_world: YoloWorldService
     metrics: Metrics
+    listener: ChangeListener | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -85,7 +86,27 @@ class Services:
             metrics=metrics,
         )
 
+    def start(self) -> None:
+        """What a serving process runs beside its requests: on a PostgreSQL registry, the
+        listener that drops cached stored workflows when another process changes them."""
+        if self.database.is_sqlite or self.listener is not None:
+            return
+        self.listener = ChangeListener(
+            self.database.url,
+            self.workflows.on_change,
+            self.workflows.forget_all,
+            connect_timeout_s=self.settings.database_timeout_s,
+        )
+        self.listener.start()
+
+    def stop(self) -> None:
+        """Stop what ``start`` started."""
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
     def close(self) -> None:
+        self.stop()
         self.workflows.close()
         self.manager.clear()
         self.database.dispose()

@@ -3,10 +3,14 @@ describe the blocks, and manage stored versions.
 
 Stored workflows are read from the registry's ``workflows`` table and cached in memory for
 ``definition_ttl_s`` (the reference caches 15 minutes); ``use_cache=False`` re-reads the store
-and refreshes the cache. A stored workflow is visible to callers whose key sees its workspace:
-their own and the public demo workspace. Any other workspace answers 404, whether or not it
-exists, so one tenant cannot probe another's workspace or workflow names. Creating, listing and
-reading stored definitions (``push``, ``list_stored``, ``show``) takes the workspace's own key.
+and refreshes the cache. A new version drops the cached copies at once: in this process
+directly, in every other process on the same PostgreSQL registry through its change notice
+(``on_change``; ``forget_all`` when notices may have been missed).
+
+A stored workflow is visible to callers whose key sees its workspace: their own and the public
+demo workspace. Any other workspace answers 404, whether or not it exists, so one tenant
+cannot probe another's workspace or workflow names. Creating, listing and reading stored
+definitions (``push``, ``list_stored``, ``show``) takes the workspace's own key.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from visionflow.service.inference import InferenceService
 from visionflow.service.sinks import SinkEnvironment, SinkPool
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.yolo_world import YoloWorldService
-from visionflow.store import Registry, StoredWorkflowRecord, StoredWorkflowSummary
+from visionflow.store import Change, Registry, StoredWorkflowRecord, StoredWorkflowSummary
 from visionflow.workflows import (
     EXECUTION_ENGINE_VERSION,
     BlockRegistry,
@@ -297,11 +301,31 @@ class WorkflowService:
     ) -> StoredWorkflowRecord:
         """Store ``definition`` as the next version of ``workflow_id``, once it compiles.
 
-        Runs of the latest version pick it up when their cached copy expires (every replica and
-        the CLI alike), or at once with ``use_cache=False``.
+        This process's cache forgets the workflow at once; other processes on the same
+        PostgreSQL registry forget it when the change notice reaches them (``ChangeListener``),
+        and otherwise when their cached copy expires; ``use_cache=False`` always reads the store.
         """
         self.validate(definition)
-        return self._registry.add_workflow_version(workspace, workflow_id, definition)
+        record = self._registry.add_workflow_version(workspace, workflow_id, definition)
+        self.forget(workspace, workflow_id)
+        return record
+
+    # -- the definition cache -------------------------------------------------------------------
+    def forget(self, workspace: str, workflow_id: str) -> None:
+        """Drop every cached version of a stored workflow (it changed)."""
+        with self._lock:
+            for key in [k for k in self._definitions if k[:2] == (workspace, workflow_id)]:
+                del self._definitions[key]
+
+    def forget_all(self) -> None:
+        """Drop every cached definition (changes may have been missed)."""
+        with self._lock:
+            self._definitions.clear()
+
+    def on_change(self, change: Change) -> None:
+        """A change announced by another process sharing the registry."""
+        if change.kind == "workflow":
+            self.forget(change.workspace, change.name)
 
     # -- management by the workspace's key ------------------------------------------------------
     @staticmethod

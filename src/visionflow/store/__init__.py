@@ -1,6 +1,7 @@
 """The registry: workspaces, API keys, model versions, stored workflows, and artifact storage."""
 
 from visionflow.store.artifacts import ArtifactStore
+from visionflow.store.changes import Change, ChangeListener
 from visionflow.store.database import Database
 from visionflow.store.registry import (
     ApiKeyRecord,
@@ -14,6 +15,8 @@ from visionflow.store.registry import (
 __all__ = [
     "ApiKeyRecord",
     "ArtifactStore",
+    "Change",
+    "ChangeListener",
     "Database",
     "ModelVersionRecord",
     "Registry",

@@ -18,6 +18,7 @@ from visionflow.errors import (
     NotFoundError,
     WorkspaceNotFoundError,
 )
+from visionflow.store.changes import Change, announce
 from visionflow.store.database import Database
 from visionflow.store.schema import ApiKey, ModelVersion, StoredWorkflow, Workspace, utcnow
 
@@ -363,6 +364,8 @@ class Registry:
                     )
                     session.add(row)
                     session.flush()
+                    # Other processes drop their cached copy when this commits.
+                    announce(session, Change("workflow", ws.name, name))
                     return StoredWorkflowRecord(
                         ws.name, row.name, row.version, row.definition, row.created_at
                     )
