@@ -19,7 +19,18 @@ from visionflow.http.errors import install_error_handlers
 from visionflow.http.limits import BodyLimitMiddleware
 from visionflow.http.observe import ObserveMiddleware
 from visionflow.http.redact import PathRedactor
-from visionflow.http.routes import clip, infer, info, legacy, models, ocr, workflows, yolo_world
+from visionflow.http.routes import (
+    clip,
+    docs,
+    infer,
+    info,
+    legacy,
+    models,
+    ocr,
+    playground,
+    workflows,
+    yolo_world,
+)
 from visionflow.http.unicode import UnicodeBodyMiddleware
 from visionflow.service.services import Services
 
@@ -51,6 +62,9 @@ def create_app(services: Services) -> FastAPI:
         version=__version__,
         description="Self-hosted computer-vision inference, Roboflow-compatible wire format.",
         lifespan=lifespan,
+        # Served by routes/docs.py from the package, so they work offline.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.state.server_id = str(uuid.uuid4())
@@ -70,6 +84,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ocr.router)
     app.include_router(clip.router)
     app.include_router(yolo_world.router)
+    app.include_router(docs.router)
+    app.include_router(playground.router)
     # The catch-all legacy route goes last so it never shadows a specific route.
     app.include_router(legacy.router)
     return app

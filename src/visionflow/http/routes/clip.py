@@ -52,14 +52,28 @@ def _clip(request: Request, body: _ClipRequest) -> tuple[ClipService, Principal]
     return svc.clip, authorize(request, body.api_key)
 
 
-@router.post("/clip/embed_image")
+@router.post(
+    "/clip/embed_image",
+    summary="CLIP image embeddings",
+    description=(
+        "Embed 1 to `VISIONFLOW_CLIP_MAX_BATCH_SIZE` images with the CLIP model "
+        "`clip_version_id` maps to (`VISIONFLOW_CLIP_MODELS`)."
+    ),
+)
 def embed_image(body: ClipImageEmbeddingRequest, request: Request) -> Response:
     clip, principal = _clip(request, body)
     embeddings = clip.image_embeddings(principal, body.clip_version_id, image_refs(body.image))
     return JSONBody(_embedding_body(body, request, embeddings))
 
 
-@router.post("/clip/embed_text")
+@router.post(
+    "/clip/embed_text",
+    summary="CLIP text embeddings",
+    description=(
+        "Embed 1 to `VISIONFLOW_CLIP_MAX_BATCH_SIZE` texts with the CLIP model `clip_version_id` "
+        "maps to."
+    ),
+)
 def embed_text(body: ClipTextEmbeddingRequest, request: Request) -> Response:
     texts = parse_texts(body.text)
     clip, principal = _clip(request, body)
@@ -67,7 +81,14 @@ def embed_text(body: ClipTextEmbeddingRequest, request: Request) -> Response:
     return JSONBody(_embedding_body(body, request, embeddings))
 
 
-@router.post("/clip/compare")
+@router.post(
+    "/clip/compare",
+    summary="CLIP similarity",
+    description=(
+        "Cosine similarity of a subject (image or text) to one prompt, a list of prompts or a "
+        "dict of named prompts."
+    ),
+)
 def compare(body: ClipCompareRequest, request: Request) -> Response:
     subject = parse_subject(body.subject, body.subject_type)
     prompts = parse_prompts(body.prompt, body.prompt_type)

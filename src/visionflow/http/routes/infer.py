@@ -114,26 +114,65 @@ def _respond(
     )
 
 
-@router.post("/infer/object_detection")
+@router.post(
+    "/infer/object_detection",
+    summary="Object detection",
+    description=(
+        "Run an object-detection model on one image or a list (`base64`, `url` or `numpy` "
+        "objects). Boxes are centre `x`, `y`, `width`, `height` in pixels with `class`, "
+        "`class_id`, `confidence` and `detection_id`. `confidence`, `iou_threshold`, "
+        "`max_detections`, `class_agnostic_nms` and `class_filter` tune the output; "
+        "`visualize_predictions` adds an annotated JPEG."
+    ),
+)
 def infer_object_detection(body: ObjectDetectionRequest, request: Request) -> Response:
     return _respond(request, body, "object-detection", bool(body.visualization_labels))
 
 
-@router.post("/infer/instance_segmentation")
+@router.post(
+    "/infer/instance_segmentation",
+    summary="Instance segmentation",
+    description=(
+        "Run an instance-segmentation model: detections as in object detection plus each "
+        "instance's outline as `points` (polygon) or an RLE mask (`response_mask_format`)."
+    ),
+)
 def infer_instance_segmentation(body: InstanceSegmentationRequest, request: Request) -> Response:
     return _respond(request, body, "instance-segmentation", bool(body.visualization_labels))
 
 
-@router.post("/infer/keypoints_detection")
+@router.post(
+    "/infer/keypoints_detection",
+    summary="Keypoint detection",
+    description=(
+        "Run a keypoint (pose) model: detections with `keypoints` (`x`, `y`, `confidence`, "
+        "`class`, `class_id`); keypoints below `keypoint_confidence` are dropped."
+    ),
+)
 def infer_keypoints(body: KeypointsDetectionRequest, request: Request) -> Response:
     return _respond(request, body, "keypoint-detection", bool(body.visualization_labels))
 
 
-@router.post("/infer/classification")
+@router.post(
+    "/infer/classification",
+    summary="Classification",
+    description=(
+        "Run a classification model: `predictions` with `class`, `class_id` and `confidence` per "
+        "class (multi-label models: a dict per class and `predicted_classes`), `top` and "
+        "`confidence` of the best class."
+    ),
+)
 def infer_classification(body: ClassificationRequest, request: Request) -> Response:
     return _respond(request, body, "classification", True)
 
 
-@router.post("/infer/semantic_segmentation")
+@router.post(
+    "/infer/semantic_segmentation",
+    summary="Semantic segmentation",
+    description=(
+        "Run a semantic-segmentation model: a class per pixel as a base64 PNG "
+        "(`segmentation_mask`), a per-pixel confidence mask and the `class_map`."
+    ),
+)
 def infer_semantic_segmentation(body: SemanticSegmentationRequest, request: Request) -> Response:
     return _respond(request, body, "semantic-segmentation", True)

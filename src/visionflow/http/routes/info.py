@@ -28,7 +28,14 @@ READINESS_DEADLINE_S = 1.0
 _probe_threads = anyio.CapacityLimiter(4)
 
 
-@router.get("/info")
+@router.get(
+    "/info",
+    summary="Server information",
+    description=(
+        "Name, version and instance id of this server, and how models are deployed (`local` or "
+        "`ray-serve` with replica counts). Needs no API key."
+    ),
+)
 async def info(request: Request) -> Response:
     # The Ray executor asks the Serve controller: off the event loop, on the probes' threads.
     executor = services(request).inference.executor
@@ -43,12 +50,23 @@ async def info(request: Request) -> Response:
     )
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    summary="Liveness probe",
+    description=(
+        'Answers `{"status": "healthy"}` as long as the process serves HTTP; never waits '
+        "behind model work."
+    ),
+)
 async def healthz() -> Response:
     return JSONBody({"status": "healthy"})
 
 
-@router.get("/v2/health/live")
+@router.get(
+    "/v2/health/live",
+    summary="Liveness probe (KServe v2)",
+    description='KServe-v2 style liveness: `{"live": true}` while the process serves HTTP.',
+)
 async def live() -> Response:
     return JSONBody({"live": True})
 
@@ -71,7 +89,14 @@ async def _registry_reason(request: Request) -> str | None:
     return None
 
 
-@router.get("/readiness")
+@router.get(
+    "/readiness",
+    summary="Readiness probe",
+    description=(
+        '`200 {"status": "ready"}` when the registry database answers within one second, '
+        "else `503` with the reason and `Retry-After`."
+    ),
+)
 async def readiness(request: Request) -> Response:
     reason = await _registry_reason(request)
     if reason is not None:
@@ -79,7 +104,14 @@ async def readiness(request: Request) -> Response:
     return JSONBody({"status": "ready"})
 
 
-@router.get("/v2/health/ready")
+@router.get(
+    "/v2/health/ready",
+    summary="Readiness probe (KServe v2)",
+    description=(
+        'KServe-v2 style readiness: `{"ready": true}` when the registry database answers '
+        "within one second, else `503` with the reason."
+    ),
+)
 async def ready(request: Request) -> Response:
     reason = await _registry_reason(request)
     if reason is not None:
@@ -87,7 +119,14 @@ async def ready(request: Request) -> Response:
     return JSONBody({"ready": True})
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description=(
+        "Request, inference, model-load and workflow metrics in the Prometheus text format. "
+        "Needs an API key where introspection does (`VISIONFLOW_INTROSPECTION_REQUIRES_KEY`)."
+    ),
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format. Needs a key where introspection does (see http/access.py)."""
     await anyio.to_thread.run_sync(authorize, request, limiter=_probe_threads)

@@ -220,6 +220,98 @@ async def legacy_infer(project: str, version: str, request: Request) -> Response
     return JSONBody(body, headers=headers)
 
 
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+# The route parses its query string and body by hand (the reference's forms), so FastAPI cannot
+# see them; the OpenAPI document declares them here.
+LEGACY_QUERY_PARAMETERS: list[dict[str, Any]] = [
+    _query("api_key", {"type": "string"}, "API key (or an 'Authorization: Bearer <key>' header)."),
+    _query("image", {"type": "string"}, "URL of the image (instead of a body)."),
+    _query(
+        "image_type",
+        {"enum": ["base64"]},
+        "How a text body is encoded; only `base64` (the default).",
+    ),
+    _query(
+        "confidence",
+        {"type": "number", "minimum": 0, "maximum": 100},
+        "Minimum confidence, in percent (`40`) or as a fraction (`0.4`).",
+    ),
+    _query(
+        "overlap",
+        {"type": "number", "minimum": 0, "maximum": 100},
+        "NMS IoU threshold, in percent or as a fraction (detection, segmentation, keypoints).",
+    ),
+    _query("max_detections", {"type": "integer", "minimum": 0}, "At most this many detections."),
+    _query("class_agnostic_nms", {"type": "boolean"}, "NMS across classes."),
+    _query(
+        "mask_decode_mode",
+        {"enum": ["accurate", "fast", "tradeoff"]},
+        "How instance masks are upsampled (instance segmentation).",
+    ),
+    _query(
+        "tradeoff_factor",
+        {"type": "number", "minimum": 0, "maximum": 1},
+        "Mask resolution between fast (0) and accurate (1) with `mask_decode_mode=tradeoff`.",
+    ),
+    _query(
+        "response_mask_format",
+        {"enum": ["polygon", "rle"]},
+        "Instance outlines as polygons (`points`, default) or COCO RLE.",
+    ),
+    _query(
+        "keypoint_confidence",
+        {"type": "number", "minimum": 0, "maximum": 1},
+        "Drop keypoints below this confidence (keypoint models).",
+    ),
+    _query(
+        "format",
+        {"enum": ["json", "image", "image_and_json"]},
+        "`json` (default), `image` (an annotated JPEG) or `image_and_json` (JSON with a base64 "
+        "`visualization`).",
+    ),
+    _query("labels", {"type": "boolean"}, "Write class names on the annotated image."),
+    _query(
+        "stroke",
+        {"type": "integer", "minimum": 0, "maximum": MAX_STROKE_WIDTH},
+        "Box line width of the annotated image, in pixels.",
+    ),
+]
+_LEGACY_BODY: dict[str, Any] = {
+    "required": False,
+    "description": (
+        "The image: base64 text (any text content type, e.g. "
+        "`application/x-www-form-urlencoded`), a multipart part named `file`, or the raw image "
+        "bytes with `Content-Type: image/*`. Leave it out when `?image=<url>` names the image."
+    ),
+    "content": {
+        "application/x-www-form-urlencoded": {"schema": {"type": "string"}},
+        "text/plain": {"schema": {"type": "string", "description": "base64 of the image"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+        "image/*": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+_LEGACY_DESCRIPTION = (
+    "The reference's v0 route: run the registered model `project/version` on one image and "
+    "answer the task's JSON (or an annotated JPEG with `format=image`). Thresholds accept the "
+    "percent form (`confidence=40` is 0.4). GET takes the image from `?image=<url>`; POST also "
+    "takes it from the body."
+)
+
 for _method in ("GET", "POST"):
     router.add_api_route(
         "/{project}/{version}",
@@ -227,4 +319,9 @@ for _method in ("GET", "POST"):
         methods=[_method],
         operation_id=f"legacy_infer_{_method.lower()}",
         summary="Infer with a model (legacy v0 route)",
+        description=_LEGACY_DESCRIPTION,
+        openapi_extra={
+            "parameters": LEGACY_QUERY_PARAMETERS,
+            **({"requestBody": _LEGACY_BODY} if _method == "POST" else {}),
+        },
     )

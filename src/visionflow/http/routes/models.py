@@ -48,14 +48,29 @@ def registry_body(svc: Services, principal: Principal) -> dict[str, Any]:
     }
 
 
-@router.get("/model/registry")
+@router.get(
+    "/model/registry",
+    summary="Loaded models",
+    description=(
+        "The models of the caller's workspaces that are loaded in memory now (task, input size, "
+        "batch size, request paths). Registered models that are not loaded are listed by `GET "
+        "/models`."
+    ),
+)
 def model_registry(request: Request) -> Response:
     svc = services(request)
     principal = authorize(request)
     return JSONBody(registry_body(svc, principal))
 
 
-@router.post("/model/add")
+@router.post(
+    "/model/add",
+    summary="Load a model",
+    description=(
+        "Load a registered model (`model_id` = `project/version`) ahead of its first request, so "
+        "the first inference does not pay the cold start. Answers the loaded models."
+    ),
+)
 def model_add(body: AddModelRequest, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request, body.api_key)
@@ -63,7 +78,14 @@ def model_add(body: AddModelRequest, request: Request) -> Response:
     return JSONBody(registry_body(svc, principal))
 
 
-@router.post("/model/remove")
+@router.post(
+    "/model/remove",
+    summary="Unload a model",
+    description=(
+        "Unload a model of the caller's own workspace from memory (it stays registered). Needs "
+        "an admin key. Answers the loaded models."
+    ),
+)
 def model_remove(body: ClearModelRequest, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request, body.api_key)
@@ -71,7 +93,14 @@ def model_remove(body: ClearModelRequest, request: Request) -> Response:
     return JSONBody(registry_body(svc, principal))
 
 
-@router.post("/model/clear")
+@router.post(
+    "/model/clear",
+    summary="Unload every model",
+    description=(
+        "Unload every model of the caller's own workspace from memory (they stay registered). "
+        "Needs an admin key."
+    ),
+)
 def model_clear(request: Request) -> Response:
     svc = services(request)
     principal = authorize(request)

@@ -100,13 +100,27 @@ def _respond(request: Request, body: OcrRequestBase, options: OcrOptions | None 
     return JSONBody(content if isinstance(body.image, list) else content[0])
 
 
-@router.post("/doctr/ocr")
+@router.post(
+    "/doctr/ocr",
+    summary="OCR (doctr route)",
+    description=(
+        "Read the text of an image with the built-in PP-OCR models, answered in the shape of the "
+        "reference's doctr route: the text and, with `generate_bounding_boxes`, word boxes."
+    ),
+)
 def doctr_ocr(body: DoctrOcrRequest, request: Request) -> Response:
     _check(body.doctr_version_id, DOCTR_VERSIONS, "doctr_version_id")
     return _respond(request, body)
 
 
-@router.post("/easy_ocr/ocr")
+@router.post(
+    "/easy_ocr/ocr",
+    summary="OCR (EasyOCR route)",
+    description=(
+        "Read the text of an image with the built-in PP-OCR models, answered in the shape of the "
+        "reference's EasyOCR route (`result` and word predictions)."
+    ),
+)
 def easy_ocr(body: EasyOcrRequest, request: Request) -> Response:
     _check(body.easy_ocr_version_id, EASY_OCR_VERSIONS, "easy_ocr_version_id")
     for code in body.language_codes or ():
@@ -114,12 +128,26 @@ def easy_ocr(body: EasyOcrRequest, request: Request) -> Response:
     return _respond(request, body)
 
 
-@router.post("/ocr/trocr")
+@router.post(
+    "/ocr/trocr",
+    summary="OCR (TrOCR route)",
+    description=(
+        "Recognize the whole image as one line of text (no detection stage), as the reference's "
+        "TrOCR route does."
+    ),
+)
 def trocr(body: TrOcrRequest, request: Request) -> Response:
     _check(body.trocr_version_id, TROCR_VERSIONS, "trocr_version_id")
     return _respond(request, body)
 
 
-@router.post("/ocr/pp-ocr")
+@router.post(
+    "/ocr/pp-ocr",
+    summary="OCR (PP-OCR)",
+    description=(
+        "Detect and recognize text with PP-OCR; `text_detection` / `text_recognition` (or "
+        "`pp_ocr_version_id`) choose the model sizes, `none` skips a stage."
+    ),
+)
 def pp_ocr(body: PpOcrRequest, request: Request) -> Response:
     return _respond(request, body, _pp_ocr_options(body))

@@ -55,14 +55,24 @@ class DescribeBlocksRequest(_Request):
     execution_engine_version: str | None = None
 
 
-@router.post("/workflows/describe_interface")
+@router.post(
+    "/workflows/describe_interface",
+    summary="Describe a workflow's interface",
+    description="The inputs, outputs and kinds of a workflow definition, without running it.",
+)
 def describe_interface(body: SpecificationDescribeRequest, request: Request) -> Response:
     svc = services(request)
     authorize(request, body.api_key)
     return JSONBody(svc.workflows.describe_interface(body.specification))
 
 
-@router.post("/{workspace_name}/workflows/{workflow_id}/describe_interface")
+@router.post(
+    "/{workspace_name}/workflows/{workflow_id}/describe_interface",
+    summary="Describe a stored workflow's interface",
+    description=(
+        "The inputs, outputs and kinds of a stored workflow definition, without running it."
+    ),
+)
 def describe_stored_interface(
     workspace_name: str, workflow_id: str, body: PredefinedDescribeRequest, request: Request
 ) -> Response:
@@ -78,7 +88,14 @@ def describe_stored_interface(
     return JSONBody(description)
 
 
-@router.post("/workflows/blocks/describe")
+@router.post(
+    "/workflows/blocks/describe",
+    summary="Describe workflow blocks",
+    description=(
+        "Every block this server runs: manifest schemas, outputs, kinds and connections; "
+        "optionally with the dynamic outputs of a definition's blocks."
+    ),
+)
 def describe_blocks(request: Request, body: DescribeBlocksRequest | None = None) -> Response:
     body = body or DescribeBlocksRequest()
     authorize(request, body.api_key)
@@ -88,20 +105,35 @@ def describe_blocks(request: Request, body: DescribeBlocksRequest | None = None)
     return JSONBody(description)
 
 
-@router.get("/workflows/blocks/describe", deprecated=True)
+@router.get(
+    "/workflows/blocks/describe",
+    deprecated=True,
+    summary="Describe workflow blocks (legacy GET)",
+    description="The old GET form of `POST /workflows/blocks/describe`.",
+)
 def describe_blocks_legacy(request: Request, air_gapped: bool = False) -> Response:
     # ``air_gapped`` filters out blocks that need internet access in the reference; none do here.
     authorize(request)
     return JSONBody(services(request).workflows.describe_blocks())
 
 
-@router.get("/workflows/definition/schema")
+@router.get(
+    "/workflows/definition/schema",
+    summary="Workflow definition schema",
+    description="The JSON schema of a workflow definition (every block's manifest).",
+)
 def definition_schema(request: Request) -> Response:
     authorize(request)
     return JSONBody({"schema": services(request).workflows.definition_schema()})
 
 
-@router.post("/workflows/blocks/dynamic_outputs")
+@router.post(
+    "/workflows/blocks/dynamic_outputs",
+    summary="A block's dynamic outputs",
+    description=(
+        "The outputs (names and kinds) a block manifest declares once its fields are set."
+    ),
+)
 def dynamic_outputs(step_manifest: dict[str, Any], request: Request) -> Response:
     key = step_manifest.get("api_key")
     authorize(request, key if isinstance(key, str) else None)

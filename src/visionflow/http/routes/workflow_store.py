@@ -40,7 +40,16 @@ def _version_body(record: StoredWorkflowRecord) -> dict[str, Any]:
     }
 
 
-@router.post("/{workspace_name}/workflows/{workflow_id}/versions", status_code=201)
+@router.post(
+    "/{workspace_name}/workflows/{workflow_id}/versions",
+    status_code=201,
+    summary="Store a workflow version",
+    description=(
+        'Store a workflow definition (the definition itself, or `{"specification": ...}`) as '
+        "the next version of `workflow_id` in `workspace_name`; it is validated first. Needs an "
+        "admin key of that workspace."
+    ),
+)
 def push_version(
     workspace_name: str, workflow_id: str, body: dict[str, Any], request: Request
 ) -> Response:
@@ -52,7 +61,11 @@ def push_version(
     return JSONBody(_version_body(record), status_code=201)
 
 
-@router.get("/{workspace_name}/workflows")
+@router.get(
+    "/{workspace_name}/workflows",
+    summary="List stored workflows",
+    description="The stored workflows of `workspace_name` with their latest version and times.",
+)
 def list_workflows(workspace_name: str, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request)
@@ -68,7 +81,13 @@ def list_workflows(workspace_name: str, request: Request) -> Response:
     return JSONBody({"workspace": workspace_name, "workflows": workflows})
 
 
-@router.get("/{workspace_name}/workflows/{workflow_id}")
+@router.get(
+    "/{workspace_name}/workflows/{workflow_id}",
+    summary="Show a stored workflow",
+    description=(
+        "A stored workflow's latest (or `?version=`) definition and its version information."
+    ),
+)
 def show_workflow(
     workspace_name: str, workflow_id: str, request: Request, version: str | None = None
 ) -> Response:

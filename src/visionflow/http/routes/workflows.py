@@ -68,7 +68,14 @@ def _respond(request: Request, result: WorkflowResult, headers: dict[str, str]) 
     )
 
 
-@router.post("/workflows/run")
+@router.post(
+    "/workflows/run",
+    summary="Run a workflow definition",
+    description=(
+        "Compile and run the workflow in `specification` on `inputs`: `outputs` per input image, "
+        "and `profiler_trace` when `enable_profiling` is set and allowed."
+    ),
+)
 def run_specification(body: SpecificationRequest, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request, body.api_key)
@@ -76,12 +83,25 @@ def run_specification(body: SpecificationRequest, request: Request) -> Response:
     return _respond(request, result, {})
 
 
-@router.post("/infer/workflows", deprecated=True)
+@router.post(
+    "/infer/workflows",
+    deprecated=True,
+    summary="Run a workflow definition (legacy path)",
+    description="The old path of `POST /workflows/run`; same body and answer.",
+)
 def run_specification_legacy(body: SpecificationRequest, request: Request) -> Response:
     return run_specification(body, request)
 
 
-@router.post("/{workspace_name}/workflows/{workflow_id}")
+@router.post(
+    "/{workspace_name}/workflows/{workflow_id}",
+    summary="Run a stored workflow",
+    description=(
+        "Run the latest (or `?version=`) stored definition of `workflow_id` in `workspace_name` "
+        "on `inputs`. Definitions are cached (`VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S`); "
+        "`use_cache: false` reads the store."
+    ),
+)
 def run_stored(
     workspace_name: str, workflow_id: str, body: PredefinedRequest, request: Request
 ) -> Response:
@@ -98,14 +118,28 @@ def run_stored(
     return _respond(request, result, {"X-Workflow-Id": workflow_id})
 
 
-@router.post("/infer/workflows/{workspace_name}/{workflow_id}", deprecated=True)
+@router.post(
+    "/infer/workflows/{workspace_name}/{workflow_id}",
+    deprecated=True,
+    summary="Run a stored workflow (legacy path)",
+    description=(
+        "The old path of `POST /{workspace_name}/workflows/{workflow_id}`; same body and answer."
+    ),
+)
 def run_stored_legacy(
     workspace_name: str, workflow_id: str, body: PredefinedRequest, request: Request
 ) -> Response:
     return run_stored(workspace_name, workflow_id, body, request)
 
 
-@router.post("/workflows/validate")
+@router.post(
+    "/workflows/validate",
+    summary="Validate a workflow definition",
+    description=(
+        'Compile a workflow definition without running it: `{"status": "ok"}`, or a 400 '
+        "naming the step and field that is wrong."
+    ),
+)
 def validate(definition: dict[str, Any], request: Request) -> Response:
     svc = services(request)
     authorize(request)
@@ -113,7 +147,14 @@ def validate(definition: dict[str, Any], request: Request) -> Response:
     return JSONBody({"status": "ok"})
 
 
-@router.get("/workflows/execution_engine/versions")
+@router.get(
+    "/workflows/execution_engine/versions",
+    summary="Execution engine versions",
+    description=(
+        "The workflow execution-engine versions this server runs (definitions name one in "
+        "`version`)."
+    ),
+)
 def execution_engine_versions(request: Request) -> Response:
     authorize(request)
     return JSONBody({"versions": services(request).workflows.execution_engine_versions()})

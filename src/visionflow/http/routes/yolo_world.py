@@ -38,7 +38,14 @@ class YoloWorldRequest(BaseModel):
     confidence: FiniteFloat | None = DEFAULT_CONFIDENCE
 
 
-@router.post("/yolo_world/infer")
+@router.post(
+    "/yolo_world/infer",
+    summary="YOLO-World open-vocabulary detection",
+    description=(
+        "Detect the classes named in `text` (a list of prompts, given per request) with the "
+        "YOLO-World model `yolo_world_version_id` maps to (`VISIONFLOW_YOLO_WORLD_MODELS`)."
+    ),
+)
 def yolo_world_infer(body: YoloWorldRequest, request: Request) -> Response:
     svc = services(request)
     principal = authorize(request, body.api_key)
