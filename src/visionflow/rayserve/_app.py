@@ -16,8 +16,10 @@ This is the one module that imports Ray.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import ray
 from ray import serve
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError
@@ -37,6 +40,7 @@ from visionflow.models.base import Model
 from visionflow.models.manifest import InputSpec
 from visionflow.models.params import TaskParams
 from visionflow.service.executor import DeploymentInfo, LoadedInfo, ModelRun, model_key
+from visionflow.service.metrics import Family, RemoteSnapshot
 from visionflow.service.services import Services
 from visionflow.store import ModelVersionRecord
 
@@ -60,11 +64,59 @@ _MODEL_CPUS = 0.5
 # live replica.
 _ATTEMPTS = 2
 _DIGEST_CHARS = 16
+# The actor that holds each model replica's last metrics, for the ingress's /metrics.
+METRICS_HUB = "visionflow-metrics"
+RAY_NAMESPACE = "visionflow"
+# How often a model replica sends its metrics (the staleness of the sums on /metrics).
+METRICS_PUSH_S = 0.5
+_METRICS_COLLECT_TIMEOUT_S = 2.0
+_log = logging.getLogger(__name__)
 
 
 def routing_id(record: ModelVersionRecord) -> str:
     """The multiplexed model id of ``record``: its key and a prefix of its package digest."""
     return f"{model_key(record)}@{record.package_sha256[:_DIGEST_CHARS]}"
+
+
+class _MetricsHub:
+    """A Ray actor: each model replica's last metrics snapshot, for the ingress to sum."""
+
+    def __init__(self) -> None:
+        self._snapshots: dict[str, tuple[float, list[Family]]] = {}
+
+    def put(self, replica: str, families: list[Family]) -> None:
+        self._snapshots[replica] = (time.monotonic(), families)
+
+    def collect(self) -> list[RemoteSnapshot]:
+        now = time.monotonic()
+        return [RemoteSnapshot(now - at, tuple(f)) for at, f in self._snapshots.values()]
+
+
+def metrics_hub() -> Any:
+    """The cluster's one metrics hub (created by the first replica that asks for it)."""
+    return (
+        ray.remote(num_cpus=0)(_MetricsHub)
+        .options(
+            name=METRICS_HUB,
+            namespace=RAY_NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached",
+        )
+        .remote()
+    )
+
+
+def _push_metrics_forever(services: Services, stop: threading.Event) -> None:
+    """A model replica's thread: its model metrics to the hub every ``METRICS_PUSH_S``."""
+    replica = uuid.uuid4().hex
+    hub: Any = None
+    while not stop.wait(METRICS_PUSH_S):
+        try:
+            hub = hub or metrics_hub()
+            hub.put.remote(replica, services.metrics.model_snapshot())
+        except Exception:  # the hub restarts with the cluster; never stop serving for it
+            _log.debug("model replica: metrics push failed", exc_info=True)
+            hub = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +133,13 @@ class _ModelTier:
     def __init__(self, settings: Settings) -> None:
         self._services = Services.build(settings, migrate=False)
         self._loads: Counter[str] = Counter()
+        self._stop_metrics = threading.Event()
+        threading.Thread(
+            target=_push_metrics_forever,
+            args=(self._services, self._stop_metrics),
+            name="visionflow-metrics-push",
+            daemon=True,
+        ).start()
 
         # Built here, not as a decorator, so the LRU size comes from the settings (a plain
         # function: Serve keeps its LRU as an attribute of what it wraps, which a bound method
@@ -148,6 +207,19 @@ class _Ingress:
     def __init__(self, settings: Settings, models: DeploymentHandle[Any]) -> None:
         self._services = Services.build(settings, migrate=False)
         self._services.inference.use_executor(RayExecutor(models, settings))
+        hub = metrics_hub()
+
+        def replicas() -> list[RemoteSnapshot]:
+            try:
+                snapshots: list[RemoteSnapshot] = ray.get(
+                    hub.collect.remote(), timeout=_METRICS_COLLECT_TIMEOUT_S
+                )
+            except Exception:  # /metrics answers with the ingress's own figures
+                _log.warning("ingress: the model tier's metrics are unavailable", exc_info=True)
+                return []
+            return snapshots
+
+        self._services.metrics.sum_remote_models(replicas)
 
     def __serve_build_asgi_app__(self) -> Any:
         return create_app(self._services)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -14,7 +15,13 @@ import ray
 from ray import serve
 
 from visionflow.config import Settings
-from visionflow.rayserve._app import APP_NAME, build_application, deployment_info
+from visionflow.rayserve._app import (
+    APP_NAME,
+    METRICS_HUB,
+    RAY_NAMESPACE,
+    build_application,
+    deployment_info,
+)
 
 __all__ = ["RaySetupError", "check_settings", "deployed", "serve_until_signalled"]
 
@@ -58,9 +65,16 @@ def deployed(settings: Settings, *, ready_timeout_s: float = 180.0) -> Iterator[
     finally:
         try:
             serve.shutdown()  # type: ignore[no-untyped-call]
+            _kill_metrics_hub()
         finally:
             if started_ray:
                 ray.shutdown()
+
+
+def _kill_metrics_hub() -> None:
+    """The hub is detached (it outlives the replica that made it): gone with the app."""
+    with contextlib.suppress(ValueError):  # never created
+        ray.kill(ray.get_actor(METRICS_HUB, namespace=RAY_NAMESPACE))
 
 
 def _wait_healthy(settings: Settings, timeout_s: float) -> None:

@@ -8,10 +8,14 @@ are labelled by their path template (``/{workspace_name}/workflows/{workflow_id}
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
 
-__all__ = ["CONTENT_TYPE", "Metrics"]
+__all__ = ["CONTENT_TYPE", "Family", "Metrics", "RemoteSnapshot", "merge_families"]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -89,3 +93,113 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format of every collector."""
         return generate_latest(self.registry)
+
+    # -- a tier of model replicas in other processes (Ray Serve) --------------------------------
+    def _model_collectors(self) -> tuple[Counter | Gauge | Histogram, ...]:
+        return (
+            self.inference_seconds,
+            self.model_loads,
+            self.model_load_seconds,
+            self.model_evictions,
+            self.models_loaded,
+        )
+
+    def model_snapshot(self) -> list[Family]:
+        """The model families of this process, as plain values another process can sum."""
+        return [
+            Family.of(metric)
+            for collector in self._model_collectors()
+            for metric in collector.collect()
+        ]
+
+    def sum_remote_models(self, remote: Callable[[], Sequence[RemoteSnapshot]]) -> None:
+        """Report the model families summed over this process and ``remote()``'s replicas.
+
+        Loads, load times, inference counts and times and evictions are counted where models
+        run; in Ray mode that is the replicas of the model tier, so the ingress's ``/metrics``
+        sums their last snapshots (a replica that died keeps its counts in the sums; gauges only
+        count replicas heard from recently). ``remote`` must not raise.
+        """
+        for collector in self._model_collectors():
+            self.registry.unregister(collector)
+        self.registry.register(_SummedModels(self, remote))
+
+
+@dataclass(frozen=True)
+class Family:
+    """One metric family's samples: (sample name, labels, value), ``*_created`` left out."""
+
+    name: str
+    documentation: str
+    type: str
+    samples: tuple[tuple[str, tuple[tuple[str, str], ...], float], ...]
+
+    @classmethod
+    def of(cls, metric: Metric) -> Family:
+        samples = tuple(
+            (s.name, tuple(sorted(s.labels.items())), float(s.value))
+            for s in metric.samples
+            if not s.name.endswith("_created")
+        )
+        return cls(metric.name, metric.documentation, metric.type, samples)
+
+
+@dataclass(frozen=True)
+class RemoteSnapshot:
+    """What one replica reported last, and how long ago (seconds)."""
+
+    age_s: float
+    families: tuple[Family, ...]
+
+
+# Sample suffixes in exposition order within one label set.
+_SUFFIX_ORDER = {"_bucket": 0, "_count": 1, "_sum": 2, "_total": 0}
+
+
+def _sample_order(
+    name: str, family: str, labels: tuple[tuple[str, str], ...]
+) -> tuple[object, ...]:
+    rest = tuple(item for item in labels if item[0] != "le")
+    le = dict(labels).get("le")
+    bound = float(le) if le is not None else 0.0
+    return (rest, _SUFFIX_ORDER.get(name[len(family) :], 3), bound)
+
+
+def merge_families(
+    snapshots: Iterable[RemoteSnapshot], *, gauge_max_age_s: float = 15.0
+) -> list[Metric]:
+    """Sum samples of the same name and labels over ``snapshots`` (gauges: recent ones only)."""
+    heads: dict[str, Family] = {}
+    sums: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for snapshot in snapshots:
+        for family in snapshot.families:
+            heads.setdefault(family.name, family)
+            totals = sums.setdefault(family.name, {})
+            if family.type == "gauge" and snapshot.age_s > gauge_max_age_s:
+                continue
+            for name, labels, value in family.samples:
+                totals[(name, labels)] = totals.get((name, labels), 0.0) + value
+    merged: list[Metric] = []
+    for name, head in heads.items():
+        metric = Metric(name, head.documentation, head.type)
+        ordered = sorted(sums[name].items(), key=lambda kv: _sample_order(kv[0][0], name, kv[0][1]))
+        for (sample, labels), value in ordered:
+            metric.add_sample(sample, dict(labels), value)
+        merged.append(metric)
+    return merged
+
+
+class _SummedModels:
+    """A collector: this process's model families plus the remote replicas', summed."""
+
+    def __init__(self, metrics: Metrics, remote: Callable[[], Sequence[RemoteSnapshot]]) -> None:
+        self._metrics = metrics
+        self._remote = remote
+
+    def collect(self) -> Iterator[Metric]:
+        local = RemoteSnapshot(0.0, tuple(self._metrics.model_snapshot()))
+        yield from merge_families([local, *self._remote()])
+
+    def describe(self) -> list[Metric]:
+        # Names only (registering must not call the remote replicas).
+        return [Metric(f.name, f.documentation, f.type) for f in self._metrics.model_snapshot()]

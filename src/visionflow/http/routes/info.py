@@ -130,4 +130,6 @@ async def ready(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus text format. Needs a key where introspection does (see http/access.py)."""
     await anyio.to_thread.run_sync(authorize, request, limiter=_probe_threads)
-    return Response(services(request).metrics.render(), media_type=CONTENT_TYPE)
+    # On a thread: in Ray mode rendering asks the model tier's metrics hub.
+    body = await anyio.to_thread.run_sync(services(request).metrics.render, limiter=_probe_threads)
+    return Response(body, media_type=CONTENT_TYPE)
