@@ -131,6 +131,12 @@ class Settings:
     workflows_webhook_max_timeout_s: float = 30.0
     # Folder local_file_sink may write under; ``None`` turns file sinks off.
     workflows_sink_folder: Path | None = None
+    # Environment variables ``environment_secrets_store`` may read (none by default); entries
+    # ``cache_set`` keeps per workspace (least recently used dropped first); how deeply
+    # ``inner_workflow`` steps may nest workflows.
+    workflows_secret_env_allowlist: tuple[str, ...] = ()
+    workflows_cache_max_entries: int = 1024
+    workflows_max_inner_depth: int = 3
     # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
     # version id maps to ``clip/1`` unless VISIONFLOW_CLIP_MODELS ("RN50=clip-rn50/1,...") says
     # otherwise, entry by entry; ``clip_default_version`` is used when a request names none (the
@@ -203,6 +209,8 @@ class Settings:
             ("MAX_IMAGES_PER_REQUEST", self.max_images_per_request),
             ("WORKFLOWS_MAX_STEPS", self.workflows_max_steps),
             ("WORKFLOWS_MAX_DEFINITION_BYTES", self.workflows_max_definition_bytes),
+            ("WORKFLOWS_CACHE_MAX_ENTRIES", self.workflows_cache_max_entries),
+            ("WORKFLOWS_MAX_INNER_DEPTH", self.workflows_max_inner_depth),
         ):
             if value < 1:
                 raise ValueError(f"VISIONFLOW_{name} must be >= 1, got {value}")
@@ -386,6 +394,17 @@ class Settings:
             ),
             workflows_sink_folder=(
                 Path(sink_folder) if (sink_folder := get("WORKFLOWS_SINK_FOLDER")) else None
+            ),
+            workflows_secret_env_allowlist=tuple(
+                n.strip()
+                for n in (get("WORKFLOWS_SECRET_ENV_ALLOWLIST") or "").split(",")
+                if n.strip()
+            ),
+            workflows_cache_max_entries=pick_int(
+                "WORKFLOWS_CACHE_MAX_ENTRIES", defaults.workflows_cache_max_entries
+            ),
+            workflows_max_inner_depth=pick_int(
+                "WORKFLOWS_MAX_INNER_DEPTH", defaults.workflows_max_inner_depth
             ),
             clip_models=tuple(
                 {

@@ -51,9 +51,12 @@ StepOutputs = dict[str, Any]
 
 @dataclass(frozen=True)
 class Decision:
-    """What a flow-control block returns: whether its target steps run for this element."""
+    """What a flow-control block returns: whether its target steps run for this element, and
+    when ``only`` is given, which of them (step names; the others are skipped), as the
+    reference's ``FlowControl(mode="select_step", context=[...])`` picks among its targets."""
 
     proceed: bool
+    only: frozenset[str] | None = None
 
 
 StepResult = StepOutputs | list[StepOutputs] | Decision
@@ -72,6 +75,9 @@ class RunContext:
     models: ModelRunner
     # The sink environment (``blocks.sinks.Sinks``) the service provides; ``None``: no sinks.
     sinks: object | None = None
+    # The outbound-call environment of the API-model blocks (``blocks.llm_egress``); ``None``:
+    # they refuse to run.
+    providers: object | None = None
     # Whose run this is (the caller's workspace): stateful blocks never share state across it.
     tenant: str = ""
     # Set by the executor: state that lasts across runs of this workflow (``workflows.memory``);

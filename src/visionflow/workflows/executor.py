@@ -324,7 +324,8 @@ def _gates_open(
 ) -> bool:
     for gate in step.gates:
         depth = len(plan.steps[gate].run_lineage)
-        if state.decision(gate, index[:depth]) is not True:
+        decided = state.decision(gate, index[:depth])
+        if decided is not True and not (isinstance(decided, frozenset) and step.name in decided):
             return False
     return True
 
@@ -393,7 +394,8 @@ def _store(step: CompiledStep, state: ExecutionState, index: Index, result: Step
     if step.block.flow_control:
         if not isinstance(result, Decision):
             raise bad("a Decision")
-        state.decide(step.name, index, result.proceed)
+        chosen = result.only if result.proceed and result.only is not None else result.proceed
+        state.decide(step.name, index, chosen)
         return
     if step.block.output_dimensionality_offset > 0:
         if not isinstance(result, list):

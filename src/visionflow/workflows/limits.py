@@ -26,12 +26,15 @@ from visionflow.workflows.errors import BlockError, WorkflowDefinitionError
 from visionflow.workflows.nesting import nesting_depth
 
 __all__ = [
+    "CACHE_MAX_ENTRIES_SETTING",
     "MAX_DEFINITION_BYTES_SETTING",
     "MAX_IMAGE_PIXELS_SETTING",
+    "MAX_INNER_DEPTH_SETTING",
     "MAX_NESTING_SETTING",
     "MAX_RUN_S_SETTING",
     "MAX_STEPS_SETTING",
     "REGEX_TIMEOUT_SETTING",
+    "SECRET_ENV_ALLOWLIST_SETTING",
     "WEBHOOK_MAX_TIMEOUT_SETTING",
     "RunBudget",
     "WorkflowLimits",
@@ -44,6 +47,9 @@ MAX_NESTING_SETTING = "VISIONFLOW_WORKFLOWS_MAX_NESTING"
 MAX_RUN_S_SETTING = "VISIONFLOW_WORKFLOWS_MAX_RUN_S"
 REGEX_TIMEOUT_SETTING = "VISIONFLOW_WORKFLOWS_REGEX_TIMEOUT_S"
 WEBHOOK_MAX_TIMEOUT_SETTING = "VISIONFLOW_WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S"
+SECRET_ENV_ALLOWLIST_SETTING = "VISIONFLOW_WORKFLOWS_SECRET_ENV_ALLOWLIST"
+CACHE_MAX_ENTRIES_SETTING = "VISIONFLOW_WORKFLOWS_CACHE_MAX_ENTRIES"
+MAX_INNER_DEPTH_SETTING = "VISIONFLOW_WORKFLOWS_MAX_INNER_DEPTH"
 MAX_IMAGE_PIXELS_SETTING = "VISIONFLOW_MAX_IMAGE_PIXELS"
 
 _CONTEXT = "workflow_compilation | workflow_definition_parsing"
@@ -60,6 +66,11 @@ class WorkflowLimits:
     regex_timeout_s: float = 0.25
     webhook_max_timeout_s: float = 30.0
     max_image_pixels: int = 64_000_000
+    # Environment variables ``environment_secrets_store`` may read; ``cache_set`` entries per
+    # workspace; levels of ``inner_workflow`` nesting.
+    secret_env_allowlist: tuple[str, ...] = ()
+    cache_max_entries: int = 1024
+    max_inner_depth: int = 3
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkflowLimits:
@@ -71,6 +82,9 @@ class WorkflowLimits:
             regex_timeout_s=settings.workflows_regex_timeout_s,
             webhook_max_timeout_s=settings.workflows_webhook_max_timeout_s,
             max_image_pixels=settings.max_image_pixels,
+            secret_env_allowlist=settings.workflows_secret_env_allowlist,
+            cache_max_entries=settings.workflows_cache_max_entries,
+            max_inner_depth=settings.workflows_max_inner_depth,
         )
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,18 @@ from visionflow.workflows.lineage import Lineage, WorkflowImage, lineage_of
 from visionflow.workflows.nesting import MAX_VALUE_DEPTH
 from visionflow.workflows.video_metadata import VideoMetadata
 
-__all__ = ["RLE_MASK", "serialize_value"]
+__all__ = ["RLE_MASK", "Secret", "serialize_value"]
+
+
+class Secret(str):
+    """A secret value (kind ``secret``): a plain string to the blocks that use it, written
+    masked (``ab****yz``; ``********`` when shorter than 8) as the reference serializes secrets."""
+
+    __slots__ = ()
+
+    def masked(self) -> str:
+        return "*" * 8 if len(self) < 8 else f"{self[:2]}{'*' * 8}{self[-2:]}"
+
 
 # Semantic segmentation results carry one COCO RLE per class here (``{"size", "counts"}``).
 RLE_MASK = "rle_mask"
@@ -161,4 +173,8 @@ def serialize_value(value: Any, _depth: int = 0) -> Any:
         return value.item()
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Secret):
+        return value.masked()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return value

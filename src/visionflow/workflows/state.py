@@ -45,7 +45,8 @@ class ExecutionState:
         self._domains: dict[DataLineage, list[Index]] = {
             INPUT_LINEAGE: [(i,) for i in range(batch_size)]
         }
-        self._decisions: dict[str, dict[Index, bool]] = defaultdict(dict)
+        # ``True``/``False`` for every target, or the names of the targets that run.
+        self._decisions: dict[str, dict[Index, bool | frozenset[str]]] = defaultdict(dict)
         self._lock = threading.Lock()
 
     def put(self, producer: str, output: str, index: Index, value: Any) -> None:
@@ -76,10 +77,10 @@ class ExecutionState:
         with self._lock:
             return sorted(i for i in self._domains.get(lineage, ()) if i[:depth] == parent)
 
-    def decide(self, step: str, index: Index, proceed: bool) -> None:
+    def decide(self, step: str, index: Index, proceed: bool | frozenset[str]) -> None:
         with self._lock:
             self._decisions[step][index] = proceed
 
-    def decision(self, step: str, index: Index) -> bool | None:
+    def decision(self, step: str, index: Index) -> bool | frozenset[str] | None:
         with self._lock:
             return self._decisions.get(step, {}).get(index)

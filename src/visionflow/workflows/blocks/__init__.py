@@ -5,6 +5,7 @@ from visionflow.workflows.block import Block
 from visionflow.workflows.blocks.aggregator import AGGREGATOR_BLOCKS
 from visionflow.workflows.blocks.analytics import ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
+from visionflow.workflows.blocks.cache import CACHE_BLOCKS
 from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
 from visionflow.workflows.blocks.clip import CLIP_BLOCKS
 from visionflow.workflows.blocks.codes import CODE_BLOCKS
@@ -13,6 +14,7 @@ from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
 from visionflow.workflows.blocks.embeddings import EMBEDDING_BLOCKS
 from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
 from visionflow.workflows.blocks.flow import FLOW_BLOCKS
+from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
@@ -20,8 +22,10 @@ from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
+from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
+from visionflow.workflows.blocks.temporal import TEMPORAL_BLOCKS
 from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
 from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
 from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
@@ -39,6 +43,10 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *CLIP_BLOCKS,
     *EMBEDDING_BLOCKS,
     *FLOW_BLOCKS,
+    *FLOW_CONTROL_BLOCKS,
+    *TEMPORAL_BLOCKS,
+    *CACHE_BLOCKS,
+    *SECRETS_BLOCKS,
     *FORMATTER_BLOCKS,
     *EXPRESSION_BLOCKS,
     *TRANSFORMATION_BLOCKS,
