@@ -5,7 +5,7 @@ SDK_VENV ?= .venv-sdk
 BIN := $(VENV)/bin
 PIPFLAGS ?= -q
 
-.PHONY: install serve serve-ray test test-ray bench-ray check lint typecheck layers unit services bench fuzz soak clean
+.PHONY: install serve serve-ray test test-ray bench-ray check lint typecheck layers unit services chromium bench fuzz soak clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,11 @@ typecheck: install
 layers: install
 	$(BIN)/lint-imports
 
-unit: install $(SDK_VENV)/.installed services
+## Debian's chromium for the browser tests (installed when missing).
+chromium:
+	@scripts/ensure-chromium.sh
+
+unit: install $(SDK_VENV)/.installed services chromium
 	VISIONFLOW_SDK_PYTHON=$(abspath $(SDK_VENV))/bin/python $(BIN)/python -m pytest
 
 ## Everything CI checks: lint, types, layer contracts, and the whole test suite.

@@ -47,6 +47,8 @@ REQUESTS: dict[tuple[str, str], tuple[dict[str, str], Any]] = {
     ("POST", "/model/add"): ({}, {"model_id": "known/1"}),
     ("POST", "/model/remove"): ({}, {"model_id": "known/1"}),
     ("POST", "/model/clear"): ({}, None),
+    ("GET", "/models"): ({}, None),
+    ("POST", "/models/{project}/{version}"): ({}, b"not a multipart body"),
     ("POST", "/infer/object_detection"): ({}, {"model_id": "known/1", "image": IMAGE}),
     ("POST", "/infer/instance_segmentation"): ({}, {"model_id": "known/1", "image": IMAGE}),
     ("POST", "/infer/keypoints_detection"): ({}, {"model_id": "known/1", "image": IMAGE}),

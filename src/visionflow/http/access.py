@@ -59,6 +59,9 @@ ROUTE_ACCESS: dict[tuple[str, str], Rule] = {
     ("POST", "/model/add"): _INFER,
     ("POST", "/model/remove"): _ADMIN,
     ("POST", "/model/clear"): _ADMIN,
+    # the model catalog
+    ("GET", "/models"): _INFER,
+    ("POST", "/models/{project}/{version}"): _ADMIN,
     # inference
     ("POST", "/infer/object_detection"): _INFER_NO_QUERY,
     ("POST", "/infer/instance_segmentation"): _INFER_NO_QUERY,

@@ -20,6 +20,7 @@ from visionflow.http.limits import BodyLimitMiddleware
 from visionflow.http.observe import ObserveMiddleware
 from visionflow.http.redact import PathRedactor
 from visionflow.http.routes import (
+    catalog,
     clip,
     docs,
     infer,
@@ -79,6 +80,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(ObserveMiddleware, metrics=services.metrics)
     app.include_router(info.router)
     app.include_router(models.router)
+    app.include_router(catalog.router)
     app.include_router(infer.router)
     app.include_router(workflows.router)
     app.include_router(ocr.router)
