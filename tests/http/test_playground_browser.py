@@ -152,6 +152,43 @@ def test_demo_detector_draws_every_prediction(
     _screenshot(page, "playground-detect.png", full_page=False)
 
 
+def _drawn(body: dict[str, Any], task: str) -> int:
+    """How many predictions the page should draw for ``body``."""
+    predictions = body["predictions"]
+    if task == "semantic-segmentation":
+        return len(predictions["present_class_ids"])
+    return len(predictions)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "task", "route"),
+    [
+        pytest.param("shapes-seg/1", "instance-segmentation", "instance_segmentation", id="seg"),
+        pytest.param("keypoints/1", "keypoint-detection", "keypoints_detection", id="pose"),
+        pytest.param("shapes-cls/1", "classification", "classification", id="cls"),
+        pytest.param("semantic/1", "semantic-segmentation", "semantic_segmentation", id="sem"),
+    ],
+)
+def test_every_demo_task_is_drawn(
+    page: Any,
+    server: RunningProcess,
+    demo_key: str,
+    shapes_image: Path,
+    model_id: str,
+    task: str,
+    route: str,
+) -> None:
+    _open(page, server, demo_key)
+    _choose(page, f"{model_id} — {task}")
+    body = _run(page, shapes_image, f"/infer/{route}").json()
+    page.get_by_test_id("prediction-count").wait_for()
+    assert page.get_by_test_id("prediction-count").inner_text() == str(_drawn(body, task))
+    assert _drawn(body, task) > 0
+    if task == "classification":
+        assert page.locator("#classes .bar").count() == _drawn(body, task)
+    _screenshot(page, f"playground-{route}.png", full_page=False)
+
+
 def test_stored_workflow_runs_with_outputs_and_trace(
     page: Any, server: RunningProcess, demo_key: str, shapes_image: Path
 ) -> None:
