@@ -12,13 +12,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["MAX_WORKFLOWS_NESTING", "Settings"]
+__all__ = ["DEFAULT_PROVIDER_URLS", "MAX_WORKFLOWS_NESTING", "Settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # The most VISIONFLOW_WORKFLOWS_MAX_NESTING may allow: JSON encoders stop at 255 levels, and a
 # definition's literals may become outputs that crops and wrappers nest further.
 MAX_WORKFLOWS_NESTING = 200
+# Where the API-model workflow blocks send their requests, by provider (the providers' documented
+# endpoints); VISIONFLOW_WORKFLOWS_PROVIDER_URLS ("openai=http://127.0.0.1:8000/v1,...") replaces
+# any of them, e.g. with a self-hosted OpenAI-compatible server.
+DEFAULT_PROVIDER_URLS: Mapping[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "xai": "https://api.x.ai/v1",
+    "google_vision": "https://vision.googleapis.com/v1",
+    "stability": "https://api.stability.ai",
+}
 
 
 def _bool(raw: str, name: str) -> bool:
@@ -137,6 +149,16 @@ class Settings:
     workflows_secret_env_allowlist: tuple[str, ...] = ()
     workflows_cache_max_entries: int = 1024
     workflows_max_inner_depth: int = 3
+    # API-model blocks (OpenAI, Claude, Gemini, OpenRouter, ...): whether they may call out at all
+    # (false: no request leaves the server, the step answers 403), provider base URLs (defaults:
+    # DEFAULT_PROVIDER_URLS), keys standing in for the reference's Roboflow-managed
+    # ``rf_key:account`` (none by default), the timeout of one request and the retries of a
+    # transient failure (transport error, 408, 429, 5xx).
+    workflows_allow_egress: bool = True
+    workflows_provider_urls: tuple[tuple[str, str], ...] = tuple(DEFAULT_PROVIDER_URLS.items())
+    workflows_provider_keys: tuple[tuple[str, str], ...] = ()
+    workflows_provider_timeout_s: float = 60.0
+    workflows_provider_retries: int = 2
     # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
     # version id maps to ``clip/1`` unless VISIONFLOW_CLIP_MODELS ("RN50=clip-rn50/1,...") says
     # otherwise, entry by entry; ``clip_default_version`` is used when a request names none (the
@@ -223,6 +245,7 @@ class Settings:
             ("WORKFLOWS_MAX_RUN_S", self.workflows_max_run_s),
             ("WORKFLOWS_REGEX_TIMEOUT_S", self.workflows_regex_timeout_s),
             ("WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S", self.workflows_webhook_max_timeout_s),
+            ("WORKFLOWS_PROVIDER_TIMEOUT_S", self.workflows_provider_timeout_s),
         ):
             if not seconds > 0:
                 raise ValueError(f"VISIONFLOW_{name} must be > 0 seconds, got {seconds}")
@@ -394,6 +417,32 @@ class Settings:
             ),
             workflows_sink_folder=(
                 Path(sink_folder) if (sink_folder := get("WORKFLOWS_SINK_FOLDER")) else None
+            ),
+            workflows_allow_egress=pick_bool(
+                "WORKFLOWS_ALLOW_EGRESS", defaults.workflows_allow_egress
+            ),
+            workflows_provider_urls=tuple(
+                {
+                    **DEFAULT_PROVIDER_URLS,
+                    **dict(
+                        _pairs(
+                            get("WORKFLOWS_PROVIDER_URLS") or "",
+                            "VISIONFLOW_WORKFLOWS_PROVIDER_URLS",
+                            "openai=http://127.0.0.1:8000/v1",
+                        )
+                    ),
+                }.items()
+            ),
+            workflows_provider_keys=_pairs(
+                get("WORKFLOWS_PROVIDER_KEYS") or "",
+                "VISIONFLOW_WORKFLOWS_PROVIDER_KEYS",
+                "openai=sk-...,anthropic=sk-ant-...",
+            ),
+            workflows_provider_timeout_s=pick_float(
+                "WORKFLOWS_PROVIDER_TIMEOUT_S", defaults.workflows_provider_timeout_s
+            ),
+            workflows_provider_retries=pick_int(
+                "WORKFLOWS_PROVIDER_RETRIES", defaults.workflows_provider_retries
             ),
             workflows_secret_env_allowlist=tuple(
                 n.strip()

@@ -13,6 +13,7 @@ from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.metrics import Metrics
 from visionflow.service.models import ModelAdmin
+from visionflow.service.providers import provider_environment
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
 from visionflow.service.yolo_world import YoloWorldService
@@ -80,6 +81,7 @@ class Services:
                 clip=clip,
                 yolo_world=yolo_world,
                 limits=WorkflowLimits.from_settings(settings),
+                providers=provider_environment(settings),
             ),
             clip=clip,
             yolo_world=yolo_world,

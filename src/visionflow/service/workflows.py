@@ -48,6 +48,7 @@ from visionflow.workflows import (
     WorkflowLimits,
     WorkflowNotFoundError,
 )
+from visionflow.workflows.blocks.llm_egress import ProviderEnvironment
 from visionflow.workflows.definition import check_engine_version
 from visionflow.workflows.describe import BlocksDescriber, describe_interface
 from visionflow.workflows.errors import WorkflowDefinitionError
@@ -181,12 +182,15 @@ class WorkflowService:
         clip: ClipService | None = None,
         yolo_world: YoloWorldService | None = None,
         limits: WorkflowLimits | None = None,
+        providers: ProviderEnvironment | None = None,
     ) -> None:
         # Definition size, nesting and steps (the compiler), run time (the executor), regex and
         # webhook timeouts (the run's budget): the server's settings, in one place.
         self.limits = limits or WorkflowLimits()
         self._sink_fetcher = sink_fetcher
         self._sink_folder = sink_folder
+        # The API-model blocks' outbound calls (``None``: those blocks refuse to run).
+        self._providers = providers
         self._sink_pool = SinkPool()
         self._registry = registry
         self._inference = inference
@@ -240,6 +244,7 @@ class WorkflowService:
             context=RunContext(
                 models=_CallerModels(self._inference, principal, self._clip, self._world),
                 sinks=self._sinks(request.disable_sinks),
+                providers=self._providers,
                 # Stateful blocks (data_aggregator, trackers) keep state per workspace.
                 tenant=principal.workspace or "",
             ),

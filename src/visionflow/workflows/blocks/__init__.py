@@ -17,6 +17,7 @@ from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
+from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
@@ -66,4 +67,5 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *ANALYTICS_BLOCKS,
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
+    *HOSTED_LLM_BLOCKS,
 )
