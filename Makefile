@@ -10,7 +10,7 @@ PIPFLAGS ?= -q
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIPFLAGS) --upgrade pip
-	$(BIN)/pip install $(PIPFLAGS) -e ".[test,ray]"
+	$(BIN)/pip install $(PIPFLAGS) -e ".[test,ray,s3]"
 	@touch $@
 
 $(SDK_VENV)/.installed: tests/compat/requirements.txt

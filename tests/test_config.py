@@ -164,3 +164,18 @@ def test_ray_settings_default_to_autoscaling_and_parse() -> None:
 def test_bad_ray_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings.from_env(env)
+
+
+def test_artifacts_on_a_bucket_are_read_and_checked() -> None:
+    settings = Settings.from_env(
+        {
+            "VISIONFLOW_ARTIFACTS_URL": "s3://models/prod",
+            "VISIONFLOW_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "VISIONFLOW_S3_TIMEOUT_S": "3",
+        }
+    )
+    assert settings.artifacts_url == "s3://models/prod"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert settings.s3_timeout_s == 3
+    with pytest.raises(ValueError, match="VISIONFLOW_ARTIFACTS_URL must be an s3://"):
+        Settings.from_env({"VISIONFLOW_ARTIFACTS_URL": "/mnt/shared"})

@@ -206,9 +206,24 @@ class Settings:
     ray_address: str | None = None
     ray_num_cpus: int | None = None
     ray_request_timeout_s: float = 60.0
+    # Artifacts (model weights) on an S3-compatible bucket, ``s3://bucket/prefix``, shared by
+    # every replica: ``artifacts_dir`` becomes a verified local cache of it. Credentials come
+    # from boto3's usual chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, profiles, instance
+    # roles); ``s3_endpoint_url`` points at MinIO, Ceph or another S3-compatible server.
+    artifacts_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         self._check_ray()
+        if self.artifacts_url is not None and not self.artifacts_url.startswith("s3://"):
+            raise ValueError(
+                "VISIONFLOW_ARTIFACTS_URL must be an s3://bucket[/prefix] URL, got "
+                f"{self.artifacts_url!r} (leave it unset for the local folder)"
+            )
+        if self.s3_timeout_s <= 0:
+            raise ValueError(f"VISIONFLOW_S3_TIMEOUT_S must be > 0, got {self.s3_timeout_s}")
         if self.workflows_definition_cache_s < 0:
             raise ValueError(
                 "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S must be >= 0 (0 disables the cache), "
@@ -501,4 +516,8 @@ class Settings:
             ray_request_timeout_s=pick_float(
                 "RAY_REQUEST_TIMEOUT_S", defaults.ray_request_timeout_s
             ),
+            artifacts_url=get("ARTIFACTS_URL"),
+            s3_endpoint_url=get("S3_ENDPOINT_URL"),
+            s3_region=get("S3_REGION"),
+            s3_timeout_s=pick_float("S3_TIMEOUT_S", defaults.s3_timeout_s),
         )

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "ApiKeyRequiredError",
+    "ArtifactStorageUnavailableError",
     "ConflictError",
     "ForbiddenError",
     "ImageDecodeError",
@@ -167,6 +168,12 @@ class RegistryUnavailableError(ServiceUnavailableError):
     """The registry database is locked, unreachable or read-only; a retry may succeed."""
 
     code = "registry_unavailable"
+
+
+class ArtifactStorageUnavailableError(ServiceUnavailableError):
+    """The shared artifact bucket cannot be reached or answers with a fault; a retry may succeed."""
+
+    code = "artifact_storage_unavailable"
 
 
 class ModelIntegrityError(ServiceUnavailableError):

@@ -56,6 +56,7 @@ def test_every_setting_in_the_manifest_is_read_by_settings() -> None:
             "VISIONFLOW_HOST": "0.0.0.0",
             "VISIONFLOW_REQUIRE_API_KEY": "true",
             "VISIONFLOW_REGISTER_DEMO_MODELS": "false",
+            "VISIONFLOW_ARTIFACTS_URL": "s3://visionflow-artifacts/prod",
         }
     )
     Settings.from_env(env)
@@ -63,6 +64,6 @@ def test_every_setting_in_the_manifest_is_read_by_settings() -> None:
 
 def test_the_dockerfile_installs_the_tested_extra_as_a_non_root_user() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
-    assert '".[ray]"' in text
+    assert '".[ray,s3]"' in text
     assert re.search(r"^USER visionflow$", text, flags=re.MULTILINE)
     assert "HEALTHCHECK" in text

@@ -17,7 +17,7 @@ from visionflow.service.providers import provider_environment
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
 from visionflow.service.yolo_world import YoloWorldService
-from visionflow.store import ArtifactStore, ChangeListener, Database, Registry
+from visionflow.store import ArtifactStore, ChangeListener, Database, Registry, S3Bucket
 from visionflow.workflows import WorkflowLimits
 
 __all__ = ["Services"]
@@ -47,7 +47,17 @@ class Services:
         if migrate:
             database.migrate()
         registry = Registry(database)
-        artifacts = ArtifactStore(settings.artifacts_dir)
+        bucket = (
+            None
+            if settings.artifacts_url is None
+            else S3Bucket(
+                settings.artifacts_url,
+                endpoint_url=settings.s3_endpoint_url,
+                region=settings.s3_region,
+                timeout_s=settings.s3_timeout_s,
+            )
+        )
+        artifacts = ArtifactStore(settings.artifacts_dir, bucket)
         # Temp files of writers killed mid-copy (e.g. `models add` under kill -9).
         artifacts.remove_orphans()
         architectures = ArchitectureRegistry()

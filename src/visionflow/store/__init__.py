@@ -1,6 +1,7 @@
 """The registry: workspaces, API keys, model versions, stored workflows, and artifact storage."""
 
 from visionflow.store.artifacts import ArtifactStore
+from visionflow.store.bucket import S3Bucket
 from visionflow.store.changes import Change, ChangeListener
 from visionflow.store.database import Database
 from visionflow.store.registry import (
@@ -20,6 +21,7 @@ __all__ = [
     "Database",
     "ModelVersionRecord",
     "Registry",
+    "S3Bucket",
     "StoredWorkflowRecord",
     "StoredWorkflowSummary",
     "WorkspaceRecord",
