@@ -5,6 +5,7 @@ from visionflow.workflows.block import Block
 from visionflow.workflows.blocks.aggregator import AGGREGATOR_BLOCKS
 from visionflow.workflows.blocks.analytics import ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
+from visionflow.workflows.blocks.background import BACKGROUND_BLOCKS
 from visionflow.workflows.blocks.cache import CACHE_BLOCKS
 from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
 from visionflow.workflows.blocks.clip import CLIP_BLOCKS
@@ -13,12 +14,14 @@ from visionflow.workflows.blocks.consensus import CONSENSUS_BLOCKS
 from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
 from visionflow.workflows.blocks.embeddings import EMBEDDING_BLOCKS
 from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
+from visionflow.workflows.blocks.features import FEATURE_BLOCKS
 from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
+from visionflow.workflows.blocks.image_quality import IMAGE_QUALITY_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
@@ -64,6 +67,9 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
     *IMAGE_FILTER_BLOCKS,
+    *FEATURE_BLOCKS,
+    *BACKGROUND_BLOCKS,
+    *IMAGE_QUALITY_BLOCKS,
     *ANALYTICS_BLOCKS,
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
