@@ -11,6 +11,9 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIPFLAGS) --upgrade pip
 	$(BIN)/pip install $(PIPFLAGS) -e ".[test,ray,s3]"
+# The tracker blocks' `trackers` package, without its opencv-python (GUI) dependency, which
+# would clash with opencv-python-headless; its other dependencies are ours.
+	$(BIN)/pip install $(PIPFLAGS) --no-deps "trackers==2.4.0"
 	@touch $@
 
 $(SDK_VENV)/.installed: tests/compat/requirements.txt

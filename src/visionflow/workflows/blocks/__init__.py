@@ -30,6 +30,7 @@ from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
 from visionflow.workflows.blocks.temporal import TEMPORAL_BLOCKS
+from visionflow.workflows.blocks.trackers import TRACKER_BLOCKS
 from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
 from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
 from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
@@ -60,6 +61,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *FUSION_BLOCKS,
     *PERSPECTIVE_BLOCKS,
     *TRACKING_BLOCKS,
+    *TRACKER_BLOCKS,
     *VISUALIZATION_BLOCKS,
     *ANNOTATOR_BLOCKS,
     *VISUAL_EFFECT_BLOCKS,
