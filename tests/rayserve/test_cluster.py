@@ -17,20 +17,16 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from psycopg import sql
 
-from tests.store.conftest import POSTGRES_ADMIN_URL, _admin_connection
+from tests.rayserve.cluster import Cluster, fresh_database, running_cluster
 from tests.support.sdk import run_sdk
-from tests.support.server import free_port
 from visionflow.service.demo import DEMO_MODELS, demo_model_path
 
 pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install -e '.[ray]')")
@@ -41,9 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 import shapes  # noqa: E402
 
-START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 60.0
-
 
 def shapes_jpeg() -> str:
     """A generated shapes image the demo detector finds shapes in, as base64."""
@@ -53,83 +46,16 @@ def shapes_jpeg() -> str:
     return base64.b64encode(jpeg.tobytes()).decode()
 
 
-@dataclass(frozen=True)
-class Cluster:
-    url: str
-    home: Path
-    env: dict[str, str]
-    log_path: Path
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "visionflow", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    name = f"visionflow_ray_{uuid.uuid4().hex}"
-    with _admin_connection() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with _admin_connection() as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Cluster]:
-    home = tmp_path_factory.mktemp("ray-home")
-    port = free_port()
-    env = {
-        **os.environ,
-        "VISIONFLOW_HOME": str(home),
-        "VISIONFLOW_DATABASE_URL": postgres_url,
-        "VISIONFLOW_PORT": str(port),
-        "VISIONFLOW_RAY_REPLICAS": "2",
-        "VISIONFLOW_RAY_INGRESS_REPLICAS": "2",
-        "VISIONFLOW_RAY_NUM_CPUS": "2",
-        "VISIONFLOW_RAY_MAX_MODELS_PER_REPLICA": "2",
-        "VISIONFLOW_ONNX_THREADS": "1",
-        "VISIONFLOW_REGISTER_DEMO_MODELS": "0",
-    }
-    log_path = home / "serve-ray.log"
-    url = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "visionflow", "serve-ray"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while b"serving on" not in log_path.read_bytes():
-            if process.poll() is not None:
-                pytest.fail(f"serve-ray exited early:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"serve-ray not up in {START_TIMEOUT_S:g} s:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield Cluster(url, home, env, log_path)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            code = process.wait()
-    # A clean stop: Serve and the cluster shut down on SIGTERM, exit status 0.
-    assert code == 0, log_path.read_text()[-4000:]
+    with running_cluster(tmp_path_factory.mktemp("ray-home"), postgres_url) as running:
+        yield running
 
 
 def _add_model(cluster: Cluster, workspace: str, model_id: str, file_name: str) -> None:
