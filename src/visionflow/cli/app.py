@@ -3,21 +3,26 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from visionflow.cli.bench import bench
+from visionflow.cli.common import HomeOption, JsonOption, console, errors, print_json
+from visionflow.cli.common import fail as _fail
+from visionflow.cli.common import registry as _registry
+from visionflow.cli.common import services as _services
+from visionflow.cli.common import settings as _settings
+from visionflow.cli.infer import infer
 from visionflow.cli.workflows import workflows_app
-from visionflow.config import Settings
-from visionflow.errors import VisionflowError
-from visionflow.models.params import DEFAULT_CONFIDENCE, DEFAULT_IOU_THRESHOLD
+from visionflow.errors import ModelNotFoundError, VisionflowError
+
+if TYPE_CHECKING:
+    from visionflow.store import ModelVersionRecord
 
 app = typer.Typer(
     name="visionflow",
@@ -32,38 +37,28 @@ app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(workflows_app, name="workflows")
-
-console = Console()
-errors = Console(stderr=True)
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", help="Data directory (default: $VISIONFLOW_HOME or ./.visionflow)."),
-]
+app.command()(infer)
+app.command()(bench)
 
 
-def _settings(home: Path | None, **overrides: object) -> Settings:
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        errors.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if home is not None:
-        changes["home"] = home
-    return settings.with_overrides(**changes) if changes else settings
+def _version(value: bool) -> None:
+    if value:
+        from visionflow import __version__
+
+        print(f"visionflow {__version__}")
+        raise typer.Exit()
 
 
-def _services(settings: Settings):  # type: ignore[no-untyped-def]
-    # Imported here so that `visionflow --help` stays fast.
-    from visionflow.service.services import Services
-
-    return Services.build(settings)
-
-
-def _fail(exc: VisionflowError) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {exc.message}")
-    return typer.Exit(code=1)
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+) -> None:
+    """Self-hosted computer-vision inference server (Roboflow-compatible API)."""
 
 
 @app.command()
@@ -159,23 +154,74 @@ def serve_ray(
     console.print("Ray Serve and the cluster stopped")
 
 
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
+
+
+def _table(*columns: str) -> Table:
+    """A table whose cells wrap rather than being cut: ids and hashes stay whole."""
+    table = Table()
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 @workspaces_app.command("create")
 def workspaces_create(name: str, home: HomeOption = None) -> None:
     """Create a workspace."""
     try:
-        record = _services(_settings(home)).registry.create_workspace(name)
+        record = _registry(_settings(home)).create_workspace(name)
     except VisionflowError as exc:
         raise _fail(exc) from None
     console.print(f"created workspace {record.name}")
 
 
 @workspaces_app.command("list")
-def workspaces_list(home: HomeOption = None) -> None:
-    """List workspaces."""
-    table = Table("name", "created")
-    for ws in _services(_settings(home)).registry.list_workspaces():
-        table.add_row(ws.name, ws.created_at.strftime("%Y-%m-%d %H:%M"))
+def workspaces_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List workspaces with how many keys, model versions and workflow versions each holds."""
+    registry = _registry(_settings(home))
+    rows = [(ws, registry.workspace_contents(ws.name)) for ws in registry.list_workspaces()]
+    if as_json:
+        print_json(
+            [
+                {
+                    "name": ws.name,
+                    "created_at": ws.created_at.isoformat(),
+                    "api_keys": held.api_keys,
+                    "model_versions": held.model_versions,
+                    "workflow_versions": held.workflow_versions,
+                }
+                for ws, held in rows
+            ]
+        )
+        return
+    table = _table("name", "created", "keys", "models", "workflows")
+    for ws, held in rows:
+        table.add_row(
+            ws.name,
+            _when(ws.created_at),
+            str(held.api_keys),
+            str(held.model_versions),
+            str(held.workflow_versions),
+        )
     console.print(table)
+
+
+@workspaces_app.command("delete")
+def workspaces_delete(
+    name: str,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also delete its keys, models and workflows.")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Delete workspace NAME (one that still holds keys, models or workflows only with --force)."""
+    try:
+        deleted = _registry(_settings(home)).delete_workspace(name, force=force)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    with_it = f" with {deleted.describe()}" if deleted.total else ""
+    console.print(f"deleted workspace {name}{with_it}")
 
 
 @keys_app.command("create")
@@ -201,7 +247,7 @@ def keys_create(
             raise typer.Exit(code=2)
         expires_at = datetime.now(UTC) + timedelta(days=expires_in_days)
     try:
-        record, key = _services(_settings(home)).registry.create_api_key(
+        record, key = _registry(_settings(home)).create_api_key(
             workspace, name, role=role, expires_at=expires_at
         )
     except VisionflowError as exc:
@@ -218,19 +264,45 @@ def keys_create(
 def keys_list(
     workspace: Annotated[str | None, typer.Option(help="Only this workspace.")] = None,
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List API keys (prefixes only; keys themselves are not stored)."""
-    table = Table("id", "workspace", "name", "role", "prefix", "created", "expires", "status")
-    for key in _services(_settings(home)).registry.list_api_keys(workspace):
+    try:
+        keys = _registry(_settings(home)).list_api_keys(workspace)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    rows = []
+    for key in keys:
         status = "revoked" if not key.active else "expired" if key.expired() else "active"
+        rows.append((key, status))
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": key.id,
+                    "workspace": key.workspace,
+                    "name": key.name,
+                    "role": key.role,
+                    "prefix": key.prefix,
+                    "created_at": key.created_at.isoformat(),
+                    "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+                    "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+                    "status": status,
+                }
+                for key, status in rows
+            ]
+        )
+        return
+    table = _table("id", "workspace", "name", "role", "prefix", "created", "expires", "status")
+    for key, status in rows:
         table.add_row(
             str(key.id),
             key.workspace,
             key.name,
             key.role,
             key.prefix + "…",
-            key.created_at.strftime("%Y-%m-%d %H:%M"),
-            key.expires_at.strftime("%Y-%m-%d %H:%M") if key.expires_at else "never",
+            _when(key.created_at),
+            _when(key.expires_at),
             status,
         )
     console.print(table)
@@ -238,9 +310,9 @@ def keys_list(
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: int, home: HomeOption = None) -> None:
-    """Revoke the API key with id KEY_ID (see `keys list`)."""
+    """Revoke the API key with id KEY_ID (see `keys list`); it stops working at once."""
     try:
-        record = _services(_settings(home)).registry.revoke_api_key(key_id)
+        record = _registry(_settings(home)).revoke_api_key(key_id)
     except VisionflowError as exc:
         raise _fail(exc) from None
     console.print(f"revoked API key #{record.id} ({record.prefix}…) of {record.workspace}")
@@ -279,90 +351,111 @@ def models_add(
     )
 
 
+def _model_dict(record: ModelVersionRecord) -> dict[str, object]:
+    return {
+        "workspace": record.workspace,
+        "model_id": record.model_id,
+        "task": record.task,
+        "architecture": record.architecture,
+        "package_sha256": record.package_sha256,
+        "created_at": record.created_at.isoformat(),
+    }
+
+
 @models_app.command("list")
 def models_list(
     workspace: Annotated[str | None, typer.Option(help="Only this workspace.")] = None,
     home: HomeOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List registered model versions."""
-    table = Table("workspace", "model id", "task", "architecture", "package", "created")
-    for record in _services(_settings(home)).registry.list_model_versions(workspace):
+    records = _registry(_settings(home)).list_model_versions(workspace)
+    if as_json:
+        print_json([_model_dict(record) for record in records])
+        return
+    table = _table("workspace", "model id", "task", "architecture", "package", "created")
+    for record in records:
         table.add_row(
             record.workspace,
             record.model_id,
             record.task,
             record.architecture,
             record.package_sha256[:12],
-            record.created_at.strftime("%Y-%m-%d %H:%M"),
+            _when(record.created_at),
         )
     console.print(table)
 
 
-@app.command()
-def infer(
-    image: Annotated[Path, typer.Argument(help="Image file.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="project/version")],
-    workspace: Annotated[str, typer.Option(help="Workspace to look the model up in.")] = "demo",
-    confidence: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0, max=1.0, help=f"Minimum confidence, 0..1 [default: {DEFAULT_CONFIDENCE}]."
-        ),
-    ] = None,
-    iou_threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            help=f"NMS IoU threshold, 0..1 [default: {DEFAULT_IOU_THRESHOLD}].",
-        ),
-    ] = None,
-    out: Annotated[Path | None, typer.Option(help="Write an annotated image here.")] = None,
+def _find_model(home: Path | None, workspace: str, model_id: str) -> ModelVersionRecord:
+    from visionflow.service.inference import parse_model_id
+
+    project, version = parse_model_id(model_id)
+    registry = _registry(_settings(home))
+    registry.get_workspace(workspace)
+    record = registry.find_model_version(workspace, project, version)
+    if record is None:
+        raise ModelNotFoundError(f"model {model_id!r} is not registered in workspace {workspace!r}")
+    return record
+
+
+@models_app.command("show")
+def models_show(
+    model_id: Annotated[str, typer.Argument(help="project/version")],
+    workspace: Annotated[str, typer.Option(help="Workspace of the model.")] = "demo",
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a registered model version: task, classes, input, versions of its project."""
+    from visionflow.service.catalog import describe_model
+    from visionflow.store import ArtifactStore
+
+    try:
+        config = _settings(home)
+        record = _find_model(home, workspace, model_id)
+        entry = describe_model(_registry(config), ArtifactStore(config.artifacts_dir), record)
+    except VisionflowError as exc:
+        raise _fail(exc) from None
+    body = entry.as_dict()
+    if as_json:
+        print_json(body)
+        return
+    table = _table("field", "value")
+    for name in (
+        "model_id",
+        "workspace",
+        "task_type",
+        "architecture",
+        "request_path",
+        "versions",
+        "class_names",
+        "input_width",
+        "input_height",
+        "skeleton",
+        "package_sha256",
+        "created_at",
+    ):
+        value = body[name]
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        table.add_row(name, shown)
+    console.print(table)
+
+
+@models_app.command("remove")
+def models_remove(
+    model_id: Annotated[str, typer.Argument(help="project/version")],
+    workspace: Annotated[str, typer.Option(help="Workspace of the model.")] = "demo",
     home: HomeOption = None,
 ) -> None:
-    """Run a registered model on IMAGE in-process and print the JSON result."""
-    from visionflow.core.visualization import encode_jpeg
-    from visionflow.http.serialize import WireOptions, prediction_body
-    from visionflow.models.params import ParamValues, build_params
-    from visionflow.service.auth import Principal
-    from visionflow.service.images import ImageRef
-    from visionflow.service.predict import VisualizeOptions, predict
-
-    settings = _settings(home)
-    services = _services(settings)
-    principal = Principal(workspace, tuple(dict.fromkeys((workspace, settings.demo_workspace))))
+    """Unregister a model version: servers answer 404 for it from their next request. Weight
+    files stay in the artifact store (other versions may share them)."""
     try:
-        data = image.read_bytes()
-    except OSError as exc:
-        errors.print(f"[red]error:[/red] cannot read {image}: {exc.strerror}")
-        raise typer.Exit(code=1) from None
-    try:
-        task = services.inference.acquire(principal, model).record.task
-        values = ParamValues(confidence=confidence, iou_threshold=iou_threshold)
-        params = build_params(task, values)
-        _view, predictions = predict(
-            services,
-            principal,
-            model,
-            [ImageRef("bytes", data)],
-            params,
-            VisualizeOptions(labels=True, stroke_width=2) if out is not None else None,
+        record = _find_model(home, workspace, model_id)
+        _registry(_settings(home)).delete_model_version(
+            record.workspace, record.project, record.version
         )
     except VisionflowError as exc:
         raise _fail(exc) from None
-    result = predictions[0]
-    body = prediction_body(
-        result,
-        inference_id=None,
-        time_s=None,
-        options=WireOptions.for_params(params),
-    )
-    body.pop("visualization", None)
-    json.dump(body, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    if out is not None and result.visualization_bgr is not None:
-        out.write_bytes(encode_jpeg(result.visualization_bgr))
-        errors.print(f"annotated image written to {out}")
+    console.print(f"removed {record.model_id} from {record.workspace}")
 
 
 def main() -> None:

@@ -12,16 +12,18 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from visionflow.core.wire import TASK_ROUTES
 from visionflow.errors import InvalidInputError, VisionflowError
 from visionflow.models.manifest import ModelManifest
 from visionflow.service.auth import Principal
-from visionflow.service.services import Services
-from visionflow.store import ModelVersionRecord
+from visionflow.store import ArtifactStore, ModelVersionRecord, Registry
 
-__all__ = ["CatalogEntry", "list_models", "upload_model"]
+if TYPE_CHECKING:
+    from visionflow.service.services import Services
+
+__all__ = ["CatalogEntry", "describe_model", "list_models", "upload_model"]
 
 # What an uploaded file may be: the importers read single ONNX files (Ultralytics exports).
 _UPLOAD_SUFFIXES = (".onnx",)
@@ -59,9 +61,9 @@ class CatalogEntry:
         }
 
 
-def _manifest(svc: Services, record: ModelVersionRecord) -> ModelManifest | None:
+def _manifest(artifacts: ArtifactStore, record: ModelVersionRecord) -> ModelManifest | None:
     try:
-        return ModelManifest.from_json_bytes(svc.artifacts.read_bytes(record.package_sha256))
+        return ModelManifest.from_json_bytes(artifacts.read_bytes(record.package_sha256))
     except (OSError, VisionflowError):
         return None
 
@@ -82,12 +84,27 @@ def list_models(svc: Services, principal: Principal) -> list[CatalogEntry]:
     return [
         CatalogEntry(
             record,
-            _manifest(svc, record),
+            _manifest(svc.artifacts, record),
             record.model_id in loaded,
             tuple(sorted(versions[(record.workspace, record.project)])),
         )
         for record in records
     ]
+
+
+def describe_model(
+    registry: Registry, artifacts: ArtifactStore, record: ModelVersionRecord
+) -> CatalogEntry:
+    """``record`` with its manifest and its project's versions (``loaded`` is about a server's
+    memory, which this process does not know: always ``False``)."""
+    versions = tuple(
+        sorted(
+            r.version
+            for r in registry.list_model_versions(record.workspace)
+            if r.project == record.project
+        )
+    )
+    return CatalogEntry(record, _manifest(artifacts, record), False, versions)
 
 
 def upload_model(

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from visionflow.errors import (
     ConflictError,
@@ -51,6 +52,29 @@ class WorkspaceRecord:
     id: int
     name: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class WorkspaceContents:
+    api_keys: int
+    model_versions: int
+    workflow_versions: int
+
+    @property
+    def total(self) -> int:
+        return self.api_keys + self.model_versions + self.workflow_versions
+
+    def describe(self) -> str:
+        parts = [
+            f"{count} {noun}"
+            for count, noun in (
+                (self.api_keys, "API key(s)"),
+                (self.model_versions, "model version(s)"),
+                (self.workflow_versions, "stored workflow version(s)"),
+            )
+            if count
+        ]
+        return ", ".join(parts) or "nothing"
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,24 @@ def _model_record(row: ModelVersion, workspace: str) -> ModelVersionRecord:
     )
 
 
+_WORKSPACE_CHILDREN: tuple[type[ApiKey] | type[ModelVersion] | type[StoredWorkflow], ...] = (
+    ApiKey,
+    ModelVersion,
+    StoredWorkflow,
+)
+
+
+def _contents(session: Session, workspace_id: int) -> WorkspaceContents:
+    counts = [
+        session.scalar(
+            select(func.count()).select_from(table).where(table.workspace_id == workspace_id)
+        )
+        or 0
+        for table in _WORKSPACE_CHILDREN
+    ]
+    return WorkspaceContents(*counts)
+
+
 def validate_workspace_name(name: str) -> str:
     if not _WORKSPACE_NAME.fullmatch(name):
         raise InvalidInputError(
@@ -197,6 +239,34 @@ class Registry:
         with self.database.session() as session:
             rows = session.scalars(select(Workspace).order_by(Workspace.name))
             return [_workspace_record(r) for r in rows]
+
+    def workspace_contents(self, name: str) -> WorkspaceContents:
+        """How many keys, model versions and stored workflow versions ``name`` holds."""
+        with self.database.session() as session:
+            row = session.scalar(select(Workspace).where(Workspace.name == name))
+            if row is None:
+                raise WorkspaceNotFoundError(f"workspace {name!r} does not exist")
+            return _contents(session, row.id)
+
+    def delete_workspace(self, name: str, *, force: bool = False) -> WorkspaceContents:
+        """Delete workspace ``name``; one that still holds keys, models or workflows only with
+        ``force`` (they go with it). Returns what was deleted with it. Weight files stay in the
+        artifact store (other versions may share them)."""
+        with self.database.session() as session:
+            row = session.scalar(select(Workspace).where(Workspace.name == name))
+            if row is None:
+                raise WorkspaceNotFoundError(f"workspace {name!r} does not exist")
+            contents = _contents(session, row.id)
+            if contents.total and not force:
+                raise ConflictError(
+                    f"workspace {name!r} still holds {contents.describe()}; delete those first "
+                    "or pass --force to delete them with it"
+                )
+            for table in _WORKSPACE_CHILDREN:
+                for child in session.scalars(select(table).where(table.workspace_id == row.id)):
+                    session.delete(child)
+            session.delete(row)
+            return contents
 
     # -- API keys ---------------------------------------------------------------------------
     def create_api_key(
