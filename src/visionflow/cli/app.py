@@ -22,6 +22,7 @@ from visionflow.cli.workflows import workflows_app
 from visionflow.errors import ModelNotFoundError, VisionflowError
 
 if TYPE_CHECKING:
+    from visionflow.service.demo import DemoSetup
     from visionflow.store import ModelVersionRecord
 
 app = typer.Typer(
@@ -61,6 +62,17 @@ def _root(
     """Self-hosted computer-vision inference server (Roboflow-compatible API)."""
 
 
+def _print_demo_key(workspace: str, demo: DemoSetup) -> None:
+    """The key itself only on the start that created it; then only where it is kept."""
+    if demo.key_created:
+        console.print(
+            f"demo workspace [bold]{workspace}[/bold] API key (shown once): "
+            f"[green]{demo.api_key}[/green]  (saved in {demo.key_file})"
+        )
+    else:
+        console.print(f"demo workspace [bold]{workspace}[/bold] API key: in {demo.key_file}")
+
+
 @app.command()
 def serve(
     home: HomeOption = None,
@@ -84,10 +96,7 @@ def serve(
     console.print(f"[bold]visionflow[/bold] data directory: {settings.home.resolve()}")
     if demo.registered:
         console.print(f"registered demo models: {', '.join(demo.registered)}")
-    console.print(
-        f"demo workspace [bold]{settings.demo_workspace}[/bold] API key: "
-        f"[green]{demo.api_key}[/green]  (also in {demo.key_file})"
-    )
+    _print_demo_key(settings.demo_workspace, demo)
     if settings.api_key_required:
         console.print("listening beyond loopback: every request needs a valid API key")
     console.print(f"serving on {base}  (API docs: {base}/docs)")
@@ -144,10 +153,7 @@ def serve_ray(
         console.print(f"[bold]visionflow[/bold] on Ray Serve, data directory: {settings.home}")
         if demo.registered:
             console.print(f"registered demo models: {', '.join(demo.registered)}")
-        console.print(
-            f"demo workspace [bold]{settings.demo_workspace}[/bold] API key: "
-            f"[green]{demo.api_key}[/green]  (also in {demo.key_file})"
-        )
+        _print_demo_key(settings.demo_workspace, demo)
         console.print(f"serving on {base}  (API docs: {base}/docs); Ctrl-C stops the cluster")
 
     serve_until_signalled(settings, ready)

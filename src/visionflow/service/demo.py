@@ -29,6 +29,8 @@ class DemoSetup:
     api_key: str
     registered: tuple[str, ...]
     key_file: Path
+    # True when this start created the key (show it once; later starts name only its file).
+    key_created: bool = False
 
 
 def demo_model_path(file_name: str) -> Path:
@@ -56,9 +58,12 @@ def ensure_demo(settings: Settings, registry: Registry, admin: ModelAdmin) -> De
             registered.append(model_id)
     key_file = settings.home / _KEY_FILE
     key = key_file.read_text().strip() if key_file.is_file() else ""
-    if not key or registry.workspace_for_key(key) is None:
+    created = not key or registry.workspace_for_key(key) is None
+    if created:
         _record, key = registry.create_api_key(workspace, name="demo (created by first start)")
         settings.home.mkdir(parents=True, exist_ok=True)
         key_file.write_text(key + "\n")
         os.chmod(key_file, 0o600)
-    return DemoSetup(api_key=key, registered=tuple(registered), key_file=key_file)
+    return DemoSetup(
+        api_key=key, registered=tuple(registered), key_file=key_file, key_created=created
+    )
