@@ -216,3 +216,28 @@ def test_scalar_operations(value: Any, operations: list[dict[str, Any]], expecte
         ],
     )
     assert result["out"] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        pytest.param('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")', id="formula"),
+        pytest.param("+1", "'+1", id="plus"),
+        pytest.param("-2", "'-2", id="minus"),
+        pytest.param("@SUM(A1)", "'@SUM(A1)", id="at"),
+        pytest.param("plain", "plain", id="plain"),
+    ],
+)
+def test_csv_formatter_neutralizes_spreadsheet_formulas(value: str, written: str) -> None:
+    results = run(
+        [step("csv_formatter@v1", "csv", columns_data={"note": "$inputs.note"})],
+        {"csv": "$steps.csv.csv_content"},
+        IMAGES,
+        {"image": "a", "note": value},
+        declared=[
+            {"type": "WorkflowImage", "name": "image"},
+            {"type": "WorkflowParameter", "name": "note"},
+        ],
+    )
+    rows = list(csv.DictReader(io.StringIO(results[0]["csv"])))
+    assert rows[0]["note"] == written

@@ -135,9 +135,15 @@ class CsvFormatterManifest(StepManifest):
         return value
 
 
+# A cell a spreadsheet would read as a formula gets a leading quote, as the reference does.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
     return str(value)
 
 
