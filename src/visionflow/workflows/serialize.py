@@ -45,7 +45,8 @@ class Secret(str):
 RLE_MASK = "rle_mask"
 # Per-detection values blocks put in ``data`` that the reference writes into each prediction
 # under the same key: a decoded QR/barcode text, seconds spent in a zone, deviation from a
-# reference path, velocity (``[vx, vy]`` px/s) and speed, their smoothed forms, mask areas.
+# reference path, velocity (``[vx, vy]`` px/s) and speed, their smoothed forms, mask areas, the
+# distance to the nearest target (``detections_nearest_neighbor``).
 _PASSTHROUGH = (
     "path_deviation",
     "time_in_zone",
@@ -56,6 +57,7 @@ _PASSTHROUGH = (
     "smoothed_speed",
     "area_px",
     "area_converted",
+    "nearest_target_distance",
 )
 # ``bounding_rect`` results: the rotated rectangle's 4 integer corners (``rect``, also written as
 # ``polygon``), its ``width`` and ``height`` (replacing the box's, as the reference does)

@@ -22,6 +22,8 @@ from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
 from visionflow.workflows.blocks.image_quality import IMAGE_QUALITY_BLOCKS
+from visionflow.workflows.blocks.mask_snap import MASK_SNAP_BLOCKS
+from visionflow.workflows.blocks.measurement import MEASUREMENT_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
@@ -72,6 +74,8 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *FEATURE_BLOCKS,
     *BACKGROUND_BLOCKS,
     *IMAGE_QUALITY_BLOCKS,
+    *MEASUREMENT_BLOCKS,
+    *MASK_SNAP_BLOCKS,
     *ANALYTICS_BLOCKS,
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
