@@ -217,7 +217,8 @@ class SiftComparisonV2(Block):
         outputs["good_matches_count"] = len(good)
         outputs["images_match"] = len(good) >= threshold
         if visualize and one.image is not None and two.image is not None:
-            assert one.points is not None and two.points is not None
+            assert one.points is not None
+            assert two.points is not None
             drawing: dict[str, Any] = (
                 {"flags": cv2.DrawMatchesFlags_NOT_DRAW_SINGLE_POINTS}
                 if matcher == "BFMatcher"
