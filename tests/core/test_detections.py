@@ -10,6 +10,7 @@ from visionflow.core.detections import (
     DETECTION_ID,
     empty_detections,
     make_detections,
+    random_uuid4s,
 )
 
 NAMES = ("circle", "square", "triangle")
@@ -81,3 +82,14 @@ def test_indexing_keeps_data_aligned() -> None:
 
     assert second.data[CLASS_NAME].tolist() == ["square"]
     assert second.data[DETECTION_ID].tolist() == [detections.data[DETECTION_ID][1]]
+
+
+@pytest.mark.parametrize("count", [pytest.param(0, id="empty"), 1, 300])
+def test_random_uuid4s_are_canonical_distinct_version_4(count: int) -> None:
+    ids = random_uuid4s(count)
+
+    parsed = [uuid.UUID(text) for text in ids]
+    assert len(ids) == count
+    assert [str(value) for value in parsed] == ids  # canonical lower-case 8-4-4-4-12
+    assert all(value.version == 4 and value.variant == uuid.RFC_4122 for value in parsed)
+    assert len(set(ids)) == count

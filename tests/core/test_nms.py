@@ -179,3 +179,64 @@ def test_non_max_suppression_keeps_what_torchvision_batched_nms_keeps(case: int)
     )
 
     assert keep.tolist() == data[f"keep_{case}"].tolist()
+
+
+def _one_by_one(
+    xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_threshold: float, limit: int
+) -> list[int]:
+    """Greedy NMS one box at a time, per class, in float32 as torchvision: the oracle."""
+    order = np.argsort(-scores, kind="stable")
+    boxes = xyxy.astype(np.float32)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    zero = np.float32(0.0)
+    kept: list[int] = []
+    suppressed = np.zeros(len(order), dtype=bool)
+    for rank, best in enumerate(order):
+        if suppressed[rank]:
+            continue
+        kept.append(int(best))
+        if len(kept) == limit:
+            break
+        for later in range(rank + 1, len(order)):
+            other = order[later]
+            if suppressed[later] or classes[other] != classes[best]:
+                continue
+            width = max(
+                zero, min(boxes[best, 2], boxes[other, 2]) - max(boxes[best, 0], boxes[other, 0])
+            )
+            height = max(
+                zero, min(boxes[best, 3], boxes[other, 3]) - max(boxes[best, 1], boxes[other, 1])
+            )
+            inter = np.float32(width * height)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                iou = np.float32(inter / (areas[best] + areas[other] - inter))
+            if float(iou) > iou_threshold:
+                suppressed[later] = True
+    return kept
+
+
+@pytest.mark.parametrize(
+    ("count", "classes", "limit"),
+    [
+        pytest.param(1, 3, 300, id="one"),
+        pytest.param(1200, 4, 300, id="per-class-path-cut-at-300"),
+        pytest.param(1500, 1, 10_000, id="one-class-many-blocks"),
+        pytest.param(2100, 80, 10_000, id="80-classes-all-survivors"),
+    ],
+)
+def test_blocked_nms_keeps_what_one_box_at_a_time_keeps(
+    count: int, classes: int, limit: int
+) -> None:
+    # Crowded boxes on a coarse grid (many ties and exact-threshold overlaps), across the
+    # vectorised blocks: the same boxes, in the same order, as the one-at-a-time loop.
+    rng = np.random.default_rng(count)
+    top_left = rng.integers(0, 120, (count, 2)).astype(np.float32)
+    boxes = np.concatenate([top_left, top_left + rng.integers(1, 40, (count, 2))], axis=1)
+    scores = (rng.integers(1, 50, count) / 50).astype(np.float32)
+    class_ids = rng.integers(0, classes, count)
+
+    keep = non_max_suppression(
+        boxes, scores, class_ids, confidence=0.0, iou_threshold=0.45, max_detections=limit
+    )
+
+    assert keep.tolist() == _one_by_one(boxes, scores, class_ids, 0.45, limit)

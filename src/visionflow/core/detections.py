@@ -6,7 +6,7 @@ Conventions for ``Detections.data`` keys: ``class_name`` (``(N,)`` str), ``detec
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = [
     "POLYGON",
     "empty_detections",
     "make_detections",
+    "random_uuid4s",
 ]
 
 CLASS_NAME = "class_name"
@@ -34,6 +35,20 @@ POLYGON = "polygon"
 KEYPOINTS_XY = "keypoints_xy"
 KEYPOINTS_CONFIDENCE = "keypoints_confidence"
 KEYPOINTS_CLASS_NAME = "keypoints_class_name"
+
+
+def random_uuid4s(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as canonical strings, from one ``os.urandom`` read:
+    what ``str(uuid.uuid4())`` gives, ~4x faster for hundreds of detections."""
+    octets = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
+    octets[:, 6] = (octets[:, 6] & 0x0F) | 0x40  # version 4
+    octets[:, 8] = (octets[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = octets.tobytes().hex()
+    return [
+        f"{digits[i : i + 8]}-{digits[i + 8 : i + 12]}-{digits[i + 12 : i + 16]}-"
+        f"{digits[i + 16 : i + 20]}-{digits[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
 
 
 def make_detections(
@@ -52,7 +67,7 @@ def make_detections(
         class_id=ids,
         data={
             CLASS_NAME: np.array(names, dtype=object).reshape(count),
-            DETECTION_ID: np.array([str(uuid.uuid4()) for _ in range(count)], dtype=object),
+            DETECTION_ID: np.array(random_uuid4s(count), dtype=object).reshape(count),
         },
     )
 
