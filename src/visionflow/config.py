@@ -214,9 +214,22 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     s3_timeout_s: float = 10.0
+    # Video inference pipelines (``/inference_pipelines/*``): local video files only under
+    # ``video_folder`` (``None``: file sources refused); at most ``max_pipelines`` running at once
+    # on this server and ``max_pipeline_sources`` videos each; a pipeline's results buffer holds
+    # at most ``max_pipeline_results`` entries (the request's ``results_buffer_size`` is capped
+    # by it) and each source buffers ``pipeline_frame_buffer`` decoded frames; a lost stream is
+    # reopened after 0.5 s, doubling up to ``pipeline_reconnect_max_s``.
+    video_folder: Path | None = None
+    max_pipelines: int = 4
+    max_pipeline_sources: int = 4
+    max_pipeline_results: int = 256
+    pipeline_frame_buffer: int = 8
+    pipeline_reconnect_max_s: float = 10.0
 
     def __post_init__(self) -> None:
         self._check_ray()
+        self._check_pipelines()
         if self.artifacts_url is not None and not self.artifacts_url.startswith("s3://"):
             raise ValueError(
                 "VISIONFLOW_ARTIFACTS_URL must be an s3://bucket[/prefix] URL, got "
@@ -278,6 +291,21 @@ class Settings:
         if self.clip_max_batch_size < 1:
             raise ValueError(
                 f"VISIONFLOW_CLIP_MAX_BATCH_SIZE must be >= 1, got {self.clip_max_batch_size}"
+            )
+
+    def _check_pipelines(self) -> None:
+        for name, count in (
+            ("MAX_PIPELINES", self.max_pipelines),
+            ("MAX_PIPELINE_SOURCES", self.max_pipeline_sources),
+            ("MAX_PIPELINE_RESULTS", self.max_pipeline_results),
+            ("PIPELINE_FRAME_BUFFER", self.pipeline_frame_buffer),
+        ):
+            if count < 1:
+                raise ValueError(f"VISIONFLOW_{name} must be >= 1, got {count}")
+        if not self.pipeline_reconnect_max_s > 0:
+            raise ValueError(
+                "VISIONFLOW_PIPELINE_RECONNECT_MAX_S must be > 0 seconds, "
+                f"got {self.pipeline_reconnect_max_s}"
             )
 
     def _check_ray(self) -> None:
@@ -520,4 +548,12 @@ class Settings:
             s3_endpoint_url=get("S3_ENDPOINT_URL"),
             s3_region=get("S3_REGION"),
             s3_timeout_s=pick_float("S3_TIMEOUT_S", defaults.s3_timeout_s),
+            video_folder=Path(folder) if (folder := get("VIDEO_FOLDER")) else None,
+            max_pipelines=pick_int("MAX_PIPELINES", defaults.max_pipelines),
+            max_pipeline_sources=pick_int("MAX_PIPELINE_SOURCES", defaults.max_pipeline_sources),
+            max_pipeline_results=pick_int("MAX_PIPELINE_RESULTS", defaults.max_pipeline_results),
+            pipeline_frame_buffer=pick_int("PIPELINE_FRAME_BUFFER", defaults.pipeline_frame_buffer),
+            pipeline_reconnect_max_s=pick_float(
+                "PIPELINE_RECONNECT_MAX_S", defaults.pipeline_reconnect_max_s
+            ),
         )

@@ -32,6 +32,7 @@ WORKSPACE_PATHS = {
     "{workflow_id}": "greeting",
     "{project}": "known",
     "{version}": "1",
+    "{pipeline_id}": "5b0c1f5e-0000-4000-8000-000000000000",
 }
 
 # (method, path template) → (query params, JSON body or raw bytes): a request that passes the
@@ -82,6 +83,19 @@ REQUESTS: dict[tuple[str, str], tuple[dict[str, str], Any]] = {
         {},
         {"type": "roboflow_core/property_definition@v1", "name": "p"},
     ),
+    ("POST", "/inference_pipelines/initialise"): (
+        {},
+        {
+            "video_configuration": {"video_reference": "video.mp4"},
+            "processing_configuration": {"workflow_specification": GREETING},
+        },
+    ),
+    ("GET", "/inference_pipelines/list"): ({}, None),
+    ("GET", "/inference_pipelines/{pipeline_id}/status"): ({}, None),
+    ("POST", "/inference_pipelines/{pipeline_id}/pause"): ({}, None),
+    ("POST", "/inference_pipelines/{pipeline_id}/resume"): ({}, None),
+    ("POST", "/inference_pipelines/{pipeline_id}/terminate"): ({}, None),
+    ("GET", "/inference_pipelines/{pipeline_id}/consume"): ({}, {"excluded_fields": []}),
 }
 
 

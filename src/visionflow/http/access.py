@@ -89,6 +89,14 @@ ROUTE_ACCESS: dict[tuple[str, str], Rule] = {
     ("GET", "/{workspace_name}/workflows"): _INFER,
     ("GET", "/{workspace_name}/workflows/{workflow_id}"): _INFER,
     ("POST", "/{workspace_name}/workflows/{workflow_id}/versions"): _ADMIN,
+    # video inference pipelines (the SDK sends its key in the body of GET calls too)
+    ("POST", "/inference_pipelines/initialise"): _INFER,
+    ("GET", "/inference_pipelines/list"): _INFER,
+    ("GET", "/inference_pipelines/{pipeline_id}/status"): _INFER,
+    ("POST", "/inference_pipelines/{pipeline_id}/pause"): _INFER,
+    ("POST", "/inference_pipelines/{pipeline_id}/resume"): _INFER,
+    ("POST", "/inference_pipelines/{pipeline_id}/terminate"): _INFER,
+    ("GET", "/inference_pipelines/{pipeline_id}/consume"): _INFER,
     # introspection
     ("GET", "/workflows/execution_engine/versions"): _INTROSPECTION,
     ("POST", "/workflows/blocks/describe"): _INTROSPECTION_NO_QUERY,

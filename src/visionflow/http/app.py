@@ -28,12 +28,14 @@ from visionflow.http.routes import (
     legacy,
     models,
     ocr,
+    pipelines,
     playground,
     workflows,
     yolo_world,
 )
 from visionflow.http.unicode import UnicodeBodyMiddleware
 from visionflow.service.services import Services
+from visionflow.streams import PipelineManager
 
 __all__ = ["create_app"]
 
@@ -56,6 +58,7 @@ def create_app(services: Services) -> FastAPI:
         try:
             yield
         finally:
+            app.state.pipelines.close()  # every pipeline terminated before the services stop
             services.stop()
 
     app = FastAPI(
@@ -68,6 +71,7 @@ def create_app(services: Services) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
+    app.state.pipelines = PipelineManager.for_services(services)
     app.state.server_id = str(uuid.uuid4())
     redactor = PathRedactor.for_server(settings.home, settings.workflows_sink_folder)
     install_error_handlers(app, services.metrics, redactor)
@@ -86,6 +90,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ocr.router)
     app.include_router(clip.router)
     app.include_router(yolo_world.router)
+    app.include_router(pipelines.router)
     app.include_router(docs.router)
     app.include_router(playground.router)
     # The catch-all legacy route goes last so it never shadows a specific route.

@@ -110,6 +110,11 @@ class ImageLoader:
         self._settings = settings
         self._fetcher = fetcher
 
+    @property
+    def fetcher(self) -> UrlFetcher:
+        """The URL guard and fetcher (video pipelines check stream URLs with it too)."""
+        return self._fetcher
+
     def budget(self, images: int = 0) -> RequestImageBudget:
         """A new budget for one request, having counted ``images`` images (413 when they are
         already too many)."""

@@ -94,6 +94,15 @@ class UrlFetcher:
         if not host:
             raise UrlNotAllowedError(f"{purpose} {url!r} has no host")
         port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = await self._allowed_address(host, port, purpose)
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+        host_header = parts.netloc.rsplit("@", 1)[-1]
+        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        return pinned, host_header, host
+
+    async def _allowed_address(self, host: str, port: int, purpose: str) -> IPAddress:
+        """The first address ``host`` resolves to, when every one of them may be reached."""
         try:
             found = await asyncio.get_running_loop().run_in_executor(
                 None, self._resolver, host, port
@@ -110,12 +119,35 @@ class UrlFetcher:
                 "loopback, private and link-local targets are refused (set "
                 "VISIONFLOW_ALLOW_PRIVATE_URLS=true or VISIONFLOW_URL_ALLOW_NETWORKS to allow)"
             )
-        address = addresses[0]
+        return addresses[0]
+
+    def check_stream(self, url: str) -> str:
+        """``url`` of a video stream (``rtsp``, ``rtsps``, ``http``, ``https``) once its host
+        resolves to addresses callers may reach (the image URLs' rule), with the host replaced
+        by the checked address for ``rtsp`` and ``http``, so the video decoder's own DNS lookup
+        cannot be pointed elsewhere (``https`` keeps its name for the TLS certificate check)."""
+        parts = urlsplit(url)
+        schemes = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+        if parts.scheme not in schemes:
+            raise UrlNotAllowedError(
+                f"video stream URL scheme {parts.scheme!r} is not allowed "
+                f"({', '.join(sorted(schemes))})"
+            )
+        host = parts.hostname
+        if not host:
+            raise UrlNotAllowedError(f"video stream URL {url!r} has no host")
+        try:
+            port = parts.port or schemes[parts.scheme]
+        except ValueError:
+            raise UrlNotAllowedError(f"video stream URL {url!r} has an invalid port") from None
+        address = _run(self._allowed_address(host, port, "video stream URL"))
+        if parts.scheme in {"https", "rtsps"}:
+            return url
         literal = f"[{address}]" if address.version == 6 else str(address)
-        netloc = literal if parts.port is None else f"{literal}:{parts.port}"
-        host_header = parts.netloc.rsplit("@", 1)[-1]
-        pinned = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-        return pinned, host_header, host
+        credentials = parts.netloc.rpartition("@")[0]
+        netloc = (f"{credentials}@" if credentials else "") + literal
+        netloc += "" if parts.port is None else f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
 
     def fetch(self, url: str) -> bytes:
         """GET an image URL (size-limited), refusing non-public targets on every hop."""

@@ -43,6 +43,7 @@ from visionflow.workflows import (
     CompiledWorkflow,
     Compiler,
     Executor,
+    MemoryScope,
     Profiler,
     RunContext,
     WorkflowLimits,
@@ -139,6 +140,13 @@ def _image_decoder(
         elif value is not None:
             values.append(value)
     return images.decoder(values)
+
+
+def _frame_pixels(value: Any) -> npt.NDArray[np.uint8]:
+    pixels = value.get("value") if isinstance(value, dict) else None
+    if not isinstance(pixels, np.ndarray):
+        raise InvalidInputError("a video frame input must hold the decoded pixels")
+    return pixels
 
 
 def definition_from(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,6 +262,34 @@ class WorkflowService:
         )
         profiler.mark("workflow_run", "E")
         return WorkflowResult(outputs, profiler.events())
+
+    def run_frames(
+        self,
+        principal: Principal,
+        definition: Mapping[str, Any],
+        inputs: Mapping[str, Any],
+        *,
+        memory: MemoryScope,
+        disable_sinks: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Run on frames a video pipeline decoded: image inputs are ``{"type": "numpy_object",
+        "value": (H, W, 3) uint8 BGR, "video_metadata": VideoMetadata}`` (one per frame), and
+        stateful blocks keep their state in ``memory`` (the pipeline's own). The outputs are
+        not serialized (``serialize_value`` does it when they are read)."""
+        plan, _cache_hit = self.compiler.compile(definition)
+        return self.executor.run(
+            plan,
+            inputs,
+            context=RunContext(
+                models=_CallerModels(self._inference, principal, self._clip, self._world),
+                sinks=self._sinks(disable_sinks),
+                providers=self._providers,
+                tenant=principal.workspace or "",
+                memory=memory,
+            ),
+            decode_image=_frame_pixels,
+            serialize=False,
+        )
 
     def run_stored(
         self,
