@@ -124,6 +124,8 @@ class Settings:
     max_loaded_models: int = 8
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
+    # PP-OCR pipelines that may run at once (each one call at a time; ~60 MB each).
+    ocr_engines: int = 2
     demo_workspace: str = "demo"
     register_demo_models: bool = True
     # Workflows: whether ``enable_profiling`` is honoured (the reference defaults to off for its
@@ -235,6 +237,8 @@ class Settings:
                 "VISIONFLOW_ARTIFACTS_URL must be an s3://bucket[/prefix] URL, got "
                 f"{self.artifacts_url!r} (leave it unset for the local folder)"
             )
+        if self.ocr_engines < 1:
+            raise ValueError(f"VISIONFLOW_OCR_ENGINES must be >= 1, got {self.ocr_engines}")
         if self.s3_timeout_s <= 0:
             raise ValueError(f"VISIONFLOW_S3_TIMEOUT_S must be > 0, got {self.s3_timeout_s}")
         if self.workflows_definition_cache_s < 0:
@@ -433,6 +437,7 @@ class Settings:
                 else defaults.onnx_providers
             ),
             onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
+            ocr_engines=pick_int("OCR_ENGINES", defaults.ocr_engines),
             demo_workspace=get("DEMO_WORKSPACE") or defaults.demo_workspace,
             register_demo_models=pick_bool("REGISTER_DEMO_MODELS", defaults.register_demo_models),
             workflows_profiling_allowed=pick_bool(

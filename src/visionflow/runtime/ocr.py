@@ -1,12 +1,17 @@
 """Text detection + recognition with the PP-OCR ONNX models shipped in the ``rapidocr`` wheel.
 
 ``rapidocr`` runs its models through onnxruntime itself, which is why it lives in this layer. The
-engine is built lazily, once per process, and calls are serialized (rapidocr keeps per-call state
-on the engine object) on one thread of its own."""
+engine is a small bounded pool of rapidocr pipelines, built lazily, once per process: rapidocr
+keeps per-call state on a pipeline object, so each pipeline serves one call at a time on one
+thread of its own, and up to ``engines`` calls run at once (one pipeline behind a lock left four
+concurrent clients at ~1.1x one client's throughput)."""
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +22,16 @@ import numpy.typing as npt
 
 from visionflow.errors import ServiceUnavailableError
 
-__all__ = ["OCR_EXTRA", "OcrEngine", "OcrLine", "OcrWord", "Polygon", "ocr_engine"]
+__all__ = [
+    "OCR_EXTRA",
+    "OcrEngine",
+    "OcrLine",
+    "OcrPoolStats",
+    "OcrWord",
+    "Polygon",
+    "configure_ocr_engines",
+    "ocr_engine",
+]
 
 OCR_EXTRA = "ocr"
 
@@ -73,22 +87,103 @@ def _padded(image_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(padded, dtype=np.uint8)
 
 
-class OcrEngine:
-    """One rapidocr pipeline (detector + recognizer). ``read`` is safe from several threads."""
+@dataclass(frozen=True)
+class OcrPoolStats:
+    """``engines``: the pool's bound; ``built``: pipelines made so far; ``busy``: calls running
+    now; ``peak_busy``: the most calls that ever ran at once."""
 
-    def __init__(self) -> None:
+    engines: int
+    built: int
+    busy: int
+    peak_busy: int
+
+
+def _rapidocr_factory() -> Callable[[dict[str, Any]], Any]:
+    try:
+        from rapidocr import RapidOCR
+    except ImportError:
+        raise ServiceUnavailableError(
+            "OCR needs the 'rapidocr' package (rapidocr==3.10.0, which ships the PP-OCR "
+            f"models): install it with pip install 'visionflow[{OCR_EXTRA}]'"
+        ) from None
+
+    def build(params: dict[str, Any]) -> Any:
+        return RapidOCR(params=params)
+
+    return build
+
+
+class _Pipeline:
+    """One rapidocr pipeline and the one thread that runs it: onnxruntime keeps working buffers
+    per calling thread, so request threads calling in directly would each hold a set (40
+    threads: +0.7 GB of RSS for PP-OCR alone)."""
+
+    def __init__(self, engine: Any, index: int) -> None:
+        self.engine = engine
+        self.runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"visionflow-ocr{index}")
+
+
+class OcrEngine:
+    """A pool of at most ``engines`` rapidocr pipelines (detector + recognizer), each one call
+    at a time. ``read`` is safe from several threads; a call waits for a free pipeline. The
+    first pipeline is built at construction, the others when every built one is busy.
+
+    Each pipeline's onnxruntime sessions get ``cpu_count // engines`` intra-op threads (at least
+    one), so a full pool does not oversubscribe the cores.
+    """
+
+    def __init__(
+        self, engines: int = 1, factory: Callable[[dict[str, Any]], Any] | None = None
+    ) -> None:
+        """``factory(params)`` makes one pipeline (default: ``rapidocr.RapidOCR(params=...)``)."""
+        if engines < 1:
+            raise ValueError(
+                "an OCR engine pool needs at least one engine (VISIONFLOW_OCR_ENGINES)"
+            )
+        self._factory = factory or _rapidocr_factory()
+        self._engines = engines
+        self._threads = max(1, (os.cpu_count() or 1) // engines)
+        self._idle: queue.LifoQueue[_Pipeline] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self._built = 0
+        self._busy = 0
+        self._peak_busy = 0
+        self._idle.put(self._build())
+
+    def _build(self) -> _Pipeline:
+        params = dict(_PARAMS)
+        if self._engines > 1:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self._threads
+        with self._lock:
+            index = self._built
+            self._built += 1
         try:
-            from rapidocr import RapidOCR
-        except ImportError:
-            raise ServiceUnavailableError(
-                "OCR needs the 'rapidocr' package (rapidocr==3.10.0, which ships the PP-OCR "
-                f"models): install it with pip install 'visionflow[{OCR_EXTRA}]'"
-            ) from None
-        self._engine = RapidOCR(params=dict(_PARAMS))
-        # Calls run in turn on this one thread, never on the caller's: onnxruntime keeps working
-        # buffers per calling thread, so the server's request threads each calling in held one
-        # set each (40 threads: +0.7 GB of RSS for PP-OCR alone).
-        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="visionflow-ocr")
+            return _Pipeline(self._factory(params), index)
+        except BaseException:
+            with self._lock:
+                self._built -= 1
+            raise
+
+    def _acquire(self) -> _Pipeline:
+        try:
+            pipeline = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                grow = self._built < self._engines
+            pipeline = self._build() if grow else self._idle.get()
+        with self._lock:
+            self._busy += 1
+            self._peak_busy = max(self._peak_busy, self._busy)
+        return pipeline
+
+    def _release(self, pipeline: _Pipeline) -> None:
+        with self._lock:
+            self._busy -= 1
+        self._idle.put(pipeline)
+
+    def stats(self) -> OcrPoolStats:
+        with self._lock:
+            return OcrPoolStats(self._engines, self._built, self._busy, self._peak_busy)
 
     def read(
         self,
@@ -114,14 +209,18 @@ class OcrEngine:
         # Boxes found on a padded image are clipped back to the image itself.
         clip_wh = (width, height) if padded is not image else None
         # Every flag is passed on every call: rapidocr keeps the last call's flags.
-        output = self._runner.submit(
-            self._engine,
-            padded,
-            use_det=detect,
-            use_cls=False,
-            use_rec=recognize,
-            return_word_box=words and detect and recognize,
-        ).result()
+        pipeline = self._acquire()
+        try:
+            output = pipeline.runner.submit(
+                pipeline.engine,
+                padded,
+                use_det=detect,
+                use_cls=False,
+                use_rec=recognize,
+                return_word_box=words and detect and recognize,
+            ).result()
+        finally:
+            self._release(pipeline)
         texts = getattr(output, "txts", None)
         boxes = getattr(output, "boxes", None)
         scores = getattr(output, "scores", None) or ()
@@ -161,6 +260,16 @@ def _words(results: Any, size_wh: tuple[int, int] | None) -> list[OcrWord]:
 
 _instance: OcrEngine | None = None
 _instance_lock = threading.Lock()
+_engines = 2
+
+
+def configure_ocr_engines(engines: int) -> None:
+    """The pool size of the process-wide engine (``Settings.ocr_engines``); takes effect when
+    the engine is built, on first use."""
+    global _engines
+    if engines < 1:
+        raise ValueError("VISIONFLOW_OCR_ENGINES must be at least 1")
+    _engines = engines
 
 
 def ocr_engine() -> OcrEngine:
@@ -169,5 +278,5 @@ def ocr_engine() -> OcrEngine:
     if _instance is None:
         with _instance_lock:
             if _instance is None:
-                _instance = OcrEngine()
+                _instance = OcrEngine(_engines)
     return _instance

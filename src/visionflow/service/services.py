@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from visionflow.config import Settings
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.manager import ModelManager
+from visionflow.runtime.ocr import configure_ocr_engines
 from visionflow.service.auth import Authorizer
 from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageLoader
@@ -63,6 +64,7 @@ class Services:
         architectures = ArchitectureRegistry()
         metrics = Metrics()
         manager = ModelManager(settings.max_loaded_models, listener=metrics)
+        configure_ocr_engines(settings.ocr_engines)
         fetcher = UrlFetcher(settings)
         images = ImageLoader(settings, fetcher)
         inference = InferenceService(settings, registry, artifacts, manager, architectures, metrics)
