@@ -19,9 +19,11 @@ from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
+from visionflow.workflows.blocks.google_vision import GOOGLE_VISION_BLOCKS
 from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
 from visionflow.workflows.blocks.image_quality import IMAGE_QUALITY_BLOCKS
+from visionflow.workflows.blocks.lmm import LMM_BLOCKS
 from visionflow.workflows.blocks.mask_snap import MASK_SNAP_BLOCKS
 from visionflow.workflows.blocks.measurement import MEASUREMENT_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
@@ -30,6 +32,7 @@ from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
 from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
+from visionflow.workflows.blocks.stability import STABILITY_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
 from visionflow.workflows.blocks.temporal import TEMPORAL_BLOCKS
 from visionflow.workflows.blocks.trackers import TRACKER_BLOCKS
@@ -80,4 +83,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
     *HOSTED_LLM_BLOCKS,
+    *LMM_BLOCKS,
+    *GOOGLE_VISION_BLOCKS,
+    *STABILITY_BLOCKS,
 )

@@ -182,11 +182,12 @@ def _message(body: bytes) -> str:
     if isinstance(data, dict):
         error = data.get("error", data)
         if isinstance(error, dict):
+            # Stability: {"name": "bad_request", "errors": ["prompt: ..."]}; the list says why.
+            if isinstance(error.get("errors"), list):
+                return "; ".join(str(e) for e in error["errors"])[:300]
             for key in ("message", "name", "type"):
                 if isinstance(error.get(key), str):
                     return str(error[key])
-            if isinstance(error.get("errors"), list):
-                return "; ".join(str(e) for e in error["errors"])[:300]
         if isinstance(error, str):
             return error
     return body[:300].decode("utf-8", "replace")
