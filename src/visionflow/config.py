@@ -124,6 +124,8 @@ class Settings:
     max_loaded_models: int = 8
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
+    # A provider of onnx_providers missing from the onnxruntime build: an error unless this.
+    onnx_provider_fallback: bool = False
     # PP-OCR pipelines that may run at once (each one call at a time; ~60 MB each).
     ocr_engines: int = 2
     demo_workspace: str = "demo"
@@ -438,6 +440,9 @@ class Settings:
             ),
             onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
             ocr_engines=pick_int("OCR_ENGINES", defaults.ocr_engines),
+            onnx_provider_fallback=pick_bool(
+                "ONNX_PROVIDER_FALLBACK", defaults.onnx_provider_fallback
+            ),
             demo_workspace=get("DEMO_WORKSPACE") or defaults.demo_workspace,
             register_demo_models=pick_bool("REGISTER_DEMO_MODELS", defaults.register_demo_models),
             workflows_profiling_allowed=pick_bool(

@@ -117,11 +117,14 @@ def test_session_describes_its_graph(tmp_path: Path) -> None:
     assert session.providers == ("CPUExecutionProvider",)
 
 
-def test_session_falls_back_to_cpu_for_unavailable_providers(tmp_path: Path) -> None:
-    session = OnnxSession(
-        _graph(tmp_path / "m.onnx", dynamic_batch=False),
-        providers=("NoSuchExecutionProvider",),
-    )
+def test_session_refuses_a_missing_provider_unless_told_to_fall_back(tmp_path: Path) -> None:
+    # Never silent (issue 12): this CPU build has no CUDA, so asking for it is an error...
+    graph = _graph(tmp_path / "m.onnx", dynamic_batch=False)
+    with pytest.raises(ModelLoadError, match="CUDAExecutionProvider"):
+        OnnxSession(graph, providers=("CUDAExecutionProvider",))
+
+    # ...or, with the fallback setting, a CPU session (and a logged warning).
+    session = OnnxSession(graph, providers=("CUDAExecutionProvider",), provider_fallback=True)
 
     assert session.providers == ("CPUExecutionProvider",)
 

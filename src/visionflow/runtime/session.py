@@ -10,8 +10,9 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from visionflow.errors import InvalidModelPackageError, ModelLoadError
+from visionflow.runtime.providers import resolve_providers
 
-__all__ = ["OnnxInfo", "OnnxSession", "TensorSpec", "read_onnx_info"]
+__all__ = ["OnnxInfo", "OnnxSession", "TensorSpec", "check_providers", "read_onnx_info"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,17 @@ def _session_options(intra_op_threads: int) -> ort.SessionOptions:
     return options
 
 
+def check_providers(requested: tuple[str, ...], *, fallback: bool = False) -> list[str]:
+    """At startup: the providers sessions will use, or the ``ModelLoadError`` of a missing one
+    (a logged warning with ``fallback``)."""
+    return [
+        name
+        for name, _ in resolve_providers(
+            requested, ort.get_available_providers(), fallback=fallback
+        )
+    ]
+
+
 def read_onnx_info(path: Path) -> OnnxInfo:
     """Inputs, outputs and ``metadata_props`` of an ONNX file (an importer's first look at it)."""
     try:
@@ -68,9 +80,17 @@ class OnnxSession:
         *,
         providers: tuple[str, ...] = ("CPUExecutionProvider",),
         intra_op_threads: int = 0,
+        provider_fallback: bool = False,
+        trt_cache_dir: Path | None = None,
     ) -> None:
-        available = set(ort.get_available_providers())
-        chosen = [p for p in providers if p in available] or ["CPUExecutionProvider"]
+        """``providers``: priority order; one missing from this onnxruntime build is an error, or
+        a logged fallback with ``provider_fallback`` (``runtime.providers``)."""
+        chosen = resolve_providers(
+            providers,
+            ort.get_available_providers(),
+            fallback=provider_fallback,
+            trt_cache_dir=trt_cache_dir,
+        )
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=_session_options(intra_op_threads), providers=chosen

@@ -170,6 +170,8 @@ class InferenceService:
             path,
             providers=self._settings.onnx_providers,
             intra_op_threads=self._settings.onnx_intra_op_threads,
+            provider_fallback=self._settings.onnx_provider_fallback,
+            trt_cache_dir=self._settings.home / "trt-cache",
         )
 
     def load_model(self, record: ModelVersionRecord) -> Model:

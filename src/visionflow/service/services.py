@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from visionflow.config import Settings
 from visionflow.models.architectures import ArchitectureRegistry
 from visionflow.models.manager import ModelManager
+from visionflow.runtime import check_providers
 from visionflow.runtime.ocr import configure_ocr_engines
 from visionflow.service.auth import Authorizer
 from visionflow.service.clip import ClipService
@@ -65,6 +66,7 @@ class Services:
         metrics = Metrics()
         manager = ModelManager(settings.max_loaded_models, listener=metrics)
         configure_ocr_engines(settings.ocr_engines)
+        check_providers(settings.onnx_providers, fallback=settings.onnx_provider_fallback)
         fetcher = UrlFetcher(settings)
         images = ImageLoader(settings, fetcher)
         inference = InferenceService(settings, registry, artifacts, manager, architectures, metrics)
