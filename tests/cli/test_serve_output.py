@@ -3,6 +3,7 @@ name only its file. Keys sent in query strings are redacted in the access log.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,11 @@ def test_demo_key_printed_once_then_only_its_file(tmp_path: Path) -> None:
     with serve(home, {"COLUMNS": "400"}) as first:
         key = (home / "demo-api-key").read_text().strip()
         httpx.get(f"{first.url}/model/registry", params={"api_key": key}, timeout=10)
-        first_log = first.log()
+        # The access line is written after the response is sent: wait for it (bounded).
+        deadline = time.monotonic() + 10
+        while "GET /model/registry" not in (first_log := first.log()):
+            assert time.monotonic() < deadline, first_log
+            time.sleep(0.05)
     with serve(home, {"COLUMNS": "400"}) as second:
         second_log = second.log()
     assert key.startswith("vf_")

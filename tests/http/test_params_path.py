@@ -40,6 +40,8 @@ IMAGE = {"type": "base64", "value": base64.b64encode(JPEG).decode()}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 # The CLI module (the attribute ``visionflow.cli.app`` is the Typer app it defines).
 CLI = importlib.import_module("visionflow.cli.app")
+# `visionflow infer` builds its services in its own module.
+CLI_INFER = importlib.import_module("visionflow.cli.infer")
 ARCHITECTURES = ("yolov8", "yolov8-seg", "yolov8-pose", "classifier", "semantic")
 
 
@@ -177,7 +179,7 @@ def _by_cli(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The command builds its services from the data directory; here it gets these ones.
-    monkeypatch.setattr(CLI, "_services", lambda settings: services)
+    monkeypatch.setattr(CLI_INFER, "services", lambda settings: services)
     image = tmp_path / "in.jpg"
     image.write_bytes(JPEG)
     result = CliRunner().invoke(
