@@ -7,6 +7,7 @@ from visionflow.workflows.blocks.analytics import ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
 from visionflow.workflows.blocks.background import BACKGROUND_BLOCKS
 from visionflow.workflows.blocks.cache import CACHE_BLOCKS
+from visionflow.workflows.blocks.change_analytics import CHANGE_ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
 from visionflow.workflows.blocks.clip import CLIP_BLOCKS
 from visionflow.workflows.blocks.codes import CODE_BLOCKS
@@ -30,6 +31,7 @@ from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
+from visionflow.workflows.blocks.sampling import SAMPLING_BLOCKS
 from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
 from visionflow.workflows.blocks.stability import STABILITY_BLOCKS
@@ -80,6 +82,8 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *MEASUREMENT_BLOCKS,
     *MASK_SNAP_BLOCKS,
     *ANALYTICS_BLOCKS,
+    *CHANGE_ANALYTICS_BLOCKS,
+    *SAMPLING_BLOCKS,
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
     *HOSTED_LLM_BLOCKS,
