@@ -5,7 +5,7 @@ SDK_VENV ?= .venv-sdk
 BIN := $(VENV)/bin
 PIPFLAGS ?= -q
 
-.PHONY: install install-test venv-python serve serve-ray test test-ray bench-ray check lint typecheck layers unit services chromium bench fuzz soak clean
+.PHONY: install install-test venv-python serve serve-ray test test-ray bench-ray bench-peer check lint typecheck layers unit services chromium bench fuzz soak clean
 
 # A virtualenv made with another Python than $(PYTHON) is rebuilt (checked on every run).
 venv-python:
@@ -86,6 +86,14 @@ check: test
 ## Speed table: raw ONNX Runtime vs end-to-end HTTP (not a test).
 bench: install-test
 	$(BIN)/python benchmarks/run.py
+
+## visionflow vs the reference server (../shared/peer, dev-only; PEER_ROOT=/tmp/peer after
+## ../shared/peer/setup_peer.sh): 1/4/8 clients, ~20 and 300 boxes, OCR 1 vs 4, cold start;
+## ratios to raw ONNX Runtime; JSON and a PNG plot (not a test).
+PEER_ROOT ?= /tmp/peer
+BENCH_PEER_FLAGS ?=
+bench-peer: install-test
+	$(BIN)/python benchmarks/bench_peer.py --peer-root $(PEER_ROOT) $(BENCH_PEER_FLAGS)
 
 ## Latency and throughput of `serve` vs `serve-ray` with 1 and 2 model replicas, and model loads
 ## under a two-model mixed load (PostgreSQL registry each; not a test).

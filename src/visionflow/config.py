@@ -124,6 +124,8 @@ class Settings:
     max_loaded_models: int = 8
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
+    # Idle ONNX Runtime intra-op threads busy-wait (costs shared cores; see docs/performance.md).
+    onnx_allow_spinning: bool = False
     # A provider of onnx_providers missing from the onnxruntime build: an error unless this.
     onnx_provider_fallback: bool = False
     # PP-OCR pipelines that may run at once (each one call at a time; ~60 MB each).
@@ -440,6 +442,7 @@ class Settings:
             ),
             onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
             ocr_engines=pick_int("OCR_ENGINES", defaults.ocr_engines),
+            onnx_allow_spinning=pick_bool("ONNX_ALLOW_SPINNING", defaults.onnx_allow_spinning),
             onnx_provider_fallback=pick_bool(
                 "ONNX_PROVIDER_FALLBACK", defaults.onnx_provider_fallback
             ),

@@ -157,3 +157,11 @@ def test_session_broken_file_is_a_load_error(tmp_path: Path, make: Callable[[Pat
         OnnxSession(path)
 
     assert err.value.status_code == 500
+
+
+@pytest.mark.parametrize(("allow", "entry"), [(False, "0"), (True, "1")])
+def test_intra_op_spinning_is_a_setting(tmp_path: Path, allow: bool, entry: str) -> None:
+    session = OnnxSession(_graph(tmp_path / "m.onnx", dynamic_batch=False), allow_spinning=allow)
+
+    options = session._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == entry

@@ -36,11 +36,18 @@ def _spec(arg: ort.NodeArg) -> TensorSpec:
     return TensorSpec(name=arg.name, element_type=str(arg.type), shape=shape)
 
 
-def _session_options(intra_op_threads: int) -> ort.SessionOptions:
+def _session_options(intra_op_threads: int, allow_spinning: bool = False) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if intra_op_threads > 0:
         options.intra_op_num_threads = intra_op_threads
+    # Idle intra-op threads busy-wait by default: on cores shared with other requests (or other
+    # processes) that burns the CPU the next operator needs. Measured on 2 shared cores, YOLOv8n
+    # 640: spinning off = 0.58-0.69x the sequential time and +18-49 % 4-thread throughput
+    # (docs/performance.md).
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if allow_spinning else "0"
+    )
     return options
 
 
@@ -82,6 +89,7 @@ class OnnxSession:
         intra_op_threads: int = 0,
         provider_fallback: bool = False,
         trt_cache_dir: Path | None = None,
+        allow_spinning: bool = False,
     ) -> None:
         """``providers``: priority order; one missing from this onnxruntime build is an error, or
         a logged fallback with ``provider_fallback`` (``runtime.providers``)."""
@@ -93,7 +101,9 @@ class OnnxSession:
         )
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=_session_options(intra_op_threads), providers=chosen
+                str(path),
+                sess_options=_session_options(intra_op_threads, allow_spinning),
+                providers=chosen,
             )
         except Exception as exc:
             raise ModelLoadError(f"could not load ONNX weights {path.name}: {exc}") from None

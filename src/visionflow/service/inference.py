@@ -172,6 +172,7 @@ class InferenceService:
             intra_op_threads=self._settings.onnx_intra_op_threads,
             provider_fallback=self._settings.onnx_provider_fallback,
             trt_cache_dir=self._settings.home / "trt-cache",
+            allow_spinning=self._settings.onnx_allow_spinning,
         )
 
     def load_model(self, record: ModelVersionRecord) -> Model:
