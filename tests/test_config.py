@@ -179,3 +179,60 @@ def test_artifacts_on_a_bucket_are_read_and_checked() -> None:
     assert settings.s3_timeout_s == 3
     with pytest.raises(ValueError, match="VISIONFLOW_ARTIFACTS_URL must be an s3://"):
         Settings.from_env({"VISIONFLOW_ARTIFACTS_URL": "/mnt/shared"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "budget", "pinned", "fallback", "spinning", "ocr"),
+    [
+        pytest.param({}, None, (), False, False, 2, id="defaults"),
+        pytest.param(
+            {"VISIONFLOW_MAX_LOADED_MODEL_BYTES": "0"}, None, (), False, False, 2, id="zero-off"
+        ),
+        pytest.param(
+            {
+                "VISIONFLOW_MAX_LOADED_MODEL_BYTES": "200000000",
+                "VISIONFLOW_PINNED_MODELS": "shapes/1, w/p/2,",
+                "VISIONFLOW_ONNX_PROVIDER_FALLBACK": "true",
+                "VISIONFLOW_ONNX_ALLOW_SPINNING": "1",
+                "VISIONFLOW_OCR_ENGINES": "3",
+            },
+            200_000_000,
+            ("shapes/1", "w/p/2"),
+            True,
+            True,
+            3,
+            id="all-set",
+        ),
+    ],
+)
+def test_performance_settings(
+    environ: dict[str, str],
+    budget: int | None,
+    pinned: tuple[str, ...],
+    fallback: bool,
+    spinning: bool,
+    ocr: int,
+) -> None:
+    settings = Settings.from_env(environ)
+
+    assert settings.max_loaded_model_bytes == budget
+    assert settings.pinned_models == pinned
+    assert settings.onnx_provider_fallback is fallback
+    assert settings.onnx_allow_spinning is spinning
+    assert settings.ocr_engines == ocr
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        pytest.param({"VISIONFLOW_OCR_ENGINES": "0"}, "VISIONFLOW_OCR_ENGINES", id="ocr-engines"),
+        pytest.param(
+            {"VISIONFLOW_MAX_LOADED_MODEL_BYTES": "-5"},
+            "VISIONFLOW_MAX_LOADED_MODEL_BYTES",
+            id="negative-budget",
+        ),
+    ],
+)
+def test_performance_settings_refuse_bad_values(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ)

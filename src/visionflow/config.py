@@ -122,6 +122,10 @@ class Settings:
     # "text" or "json" (one JSON object per line, with the request id).
     log_format: str = "text"
     max_loaded_models: int = 8
+    # Memory budget of loaded models in bytes (their ONNX weights; None: only the count), and
+    # model ids ("project/version", demo workspace or "<workspace>/project/version") never evicted.
+    max_loaded_model_bytes: int | None = None
+    pinned_models: tuple[str, ...] = ()
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
     # Idle ONNX Runtime intra-op threads busy-wait (costs shared cores; see docs/performance.md).
@@ -240,6 +244,11 @@ class Settings:
             raise ValueError(
                 "VISIONFLOW_ARTIFACTS_URL must be an s3://bucket[/prefix] URL, got "
                 f"{self.artifacts_url!r} (leave it unset for the local folder)"
+            )
+        if self.max_loaded_model_bytes is not None and self.max_loaded_model_bytes < 1:
+            raise ValueError(
+                "VISIONFLOW_MAX_LOADED_MODEL_BYTES must be > 0 (unset or 0: no byte budget), "
+                f"got {self.max_loaded_model_bytes}"
             )
         if self.ocr_engines < 1:
             raise ValueError(f"VISIONFLOW_OCR_ENGINES must be >= 1, got {self.ocr_engines}")
@@ -435,6 +444,14 @@ class Settings:
             ),
             log_format=(get("LOG_FORMAT") or defaults.log_format).strip().lower(),
             max_loaded_models=pick_int("MAX_LOADED_MODELS", defaults.max_loaded_models),
+            max_loaded_model_bytes=(
+                None
+                if get("MAX_LOADED_MODEL_BYTES") in (None, "", "0")
+                else pick_int("MAX_LOADED_MODEL_BYTES", 0)
+            ),
+            pinned_models=tuple(
+                part.strip() for part in (get("PINNED_MODELS") or "").split(",") if part.strip()
+            ),
             onnx_providers=(
                 tuple(p.strip() for p in providers_raw.split(",") if p.strip())
                 if providers_raw

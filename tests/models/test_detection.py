@@ -25,12 +25,14 @@ from tests.fixtures.onnx_graphs import (
 from visionflow.core.detections import CLASS_NAME, DETECTION_ID
 from visionflow.errors import ModelLoadError
 from visionflow.models.architectures import ArchitectureRegistry
+from visionflow.models.base import session_bytes
 from visionflow.models.detection import ObjectDetectionModel, decode_yolo_output
 from visionflow.models.importers import import_roboflow_folder, import_ultralytics_onnx
 from visionflow.models.manifest import InputSpec, ModelManifest, WeightFile
 from visionflow.models.package import ModelPackage, sha256_file
 from visionflow.models.params import DetectionParams
 from visionflow.runtime import OnnxSession
+from visionflow.service.demo import demo_model_path
 
 NAMES = ("circle", "square", "triangle")
 ANCHORS = 2100
@@ -452,3 +454,11 @@ def test_boxes_past_the_edge_are_clamped_to_the_image(tmp_path: Path) -> None:
     [detections] = model.infer([np.zeros((320, 320, 3), np.uint8)], DetectionParams())
     # Network box (-20, 270, 40, 330) on a 320x320 image: clamped to (0, 270, 40, 320).
     np.testing.assert_array_equal(detections.xyxy, [[0, 270, 40, 320]])
+
+
+def test_session_bytes_counts_the_weights_a_model_holds() -> None:
+    path = demo_model_path("shapes-det.onnx")
+    model = ArchitectureRegistry().load(import_ultralytics_onnx(path), OnnxSession)
+
+    assert session_bytes(model) == path.stat().st_size
+    assert session_bytes(object()) == 0

@@ -242,3 +242,49 @@ def test_clear(predicate: Callable[[str], bool] | None, removed: int, left: list
 
     assert count == removed
     assert _keys(manager) == left
+
+
+SIZES = {"a": 40, "b": 30, "c": 50, "big": 500}
+
+
+def _sized(model: Any) -> int:
+    return SIZES[model.name]
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "pinned", "loads", "expected"),
+    [
+        pytest.param(None, (), ["a", "b", "c"], ["a", "b", "c"], id="no-byte-budget"),
+        pytest.param(100, (), [], [], id="empty"),
+        pytest.param(100, (), ["a", "b"], ["a", "b"], id="within-budget"),
+        pytest.param(100, (), ["a", "b", "c"], ["b", "c"], id="lru-evicted-by-bytes"),
+        pytest.param(100, ("a",), ["a", "b", "c"], ["a", "c"], id="pinned-kept"),
+        pytest.param(100, (), ["a", "big"], ["big"], id="one-model-over-budget-still-serves"),
+        pytest.param(100, ("a",), ["a", "big"], ["a", "big"], id="pinned-and-oversized"),
+    ],
+)
+def test_a_byte_budget_evicts_least_recently_used_unpinned_models(
+    max_bytes: int | None, pinned: tuple[str, ...], loads: list[str], expected: list[str]
+) -> None:
+    factory = CountingFactory()
+    manager = ModelManager(max_loaded=8, max_bytes=max_bytes, size_of=_sized, pinned=pinned)
+
+    for key in loads:
+        manager.get(key, factory(key))
+
+    assert _keys(manager) == expected
+    assert manager.loaded_bytes == sum(SIZES[key] for key in expected)
+    assert [entry.size_bytes for entry in manager.loaded()] == [SIZES[key] for key in expected]
+
+
+def test_a_pinned_model_still_unloads_on_request() -> None:
+    manager = ModelManager(max_loaded=1, pinned=("a",))
+    manager.get("a", CountingFactory()("a"))
+
+    assert manager.remove("a") is True
+    assert _keys(manager) == []
+
+
+def test_a_byte_budget_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_bytes"):
+        ModelManager(max_bytes=0)

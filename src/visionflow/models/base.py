@@ -14,7 +14,7 @@ from visionflow.core.letterbox import ResizeMeta, resize_to_input
 from visionflow.models.manifest import InputSpec, ModelManifest
 from visionflow.runtime import OnnxSession
 
-__all__ = ["Model", "SessionFactory", "images_to_tensor", "scaled_pixels"]
+__all__ = ["Model", "SessionFactory", "images_to_tensor", "scaled_pixels", "session_bytes"]
 
 SessionFactory = Callable[[Path], OnnxSession]
 
@@ -65,3 +65,30 @@ def images_to_tensor(
     if spec.layout == "nhwc":
         return batch, metas
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)), metas
+
+
+def session_bytes(model: object, depth: int = 3) -> int:
+    """The summed ``weight_bytes`` of the ONNX sessions a model holds (in its attributes, their
+    attributes, lists and dicts, ``depth`` levels down; each session counted once): the memory
+    budget's measure of a model (a lower bound: ONNX Runtime adds its arena on top)."""
+    seen: set[int] = set()
+
+    def walk(value: object, level: int) -> int:
+        if id(value) in seen:
+            return 0
+        seen.add(id(value))
+        if isinstance(value, OnnxSession):
+            return int(value.weight_bytes)
+        if level == 0:
+            return 0
+        if isinstance(value, dict):
+            children: list[object] = list(value.values())
+        elif isinstance(value, list | tuple):
+            children = list(value)
+        elif hasattr(value, "__dict__") and not isinstance(value, type):
+            children = list(vars(value).values())
+        else:
+            return 0
+        return sum(walk(child, level - 1) for child in children)
+
+    return walk(model, depth)

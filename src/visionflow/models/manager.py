@@ -1,11 +1,12 @@
-"""ModelManager: lazy loading under a per-model lock, an LRU of loaded models, load times."""
+"""ModelManager: lazy loading under a per-model lock, an LRU of loaded models bounded by a count
+and a memory budget in bytes, pinned models, load times."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,8 @@ class LoadedModel:
     model: Model
     load_time_s: float
     loaded_at: float
+    # What the budget counts for it (``size_of``; 0 when unknown).
+    size_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,13 @@ class ManagerListener(Protocol):
 
 
 class ModelManager:
-    """Keeps at most ``max_loaded`` models; evicts the least recently used beyond that.
+    """Keeps at most ``max_loaded`` models and, with ``max_bytes``, at most that many bytes of
+    them (each model's size from ``size_of``); evicts the least recently used beyond either.
 
-    Two concurrent first requests for one key load it once: the second waits on the key's lock.
-    Loads of different keys proceed in parallel.
+    Keys in ``pinned`` are never evicted (they count against the budget; ``remove``/``clear``
+    still unload them). The model just loaded is never evicted by its own load, so one model
+    larger than the budget still serves. Two concurrent first requests for one key load it once:
+    the second waits on the key's lock. Loads of different keys proceed in parallel.
     """
 
     def __init__(
@@ -50,15 +56,52 @@ class ModelManager:
         max_loaded: int = 8,
         clock: Callable[[], float] = time.perf_counter,
         listener: ManagerListener | None = None,
+        *,
+        max_bytes: int | None = None,
+        size_of: Callable[[Model], int] | None = None,
+        pinned: Iterable[str] = (),
     ):
         if max_loaded < 1:
             raise ValueError("max_loaded must be >= 1")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1 (or None: no byte budget)")
         self._max_loaded = max_loaded
+        self._max_bytes = max_bytes
+        self._size_of = size_of
+        self._pinned = frozenset(pinned)
         self._clock = clock
         self._listener = listener
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._key_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+
+    def use_size_of(self, size_of: Callable[[Model], int]) -> None:
+        """Measure models with ``size_of`` from now on (set once, while wiring)."""
+        self._size_of = size_of
+
+    @property
+    def loaded_bytes(self) -> int:
+        with self._lock:
+            return sum(entry.size_bytes for entry in self._models.values())
+
+    def _over_budget(self) -> bool:
+        if len(self._models) > self._max_loaded:
+            return True
+        if self._max_bytes is None:
+            return False
+        return sum(entry.size_bytes for entry in self._models.values()) > self._max_bytes
+
+    def _evict_beyond_budget(self, keep: str) -> list[str]:
+        """Least recently used first, skipping pinned keys and ``keep`` (under ``_lock``)."""
+        evicted: list[str] = []
+        for key in list(self._models):
+            if not self._over_budget():
+                break
+            if key == keep or key in self._pinned:
+                continue
+            del self._models[key]
+            evicted.append(key)
+        return evicted
 
     def _key_lock(self, key: str) -> threading.Lock:
         with self._lock:
@@ -83,13 +126,13 @@ class ModelManager:
                     return Acquired(entry, cold_start=False)
             started = self._clock()
             model = factory()
-            entry = LoadedModel(key, model, self._clock() - started, time.time())
-            evicted: list[str] = []
+            elapsed = self._clock() - started
+            size = max(0, int(self._size_of(model))) if self._size_of is not None else 0
+            entry = LoadedModel(key, model, elapsed, time.time(), size)
             with self._lock:
                 self._models[key] = entry
                 self._models.move_to_end(key)
-                while len(self._models) > self._max_loaded:
-                    evicted.append(self._models.popitem(last=False)[0])
+                evicted = self._evict_beyond_budget(keep=key)
                 loaded_now = len(self._models)
             if self._listener is not None:
                 self._listener.model_loaded(key, entry.load_time_s, loaded_now)

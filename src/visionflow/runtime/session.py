@@ -110,6 +110,8 @@ class OnnxSession:
         self.inputs = tuple(_spec(a) for a in self._session.get_inputs())
         self.outputs = tuple(_spec(a) for a in self._session.get_outputs())
         self.providers = tuple(self._session.get_providers())
+        # The weights' size on disk: what a loaded model's memory budget counts for it.
+        self.weight_bytes = path.stat().st_size
 
     @property
     def input(self) -> TensorSpec:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from visionflow.config import Settings
 from visionflow.models.architectures import ArchitectureRegistry
+from visionflow.models.base import session_bytes
 from visionflow.models.manager import ModelManager
 from visionflow.runtime import check_providers
 from visionflow.runtime.ocr import configure_ocr_engines
@@ -22,7 +23,16 @@ from visionflow.service.yolo_world import YoloWorldService
 from visionflow.store import ArtifactStore, ChangeListener, Database, Registry, S3Bucket
 from visionflow.workflows import WorkflowLimits
 
-__all__ = ["Services"]
+__all__ = ["Services", "pinned_keys"]
+
+
+def pinned_keys(settings: Settings) -> list[str]:
+    """Manager keys (``workspace/project/version``) of ``settings.pinned_models``; a bare
+    ``project/version`` means the demo workspace's."""
+    return [
+        name if name.count("/") == 2 else f"{settings.demo_workspace}/{name}"
+        for name in settings.pinned_models
+    ]
 
 
 @dataclass
@@ -45,6 +55,9 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
+        # A provider asked for but missing is a startup error (or a logged fallback), not a
+        # surprise at the first model load.
+        check_providers(settings.onnx_providers, fallback=settings.onnx_provider_fallback)
         database = Database(settings.resolved_database_url, timeout_s=settings.database_timeout_s)
         if migrate:
             database.migrate()
@@ -64,9 +77,14 @@ class Services:
         artifacts.remove_orphans()
         architectures = ArchitectureRegistry()
         metrics = Metrics()
-        manager = ModelManager(settings.max_loaded_models, listener=metrics)
+        manager = ModelManager(
+            settings.max_loaded_models,
+            listener=metrics,
+            max_bytes=settings.max_loaded_model_bytes,
+            size_of=session_bytes,
+            pinned=pinned_keys(settings),
+        )
         configure_ocr_engines(settings.ocr_engines)
-        check_providers(settings.onnx_providers, fallback=settings.onnx_provider_fallback)
         fetcher = UrlFetcher(settings)
         images = ImageLoader(settings, fetcher)
         inference = InferenceService(settings, registry, artifacts, manager, architectures, metrics)
