@@ -236,3 +236,26 @@ def test_performance_settings(
 def test_performance_settings_refuse_bad_values(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param({}, 1, id="cpu-default-off"),
+        pytest.param(
+            {"VISIONFLOW_ONNX_PROVIDERS": "CUDAExecutionProvider,CPUExecutionProvider"},
+            8,
+            id="accelerator-default-on",
+        ),
+        pytest.param({"VISIONFLOW_BATCH_MAX": "4"}, 4, id="set"),
+    ],
+)
+def test_batching_default_per_execution_provider(environ: dict[str, str], expected: int) -> None:
+    assert Settings.from_env(environ).effective_batch_max == expected
+
+
+def test_batching_settings_refuse_bad_values() -> None:
+    with pytest.raises(ValueError, match="VISIONFLOW_BATCH_MAX"):
+        Settings.from_env({"VISIONFLOW_BATCH_MAX": "0"})
+    with pytest.raises(ValueError, match="VISIONFLOW_BATCH_WAIT_MS"):
+        Settings.from_env({"VISIONFLOW_BATCH_WAIT_MS": "-1"})

@@ -128,6 +128,11 @@ class Settings:
     pinned_models: tuple[str, ...] = ()
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
+    # Cross-request micro-batching (graphs with a dynamic batch axis): most rows per run (None:
+    # 1 = off when the providers are CPU only, where YOLOv8n gains nothing from batch > 1; 8 with
+    # an accelerator) and how long a run waits for a queue to fill (never for a lone request).
+    batch_max: int | None = None
+    batch_wait_ms: float = 2.0
     # Idle ONNX Runtime intra-op threads busy-wait (costs shared cores; see docs/performance.md).
     onnx_allow_spinning: bool = False
     # A provider of onnx_providers missing from the onnxruntime build: an error unless this.
@@ -250,6 +255,10 @@ class Settings:
                 "VISIONFLOW_MAX_LOADED_MODEL_BYTES must be > 0 (unset or 0: no byte budget), "
                 f"got {self.max_loaded_model_bytes}"
             )
+        if self.batch_max is not None and self.batch_max < 1:
+            raise ValueError(f"VISIONFLOW_BATCH_MAX must be >= 1 (1: off), got {self.batch_max}")
+        if self.batch_wait_ms < 0:
+            raise ValueError(f"VISIONFLOW_BATCH_WAIT_MS must be >= 0, got {self.batch_wait_ms}")
         if self.ocr_engines < 1:
             raise ValueError(f"VISIONFLOW_OCR_ENGINES must be >= 1, got {self.ocr_engines}")
         if self.s3_timeout_s <= 0:
@@ -361,6 +370,13 @@ class Settings:
         return self.home / "artifacts"
 
     @property
+    def effective_batch_max(self) -> int:
+        """``batch_max``, or its default for the providers: 1 (off) on CPU only, else 8."""
+        if self.batch_max is not None:
+            return self.batch_max
+        return 1 if set(self.onnx_providers) <= {"CPUExecutionProvider"} else 8
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -459,6 +475,8 @@ class Settings:
             ),
             onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
             ocr_engines=pick_int("OCR_ENGINES", defaults.ocr_engines),
+            batch_max=None if get("BATCH_MAX") in (None, "") else pick_int("BATCH_MAX", 1),
+            batch_wait_ms=pick_float("BATCH_WAIT_MS", defaults.batch_wait_ms),
             onnx_allow_spinning=pick_bool("ONNX_ALLOW_SPINNING", defaults.onnx_allow_spinning),
             onnx_provider_fallback=pick_bool(
                 "ONNX_PROVIDER_FALLBACK", defaults.onnx_provider_fallback

@@ -10,6 +10,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from visionflow.errors import InvalidModelPackageError, ModelLoadError
+from visionflow.runtime.batcher import BatcherStats, RequestBatcher
 from visionflow.runtime.providers import resolve_providers
 
 __all__ = ["OnnxInfo", "OnnxSession", "TensorSpec", "check_providers", "read_onnx_info"]
@@ -90,6 +91,8 @@ class OnnxSession:
         provider_fallback: bool = False,
         trt_cache_dir: Path | None = None,
         allow_spinning: bool = False,
+        max_batch: int = 1,
+        max_wait_s: float = 0.0,
     ) -> None:
         """``providers``: priority order; one missing from this onnxruntime build is an error, or
         a logged fallback with ``provider_fallback`` (``runtime.providers``)."""
@@ -112,12 +115,28 @@ class OnnxSession:
         self.providers = tuple(self._session.get_providers())
         # The weights' size on disk: what a loaded model's memory budget counts for it.
         self.weight_bytes = path.stat().st_size
+        # Concurrent calls merged along the batch axis, where every input and output has a
+        # symbolic first dimension (``runtime.batcher``); max_batch 1 = off.
+        batchable = all(spec.shape[:1] == (None,) for spec in (*self.inputs, *self.outputs))
+        self.batcher = (
+            RequestBatcher(self._run_now, max_batch, max_wait_s)
+            if max_batch > 1 and batchable
+            else None
+        )
 
     @property
     def input(self) -> TensorSpec:
         return self.inputs[0]
 
+    def batcher_stats(self) -> BatcherStats | None:
+        return self.batcher.stats() if self.batcher is not None else None
+
     def run(self, feeds: dict[str, npt.NDArray[np.generic]]) -> list[npt.NDArray[np.generic]]:
         """Run the graph; returns the outputs in declaration order."""
+        if self.batcher is not None:
+            return self.batcher.run(feeds)
+        return self._run_now(feeds)
+
+    def _run_now(self, feeds: dict[str, npt.NDArray[np.generic]]) -> list[npt.NDArray[np.generic]]:
         outputs = self._session.run(None, feeds)
         return [np.asarray(o) for o in outputs]

@@ -173,6 +173,8 @@ class InferenceService:
             provider_fallback=self._settings.onnx_provider_fallback,
             trt_cache_dir=self._settings.home / "trt-cache",
             allow_spinning=self._settings.onnx_allow_spinning,
+            max_batch=self._settings.effective_batch_max,
+            max_wait_s=self._settings.batch_wait_ms / 1000,
         )
 
     def load_model(self, record: ModelVersionRecord) -> Model:
