@@ -79,24 +79,20 @@ class ArtifactStore:
         """Download ``digest`` from the bucket into place if its bytes verify."""
         if self.bucket is None:
             return False
-        target = self.path_for(digest)
         bucket = self.bucket
-        verified = False
 
         def download(handle: IO[bytes]) -> None:
-            nonlocal verified
             if not bucket.download(digest, handle):
                 raise _NotFetchedError
             handle.flush()
-            verified = _sha256_of(Path(handle.name)) == digest
-            if not verified:
+            if _sha256_of(Path(handle.name)) != digest:
                 raise _NotFetchedError
 
         try:
-            self._write_atomic(target, download)
+            self._write_atomic(self.path_for(digest), download)
         except _NotFetchedError:
             return False
-        return verified
+        return True
 
     def add_bytes(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from visionflow.http.access import authorize
 from visionflow.http.logs import request_id
 from visionflow.http.responses import JSONBody
+from visionflow.service.auth import Principal
 from visionflow.streams import (
     BufferConsumption,
     BufferFilling,
@@ -123,6 +124,11 @@ def _manager(request: Request) -> PipelineManager:
     return found
 
 
+def _caller(request: Request, body: _Keyed | None) -> Principal:
+    """The SDK sends its key in the JSON body of GET calls too; query and header also count."""
+    return authorize(request, body.api_key if body else None)
+
+
 def _answer(pipeline_id: str | None, **fields: Any) -> Response:
     context = {"request_id": request_id.get(), "pipeline_id": pipeline_id}
     return JSONBody({"status": "success", "context": context, **fields})
@@ -151,7 +157,7 @@ def initialise(body: InitialisePipelinePayload, request: Request) -> Response:
     description="The ids of the caller's workspace's pipelines that have not been terminated.",
 )
 def list_pipelines(request: Request, body: _Keyed | None = None) -> Response:
-    principal = authorize(request, body.api_key if body else None)
+    principal = _caller(request, body)
     return _answer(None, pipelines=_manager(request).list_ids(principal))
 
 
@@ -165,7 +171,7 @@ def list_pipelines(request: Request, body: _Keyed | None = None) -> Response:
     ),
 )
 def status(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Response:
-    principal = authorize(request, body.api_key if body else None)
+    principal = _caller(request, body)
     return _answer(pipeline_id, report=_manager(request).status(principal, pipeline_id))
 
 
@@ -178,7 +184,7 @@ def status(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Re
     ),
 )
 def pause(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Response:
-    principal = authorize(request, body.api_key if body else None)
+    principal = _caller(request, body)
     _manager(request).pause(principal, pipeline_id)
     return _answer(pipeline_id)
 
@@ -189,7 +195,7 @@ def pause(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Res
     description="Run the workflow again on a paused pipeline (a 2xx on a running one too).",
 )
 def resume(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Response:
-    principal = authorize(request, body.api_key if body else None)
+    principal = _caller(request, body)
     _manager(request).resume(principal, pipeline_id)
     return _answer(pipeline_id)
 
@@ -203,7 +209,7 @@ def resume(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Re
     ),
 )
 def terminate(pipeline_id: str, request: Request, body: _Keyed | None = None) -> Response:
-    principal = authorize(request, body.api_key if body else None)
+    principal = _caller(request, body)
     _manager(request).terminate(principal, pipeline_id)
     return _answer(pipeline_id)
 
@@ -221,7 +227,7 @@ def terminate(pipeline_id: str, request: Request, body: _Keyed | None = None) ->
 def consume(
     pipeline_id: str, request: Request, body: ConsumeResultsPayload | None = None
 ) -> Response:
-    principal = authorize(request, body.api_key if body else None)
+    principal = _caller(request, body)
     excluded = body.excluded_fields if body else []
     outputs, frames = _manager(request).consume(principal, pipeline_id, excluded)
     return _answer(pipeline_id, outputs=outputs, frames_metadata=frames)

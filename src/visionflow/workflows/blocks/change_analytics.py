@@ -21,6 +21,7 @@ from visionflow.core.detections import CLASS_NAME
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.video import VideoBlock, VideoMetadata
+from visionflow.workflows.blocks.visualizations import Position
 from visionflow.workflows.manifest import (
     FloatSelector,
     ImageSelector,
@@ -170,18 +171,6 @@ def frechet_distance(path: npt.NDArray[Any], reference: npt.NDArray[Any]) -> flo
     return float(table[n - 1, m - 1])
 
 
-_Anchor = Literal[
-    "CENTER",
-    "CENTER_LEFT",
-    "CENTER_RIGHT",
-    "TOP_CENTER",
-    "TOP_LEFT",
-    "TOP_RIGHT",
-    "BOTTOM_LEFT",
-    "BOTTOM_CENTER",
-    "BOTTOM_RIGHT",
-    "CENTER_OF_MASS",
-]
 # Points kept per track: the distance is recomputed over the whole path on every frame.
 MAX_PATH_POINTS = 4096
 
@@ -189,14 +178,14 @@ MAX_PATH_POINTS = 4096
 class PathDeviationManifestV1(StepManifest):
     metadata: _VideoSelector
     detections: _BoxesSelector
-    triggering_anchor: str | _Anchor | StringSelector = "CENTER"
+    triggering_anchor: str | Position | StringSelector = "CENTER"
     reference_path: list[Any] | ListOfValuesSelector
 
 
 class PathDeviationManifestV2(StepManifest):
     image: ImageSelector
     detections: _BoxesSelector
-    triggering_anchor: str | _Anchor | StringSelector = "CENTER"
+    triggering_anchor: str | Position | StringSelector = "CENTER"
     reference_path: list[Any] | ListOfValuesSelector
 
 

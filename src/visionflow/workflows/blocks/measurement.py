@@ -4,7 +4,7 @@ along an axis) and ``detections_nearest_neighbor`` (each query detection's neare
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import cv2
 import numpy as np
@@ -272,18 +272,6 @@ class DistanceMeasurementV1(Block):
         return {"distance_cm": gap / ratio, "distance_pixel": gap}
 
 
-ANCHORS = (
-    "CENTER",
-    "CENTER_LEFT",
-    "CENTER_RIGHT",
-    "TOP_CENTER",
-    "TOP_LEFT",
-    "TOP_RIGHT",
-    "BOTTOM_LEFT",
-    "BOTTOM_CENTER",
-    "BOTTOM_RIGHT",
-    "KEYPOINT",
-)
 _Anchor = Literal[
     "CENTER",
     "CENTER_LEFT",
@@ -296,6 +284,7 @@ _Anchor = Literal[
     "BOTTOM_RIGHT",
     "KEYPOINT",
 ]
+ANCHORS: tuple[str, ...] = get_args(_Anchor)
 MAX_PER_SET = 1000
 MAX_PAIRS, MAX_PAIRS_WITH_MASKS = 10_000, 100
 TIE_PX = 1.0

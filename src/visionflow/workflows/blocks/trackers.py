@@ -123,6 +123,11 @@ class _TrackersBlock(VideoBlock):
     # The module and class of the tracker's tracklets (they hold the id counter).
     tracklet_class: ClassVar[tuple[str, str]]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A video's tracker is rebuilt when what configures it changes.
+        cls.state_fields = (*cls.arguments, "instances_cache_size")
+
     def start(self, inputs: StepInputs) -> _Video:
         metadata, _explicit = frame_metadata(inputs, None)
         settings: dict[str, Any] = {}
@@ -198,7 +203,6 @@ class TrackersByteTrackV1(_TrackersBlock):
         "minimum_iou_threshold",
         "high_conf_det_threshold",
     )
-    state_fields = (*arguments, "instances_cache_size")
 
 
 class TrackersSortManifestV1(StepManifest):
@@ -224,7 +228,6 @@ class TrackersSortV1(_TrackersBlock):
         "minimum_consecutive_frames",
         "minimum_iou_threshold",
     )
-    state_fields = (*arguments, "instances_cache_size")
 
 
 class TrackersOcSortManifestV1(StepManifest):
@@ -255,7 +258,6 @@ class TrackersOcSortV1(_TrackersBlock):
         "direction_consistency_weight",
         "delta_t",
     )
-    state_fields = (*arguments, "instances_cache_size")
 
 
 class TrackersBotSortManifestV1(StepManifest):
@@ -296,7 +298,6 @@ class TrackersBotSortV1(_TrackersBlock):
         "cmc_downscale",
         "instant_first_frame_activation",
     )
-    state_fields = (*arguments, "instances_cache_size")
 
 
 TRACKER_BLOCKS: tuple[type[Block], ...] = (
