@@ -1,0 +1,1 @@
+../../../../src/visionflow/__init__.py
