@@ -5,61 +5,17 @@ each caller's own."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper
 
+from tests.support.batching import GatedRun, doubling_graph, wait_for
 from visionflow.runtime import OnnxSession
 from visionflow.runtime.batcher import RequestBatcher
 
 Feeds = dict[str, np.ndarray]
-
-
-def _doubling_graph(path: Path, *, dynamic_batch: bool = True) -> Path:
-    """``y = 2 * x`` on ``(N, 3)`` float32 (N symbolic unless ``dynamic_batch`` is False)."""
-    batch: str | int = "N" if dynamic_batch else 1
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "x"], ["y"])],
-        "double",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3])],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
-
-
-class GatedRun:
-    """Wraps a run function; the first call waits for ``release`` (a busy session), and every
-    call's batch size and thread are recorded."""
-
-    def __init__(self, run: Callable[[Feeds], list[np.ndarray]]) -> None:
-        self._run = run
-        self.release = threading.Event()
-        self.sizes: list[int] = []
-        self.threads: list[int] = []
-
-    def __call__(self, feeds: Feeds) -> list[np.ndarray]:
-        self.sizes.append(int(feeds["x"].shape[0]))
-        self.threads.append(threading.get_ident())
-        if len(self.sizes) == 1:
-            assert self.release.wait(timeout=30)
-        return self._run(feeds)
-
-
-def _wait_for(condition: Callable[[], bool]) -> None:
-    for _ in range(3000):  # bounded: 30 s
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not reached")
 
 
 @pytest.mark.parametrize(
@@ -73,16 +29,16 @@ def _wait_for(condition: Callable[[], bool]) -> None:
 def test_requests_queued_behind_a_busy_session_share_its_next_run(
     tmp_path: Path, waiting: int, max_batch: int, expected_sizes: list[int]
 ) -> None:
-    session = OnnxSession(_doubling_graph(tmp_path / "d.onnx"))
+    session = OnnxSession(doubling_graph(tmp_path / "d.onnx"))
     gated = GatedRun(session.run)
     batcher = RequestBatcher(gated, max_batch=max_batch)
     inputs = [np.full((1, 3), float(i), dtype=np.float32) for i in range(waiting + 1)]
 
     with ThreadPoolExecutor(max_workers=waiting + 1) as callers:
         first = callers.submit(batcher.run, {"x": inputs[0]})
-        _wait_for(lambda: len(gated.sizes) == 1)  # the session is busy with the first
+        wait_for(lambda: len(gated.sizes) == 1)  # the session is busy with the first
         rest = [callers.submit(batcher.run, {"x": x}) for x in inputs[1:]]
-        _wait_for(lambda: batcher.stats().queue_depth == waiting)
+        wait_for(lambda: batcher.stats().queue_depth == waiting)
         gated.release.set()
         results = [first.result(timeout=30)] + [f.result(timeout=30) for f in rest]
 
@@ -134,7 +90,7 @@ def test_a_session_batches_only_dynamic_graphs_when_asked(
     tmp_path: Path, dynamic: bool, max_batch: int, batching: bool
 ) -> None:
     session = OnnxSession(
-        _doubling_graph(tmp_path / "d.onnx", dynamic_batch=dynamic), max_batch=max_batch
+        doubling_graph(tmp_path / "d.onnx", dynamic_batch=dynamic), max_batch=max_batch
     )
 
     outputs = session.run({"x": np.ones((1, 3), np.float32)})
@@ -147,7 +103,7 @@ def test_a_session_batches_only_dynamic_graphs_when_asked(
 
 
 def test_concurrent_requests_through_a_batching_session_get_their_own_rows(tmp_path: Path) -> None:
-    session = OnnxSession(_doubling_graph(tmp_path / "d.onnx"), max_batch=4)
+    session = OnnxSession(doubling_graph(tmp_path / "d.onnx"), max_batch=4)
     inputs = [np.full((1, 3), float(i), dtype=np.float32) for i in range(32)]
 
     with ThreadPoolExecutor(max_workers=8) as callers:

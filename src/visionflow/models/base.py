@@ -13,8 +13,17 @@ import numpy.typing as npt
 from visionflow.core.letterbox import ResizeMeta, resize_to_input
 from visionflow.models.manifest import InputSpec, ModelManifest
 from visionflow.runtime import OnnxSession
+from visionflow.runtime.batcher import BatcherStats
 
-__all__ = ["Model", "SessionFactory", "images_to_tensor", "scaled_pixels", "session_bytes"]
+__all__ = [
+    "Model",
+    "SessionFactory",
+    "batcher_stats",
+    "images_to_tensor",
+    "scaled_pixels",
+    "session_bytes",
+    "sessions_of",
+]
 
 SessionFactory = Callable[[Path], OnnxSession]
 
@@ -67,20 +76,21 @@ def images_to_tensor(
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)), metas
 
 
-def session_bytes(model: object, depth: int = 3) -> int:
-    """The summed ``weight_bytes`` of the ONNX sessions a model holds (in its attributes, their
-    attributes, lists and dicts, ``depth`` levels down; each session counted once): the memory
-    budget's measure of a model (a lower bound: ONNX Runtime adds its arena on top)."""
+def sessions_of(model: object, depth: int = 3) -> list[OnnxSession]:
+    """The ONNX sessions a model holds (in its attributes, their attributes, lists and dicts,
+    ``depth`` levels down; each session once), in the order found."""
     seen: set[int] = set()
+    found: list[OnnxSession] = []
 
-    def walk(value: object, level: int) -> int:
+    def walk(value: object, level: int) -> None:
         if id(value) in seen:
-            return 0
+            return
         seen.add(id(value))
         if isinstance(value, OnnxSession):
-            return int(value.weight_bytes)
+            found.append(value)
+            return
         if level == 0:
-            return 0
+            return
         if isinstance(value, dict):
             children: list[object] = list(value.values())
         elif isinstance(value, list | tuple):
@@ -88,7 +98,29 @@ def session_bytes(model: object, depth: int = 3) -> int:
         elif hasattr(value, "__dict__") and not isinstance(value, type):
             children = list(vars(value).values())
         else:
-            return 0
-        return sum(walk(child, level - 1) for child in children)
+            return
+        for child in children:
+            walk(child, level - 1)
 
-    return walk(model, depth)
+    walk(model, depth)
+    return found
+
+
+def session_bytes(model: object) -> int:
+    """The summed ``weight_bytes`` of a model's ONNX sessions (``sessions_of``): the memory
+    budget's measure of a model (a lower bound: ONNX Runtime adds its arena on top)."""
+    return sum(int(session.weight_bytes) for session in sessions_of(model))
+
+
+def batcher_stats(model: object) -> BatcherStats | None:
+    """The micro-batchers of a model's sessions summed (``largest_batch``: the largest of
+    them); None when none of its sessions batches."""
+    stats = [s for s in (session.batcher_stats() for session in sessions_of(model)) if s]
+    if not stats:
+        return None
+    return BatcherStats(
+        runs=sum(s.runs for s in stats),
+        requests=sum(s.requests for s in stats),
+        queue_depth=sum(s.queue_depth for s in stats),
+        largest_batch=max(s.largest_batch for s in stats),
+    )

@@ -1,7 +1,8 @@
 """Prometheus metrics of one server process (prometheus-client, a registry per ``Services``).
 
 Requests by route and status with latency histograms, requests in flight, model inference time,
-model loads and evictions, and rejections by reason (admission, rate limits, budgets). Routes
+model loads and evictions, the micro-batchers of loaded models (runs, requests, queue depth,
+largest batch), and rejections by reason (admission, rate limits, budgets). Routes
 are labelled by their path template (``/{workspace_name}/workflows/{workflow_id}``), models by
 ``workspace/project/version``: both bounded by what is registered, never by what clients send.
 """
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from prometheus_client.metrics_core import Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from visionflow.runtime.batcher import BatcherStats
 
 __all__ = ["CONTENT_TYPE", "Family", "Metrics", "RemoteSnapshot", "merge_families"]
 
@@ -80,6 +83,15 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._batchers: _Batchers | None = None
+
+    def watch_batchers(self, source: Callable[[], Iterable[tuple[str, BatcherStats]]]) -> None:
+        """Report the micro-batchers ``source`` lists at every scrape: ``(model key, stats)`` of
+        each loaded model whose sessions batch (``runtime.batcher``)."""
+        if self._batchers is not None:
+            self.registry.unregister(self._batchers)
+        self._batchers = _Batchers(source)
+        self.registry.register(self._batchers)
 
     def model_loaded(self, model: str, seconds: float, loaded_now: int) -> None:
         self.model_loads.labels(model).inc()
@@ -95,14 +107,15 @@ class Metrics:
         return generate_latest(self.registry)
 
     # -- a tier of model replicas in other processes (Ray Serve) --------------------------------
-    def _model_collectors(self) -> tuple[Counter | Gauge | Histogram, ...]:
-        return (
+    def _model_collectors(self) -> tuple[Counter | Gauge | Histogram | _Batchers, ...]:
+        found: tuple[Counter | Gauge | Histogram | _Batchers, ...] = (
             self.inference_seconds,
             self.model_loads,
             self.model_load_seconds,
             self.model_evictions,
             self.models_loaded,
         )
+        return found if self._batchers is None else (*found, self._batchers)
 
     def model_snapshot(self) -> list[Family]:
         """The model families of this process, as plain values another process can sum."""
@@ -123,6 +136,45 @@ class Metrics:
         for collector in self._model_collectors():
             self.registry.unregister(collector)
         self.registry.register(_SummedModels(self, remote))
+
+
+class _Batchers:
+    """A collector: the micro-batchers of loaded models, read at scrape time. Counters restart
+    when a model is loaded again (its batcher is new)."""
+
+    def __init__(self, source: Callable[[], Iterable[tuple[str, BatcherStats]]]) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        runs = CounterMetricFamily(
+            "visionflow_batcher_runs",
+            "Session runs made by the micro-batchers of a model (several requests can share one).",
+            labels=["model"],
+        )
+        requests = CounterMetricFamily(
+            "visionflow_batcher_requests",
+            "Model calls served by the micro-batchers of a model.",
+            labels=["model"],
+        )
+        depth = GaugeMetricFamily(
+            "visionflow_batcher_queue_depth",
+            "Model calls waiting for a model's session now.",
+            labels=["model"],
+        )
+        largest = GaugeMetricFamily(
+            "visionflow_batcher_largest_batch",
+            "Most rows merged into one session run of a model since it loaded.",
+            labels=["model"],
+        )
+        for model, stats in self._source():
+            runs.add_metric([model], stats.runs)
+            requests.add_metric([model], stats.requests)
+            depth.add_metric([model], stats.queue_depth)
+            largest.add_metric([model], stats.largest_batch)
+        yield from (runs, requests, depth, largest)
+
+    def describe(self) -> list[Metric]:
+        return []
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from visionflow.config import Settings
 from visionflow.models.architectures import ArchitectureRegistry
-from visionflow.models.base import session_bytes
+from visionflow.models.base import batcher_stats, session_bytes
 from visionflow.models.manager import ModelManager
 from visionflow.runtime import check_providers
+from visionflow.runtime.batcher import BatcherStats
 from visionflow.runtime.ocr import configure_ocr_engines
 from visionflow.service.auth import Authorizer
 from visionflow.service.clip import ClipService
@@ -16,6 +17,7 @@ from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.metrics import Metrics
 from visionflow.service.models import ModelAdmin
+from visionflow.service.outbound import OutboundSettings
 from visionflow.service.providers import provider_environment
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
@@ -23,7 +25,7 @@ from visionflow.service.yolo_world import YoloWorldService
 from visionflow.store import ArtifactStore, ChangeListener, Database, Registry, S3Bucket
 from visionflow.workflows import WorkflowLimits
 
-__all__ = ["Services", "pinned_keys"]
+__all__ = ["Services", "loaded_batchers", "pinned_keys"]
 
 
 def pinned_keys(settings: Settings) -> list[str]:
@@ -33,6 +35,12 @@ def pinned_keys(settings: Settings) -> list[str]:
         name if name.count("/") == 2 else f"{settings.demo_workspace}/{name}"
         for name in settings.pinned_models
     ]
+
+
+def loaded_batchers(manager: ModelManager) -> list[tuple[str, BatcherStats]]:
+    """``(key, stats)`` of the loaded models whose sessions micro-batch."""
+    found = ((entry.key, batcher_stats(entry.model)) for entry in manager.loaded())
+    return [(key, stats) for key, stats in found if stats is not None]
 
 
 @dataclass
@@ -84,6 +92,7 @@ class Services:
             size_of=session_bytes,
             pinned=pinned_keys(settings),
         )
+        metrics.watch_batchers(lambda: loaded_batchers(manager))
         configure_ocr_engines(settings.ocr_engines)
         fetcher = UrlFetcher(settings)
         images = ImageLoader(settings, fetcher)
@@ -114,6 +123,7 @@ class Services:
                 yolo_world=yolo_world,
                 limits=WorkflowLimits.from_settings(settings),
                 providers=provider_environment(settings),
+                sink_outbound=OutboundSettings.from_settings(settings),
             ),
             clip=clip,
             yolo_world=yolo_world,
