@@ -42,6 +42,7 @@ from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
 from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
 from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
 from visionflow.workflows.blocks.visualizations import VISUALIZATION_BLOCKS
+from visionflow.workflows.blocks.vlm_formatters import VLM_FORMATTER_BLOCKS
 from visionflow.workflows.blocks.yolo_world import YOLO_WORLD_BLOCKS
 from visionflow.workflows.blocks.zone_visualizations import ZONE_VISUALIZATION_BLOCKS
 
@@ -60,6 +61,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *CACHE_BLOCKS,
     *SECRETS_BLOCKS,
     *FORMATTER_BLOCKS,
+    *VLM_FORMATTER_BLOCKS,
     *EXPRESSION_BLOCKS,
     *TRANSFORMATION_BLOCKS,
     *STATIC_CROP_BLOCKS,
