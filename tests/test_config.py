@@ -222,6 +222,19 @@ def test_performance_settings(
     assert settings.ocr_engines == ocr
 
 
+def test_preload_models_are_read_like_pinned_ones() -> None:
+    settings = Settings.from_env({"VISIONFLOW_PRELOAD_MODELS": " shapes/1,acme/parts/3 ,"})
+    assert settings.preload_models == ("shapes/1", "acme/parts/3")
+    assert Settings.from_env({}).preload_models == ()
+
+
+@pytest.mark.parametrize("name", ["PINNED_MODELS", "PRELOAD_MODELS"])
+@pytest.mark.parametrize("value", ["shapes", "shapes/one", "a/b/c/1", "/1", "w//1"])
+def test_malformed_model_ids_in_model_lists_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"VISIONFLOW_{name} lists model ids"):
+        Settings.from_env({f"VISIONFLOW_{name}": value})
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [

@@ -126,6 +126,8 @@ class Settings:
     # model ids ("project/version", demo workspace or "<workspace>/project/version") never evicted.
     max_loaded_model_bytes: int | None = None
     pinned_models: tuple[str, ...] = ()
+    # Model ids (as pinned_models) loaded in the background when a serving process starts.
+    preload_models: tuple[str, ...] = ()
     onnx_providers: tuple[str, ...] = ("CPUExecutionProvider",)
     onnx_intra_op_threads: int = 0
     # Cross-request micro-batching (graphs with a dynamic batch axis): most rows per run (None:
@@ -261,6 +263,17 @@ class Settings:
             raise ValueError(f"VISIONFLOW_BATCH_WAIT_MS must be >= 0, got {self.batch_wait_ms}")
         if self.ocr_engines < 1:
             raise ValueError(f"VISIONFLOW_OCR_ENGINES must be >= 1, got {self.ocr_engines}")
+        for name, ids in (
+            ("PINNED_MODELS", self.pinned_models),
+            ("PRELOAD_MODELS", self.preload_models),
+        ):
+            for model_id in ids:
+                parts = model_id.split("/")
+                if len(parts) not in (2, 3) or not all(parts) or not parts[-1].isdigit():
+                    raise ValueError(
+                        f"VISIONFLOW_{name} lists model ids 'project/version' (demo workspace) or "
+                        f"'workspace/project/version', comma-separated; got {model_id!r}"
+                    )
         if self.s3_timeout_s <= 0:
             raise ValueError(f"VISIONFLOW_S3_TIMEOUT_S must be > 0, got {self.s3_timeout_s}")
         if self.workflows_definition_cache_s < 0:
@@ -467,6 +480,9 @@ class Settings:
             ),
             pinned_models=tuple(
                 part.strip() for part in (get("PINNED_MODELS") or "").split(",") if part.strip()
+            ),
+            preload_models=tuple(
+                part.strip() for part in (get("PRELOAD_MODELS") or "").split(",") if part.strip()
             ),
             onnx_providers=(
                 tuple(p.strip() for p in providers_raw.split(",") if p.strip())

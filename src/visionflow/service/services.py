@@ -17,6 +17,7 @@ from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.metrics import Metrics
 from visionflow.service.models import ModelAdmin
+from visionflow.service.preload import Preloader, qualified_keys
 from visionflow.service.providers import provider_environment
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
@@ -30,10 +31,7 @@ __all__ = ["Services", "loaded_batchers", "pinned_keys"]
 def pinned_keys(settings: Settings) -> list[str]:
     """Manager keys (``workspace/project/version``) of ``settings.pinned_models``; a bare
     ``project/version`` means the demo workspace's."""
-    return [
-        name if name.count("/") == 2 else f"{settings.demo_workspace}/{name}"
-        for name in settings.pinned_models
-    ]
+    return qualified_keys(settings.pinned_models, settings.demo_workspace)
 
 
 def loaded_batchers(manager: ModelManager) -> list[tuple[str, BatcherStats]]:
@@ -59,6 +57,7 @@ class Services:
     yolo_world: YoloWorldService
     metrics: Metrics
     listener: ChangeListener | None = field(default=None)
+    preloader: Preloader | None = field(default=None)
 
     @classmethod
     def build(cls, settings: Settings, *, migrate: bool = True) -> Services:
@@ -129,8 +128,13 @@ class Services:
         )
 
     def start(self) -> None:
-        """What a serving process runs beside its requests: on a PostgreSQL registry, the
+        """What a serving process runs beside its requests: the preloading of
+        ``VISIONFLOW_PRELOAD_MODELS`` (in the background), and on a PostgreSQL registry the
         listener that drops cached stored workflows when another process changes them."""
+        if self.preloader is None and self.settings.preload_models:
+            keys = qualified_keys(self.settings.preload_models, self.settings.demo_workspace)
+            self.preloader = Preloader(self.registry, self.inference, keys)
+            self.preloader.start()
         if self.database.is_sqlite or self.listener is not None:
             return
         self.listener = ChangeListener(

@@ -1,0 +1,64 @@
+"""VISIONFLOW_PRELOAD_MODELS: models loaded in the background when a serving process starts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from visionflow.config import Settings
+from visionflow.service.demo import ensure_demo
+from visionflow.service.preload import PreloadOutcome, qualified_keys
+from visionflow.service.services import Services
+
+
+def test_qualified_keys_put_bare_ids_in_the_demo_workspace() -> None:
+    assert qualified_keys(("shapes/1", "acme/parts/3"), "demo") == [
+        "demo/shapes/1",
+        "acme/parts/3",
+    ]
+
+
+def test_a_serving_process_preloads_the_named_models_and_skips_unknown_ones(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        home=tmp_path, preload_models=("shapes/1", "nothere/9", "demo/shapes-seg/1")
+    )
+    services = Services.build(settings)
+    try:
+        ensure_demo(settings, services.registry, services.models)
+        assert services.manager.loaded() == []
+        with caplog.at_level(logging.INFO, logger="visionflow.preload"):
+            services.start()
+            assert services.preloader is not None
+            services.preloader.join(timeout_s=60)
+
+        outcomes = services.preloader.outcomes
+        assert [(o.key, o.loaded) for o in outcomes] == [
+            ("demo/shapes/1", True),
+            ("demo/nothere/9", False),
+            ("demo/shapes-seg/1", True),
+        ]
+        assert outcomes[1] == PreloadOutcome(
+            "demo/nothere/9", False, 0.0, "not registered (VISIONFLOW_PRELOAD_MODELS names it)"
+        )
+        assert {entry.key for entry in services.manager.loaded()} == {
+            "demo/shapes/1",
+            "demo/shapes-seg/1",
+        }
+        assert "preloaded demo/shapes/1" in caplog.text
+        assert "cannot preload demo/nothere/9" in caplog.text
+    finally:
+        services.close()
+
+
+def test_nothing_is_preloaded_by_default(tmp_path: Path) -> None:
+    services = Services.build(Settings(home=tmp_path))
+    try:
+        services.start()
+        assert services.preloader is None
+        assert services.manager.loaded() == []
+    finally:
+        services.close()
