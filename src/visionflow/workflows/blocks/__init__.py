@@ -21,6 +21,7 @@ from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.google_vision import GOOGLE_VISION_BLOCKS
+from visionflow.workflows.blocks.heatmap import HEATMAP_BLOCKS
 from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
 from visionflow.workflows.blocks.image_quality import IMAGE_QUALITY_BLOCKS
@@ -75,6 +76,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *ANNOTATOR_BLOCKS,
     *VISUAL_EFFECT_BLOCKS,
     *ZONE_VISUALIZATION_BLOCKS,
+    *HEATMAP_BLOCKS,
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
     *IMAGE_FILTER_BLOCKS,
