@@ -53,6 +53,7 @@ from visionflow.workflows.selectors import (
     SelectorKind,
     parse_selector,
 )
+from visionflow.workflows.unsupported import unknown_block_details
 
 __all__ = ["Compiler", "compile_workflow"]
 
@@ -83,9 +84,7 @@ def _resolve_manifests(
             continue
         block = registry.find(block_type)
         if block is None:
-            close = registry.suggestions(block_type)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            details = f"unknown block type {block_type!r}.{hint}"
+            details = unknown_block_details(block_type, registry)
             errors.append(
                 (f"Step {name!r}: {details}", BlockError(name, block_type, "type", details))
             )

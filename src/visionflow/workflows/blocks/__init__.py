@@ -31,6 +31,7 @@ from visionflow.workflows.blocks.measurement import MEASUREMENT_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
+from visionflow.workflows.blocks.overlays import OVERLAY_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
 from visionflow.workflows.blocks.sampling import SAMPLING_BLOCKS
 from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
@@ -77,6 +78,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *VISUAL_EFFECT_BLOCKS,
     *ZONE_VISUALIZATION_BLOCKS,
     *HEATMAP_BLOCKS,
+    *OVERLAY_BLOCKS,
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
     *IMAGE_FILTER_BLOCKS,

@@ -28,6 +28,7 @@ from visionflow.workflows.errors import BlockError, WorkflowSyntaxError
 from visionflow.workflows.kinds import WILDCARD
 from visionflow.workflows.manifest import field_references
 from visionflow.workflows.registry import ENTRY_POINT_GROUP, BlockRegistry
+from visionflow.workflows.unsupported import unknown_block_details
 
 __all__ = ["DEFAULT_ENGINE_COMPATIBILITY", "BlocksDescriber"]
 
@@ -193,9 +194,7 @@ class BlocksDescriber:
         block_type = step.get("type")
         block = self.registry.find(block_type) if isinstance(block_type, str) else None
         if block is None:
-            close = self.registry.suggestions(block_type) if isinstance(block_type, str) else []
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            details = f"unknown block type {block_type!r}.{hint}"
+            details = unknown_block_details(block_type, self.registry)
             raise WorkflowSyntaxError(
                 f"Step {name!r}: {details}",
                 context="describing_block_outputs",
