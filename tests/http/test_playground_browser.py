@@ -9,6 +9,7 @@ Screenshots go to ``test-artifacts/`` (git-ignored); ``docs/playground.png`` is 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,22 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
+from tests.support.browser import chromium, open_playground, opened_page, screenshot
 from tests.support.server import RunningProcess, serve
+from visionflow.service.demo import demo_model_path
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-TIMEOUT_MS = 30_000
 WORKFLOW = {
     "version": "1.0",
     "inputs": [{"type": "WorkflowImage", "name": "image"}],
@@ -59,8 +50,6 @@ WORKFLOW = {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")
     home = tmp_path_factory.mktemp("playground-home")
     with serve(home, {"VISIONFLOW_REGISTER_DEMO_MODELS": "1"}) as running:
         yield running
@@ -82,37 +71,18 @@ def shapes_image(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser: Any, server: RunningProcess) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(TIMEOUT_MS)
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with opened_page(browser) as opened:
         yield opened
-    finally:
-        context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
-
-
-def _screenshot(page: Any, name: str, *, full_page: bool = True) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
 
 
 def _open(page: Any, server: RunningProcess, key: str) -> None:
-    page.goto(server.url + "/")
-    page.get_by_test_id("api-key").fill(key)
-    page.get_by_test_id("api-key").dispatch_event("change")
+    open_playground(page, server.url, key)
 
 
 def _choose(page: Any, text: str) -> None:
@@ -149,7 +119,7 @@ def test_demo_detector_draws_every_prediction(
     assert shown == body
     assert page.get_by_test_id("error").count() == 0
     assert page.locator("#timings").inner_text().count("ms") >= 2
-    _screenshot(page, "playground-detect.png", full_page=False)
+    screenshot(page, "playground-detect.png", full_page=False)
 
 
 def _drawn(body: dict[str, Any], task: str) -> int:
@@ -186,7 +156,7 @@ def test_every_demo_task_is_drawn(
     assert _drawn(body, task) > 0
     if task == "classification":
         assert page.locator("#classes .bar").count() == _drawn(body, task)
-    _screenshot(page, f"playground-{route}.png", full_page=False)
+    screenshot(page, f"playground-{route}.png", full_page=False)
 
 
 def test_stored_workflow_runs_with_outputs_and_trace(
@@ -211,7 +181,7 @@ def test_stored_workflow_runs_with_outputs_and_trace(
     assert page.locator("#outputs img").count() == 1
     assert body["profiler_trace"], "profiling was asked for"
     assert page.locator("#timeline .row").count() > 0
-    _screenshot(page, "playground-workflow.png")
+    screenshot(page, "playground-workflow.png")
 
 
 def test_server_errors_show_their_message(
@@ -230,7 +200,110 @@ def test_server_errors_show_their_message(
     assert message == answer.json()["message"]
     assert "Traceback" not in message
     assert page.get_by_test_id("prediction-count").count() == 0
-    _screenshot(page, "playground-error.png")
+    screenshot(page, "playground-error.png")
+
+
+def _key(server: RunningProcess, role: str) -> str:
+    """A new API key of the demo workspace with ``role``, made by the CLI as an operator would."""
+    created = subprocess.run(
+        [sys.executable, "-m", "visionflow", "keys", "create", "demo", "--role", role],
+        env={**os.environ, "VISIONFLOW_HOME": str(server.home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+def _listed(server: RunningProcess, key: str, path: str) -> Any:
+    answer = httpx.get(server.url + path, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _models_page(page: Any, server: RunningProcess, key: str) -> None:
+    _open(page, server, key)
+    page.get_by_test_id("tab-models").click()
+    page.get_by_test_id("models-table").locator("td", has_text="shapes/1").first.wait_for()
+
+
+def test_models_page_uploads_a_model_and_pushes_a_workflow(
+    page: Any, server: RunningProcess
+) -> None:
+    admin = _key(server, "admin")
+    _models_page(page, server, admin)
+    page.get_by_test_id("upload-id").fill("uploaded-shapes/2")
+    page.get_by_test_id("upload-file").set_input_files(str(demo_model_path("shapes-det.onnx")))
+    page.get_by_test_id("upload-button").click()
+    status = page.get_by_test_id("admin-status")
+    status.filter(has_text="registered uploaded-shapes/2").wait_for()
+    assert status.inner_text() == "registered uploaded-shapes/2 (object-detection) in demo"
+    models = {m["model_id"]: m for m in _listed(server, admin, "/models")["models"]}
+    assert models["uploaded-shapes/2"]["class_names"] == models["shapes/1"]["class_names"]
+    table = page.get_by_test_id("models-table")
+    table.locator("td", has_text="uploaded-shapes/2").wait_for()
+    option = page.get_by_test_id("model-select").locator("option", has_text="uploaded-shapes/2")
+    assert option.count() == 1
+
+    page.get_by_test_id("push-id").fill("pushed-boxes")
+    page.get_by_test_id("push-definition").fill(json.dumps(WORKFLOW))
+    page.get_by_test_id("push-button").click()
+    status.filter(has_text="stored demo/pushed-boxes").wait_for()
+    assert status.inner_text() == "stored demo/pushed-boxes version 1"
+    stored = _listed(server, admin, "/demo/workflows")["workflows"]
+    assert [w["latest_version"] for w in stored if w["workflow_id"] == "pushed-boxes"] == [1]
+    page.get_by_test_id("workflow-list").locator("li", has_text="demo/pushed-boxes").wait_for()
+    screenshot(page, "playground-models.png")
+
+
+@pytest.mark.parametrize(
+    ("fill", "expected"),
+    [
+        pytest.param(
+            {"upload-id": "no-version"}, "the model id is project/version", id="bad-model-id"
+        ),
+        pytest.param({"push-id": "flow", "push-definition": "{"}, "not valid JSON", id="bad-json"),
+    ],
+)
+def test_models_page_checks_its_forms(
+    page: Any, server: RunningProcess, demo_key: str, fill: dict[str, str], expected: str
+) -> None:
+    _models_page(page, server, demo_key)
+    for testid, value in fill.items():
+        page.get_by_test_id(testid).fill(value)
+    if "upload-id" in fill:
+        page.get_by_test_id("upload-file").set_input_files(str(demo_model_path("shapes-det.onnx")))
+        page.get_by_test_id("upload-button").click()
+    else:
+        page.get_by_test_id("push-button").click()
+    status = page.get_by_test_id("admin-status")
+    status.filter(has_text=expected).wait_for()
+    assert status.get_attribute("class") == "status failed"
+
+
+def test_models_page_shows_why_an_inference_key_may_not_upload(
+    page: Any, server: RunningProcess
+) -> None:
+    infer_only = _key(server, "infer")
+    model = demo_model_path("shapes-det.onnx")
+    answer = httpx.post(
+        f"{server.url}/models/refused/1",
+        headers={"Authorization": f"Bearer {infer_only}"},
+        files={"file": (model.name, model.read_bytes())},
+        timeout=30,
+    )
+    assert answer.status_code == 403, answer.text
+    _models_page(page, server, infer_only)
+    page.get_by_test_id("upload-id").fill("refused/2")
+    page.get_by_test_id("upload-file").set_input_files(str(model))
+    page.get_by_test_id("upload-button").click()
+    status = page.get_by_test_id("admin-status")
+    status.filter(has_text="error:").wait_for()
+    assert status.inner_text() == f"error: {answer.json()['message']}"
+    assert "Traceback" not in status.inner_text()
+    models = [m["model_id"] for m in _listed(server, infer_only, "/models")["models"]]
+    assert "refused/2" not in models
 
 
 @pytest.mark.parametrize(
@@ -256,7 +329,7 @@ def test_api_docs_render_offline(
     page.locator(selector).first.wait_for()
     assert page.locator(selector).count() > 10
     assert outside == []
-    _screenshot(page, f"docs-{path.strip('/')}.png")
+    screenshot(page, f"docs-{path.strip('/')}.png")
 
 
 def test_screenshot_in_docs_is_the_playground() -> None:

@@ -4,47 +4,10 @@
 
 (() => {
   const D = window.VisionflowDraw;
+  const { api } = window.VisionflowApi;
   const $ = (id) => document.getElementById(id);
   const KEY_STORAGE = "visionflow.api_key";
   const state = { catalog: [], workflows: [], image: null, imageName: "" };
-
-  // ---- API -------------------------------------------------------------------------------
-  function headers(extra = {}) {
-    const key = $("api-key").value.trim();
-    return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
-  }
-
-  // The server's own message (``message``; FastAPI's 422 ``detail`` list), never a trace.
-  function messageOf(status, body) {
-    if (body && typeof body.message === "string") return body.message;
-    if (body && Array.isArray(body.detail)) {
-      return body.detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg}`).join("; ");
-    }
-    if (body && typeof body.detail === "string") return body.detail;
-    return `the server answered HTTP ${status}`;
-  }
-
-  async function api(method, path, { json, form } = {}) {
-    const init = { method, headers: headers() };
-    if (json !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(json);
-    } else if (form !== undefined) {
-      init.body = form;
-    }
-    const started = performance.now();
-    const response = await fetch(path, init);
-    const elapsedMs = performance.now() - started;
-    const text = await response.text();
-    let body = null;
-    try { body = text ? JSON.parse(text) : null; } catch { body = null; }
-    if (!response.ok) {
-      const error = new Error(messageOf(response.status, body));
-      error.body = body;
-      throw error;
-    }
-    return { body, response, elapsedMs };
-  }
 
   // ---- status, error and count hooks ------------------------------------------------------
   function setStatus(text) { $("status").textContent = text; }
@@ -120,6 +83,9 @@
     if ([...select.options].some((o) => o.value === previous)) select.value = previous;
     renderModelsPage();
     selectionChanged();
+    // Other pages (the stream page) offer the same stored workflows.
+    document.dispatchEvent(new CustomEvent("visionflow:catalog",
+      { detail: { workflows: state.workflows } }));
   }
 
   function selected() {
@@ -413,18 +379,28 @@
     }
   }
 
+  function adminStatus(text, failed = false) {
+    const line = $("admin-status");
+    line.textContent = failed ? `error: ${text}` : text;
+    line.classList.toggle("failed", failed);
+  }
+
   async function upload(event) {
     event.preventDefault();
     const id = $("upload-id").value.trim();
     const file = $("upload-file").files[0];
+    if (id.split("/").length !== 2) {
+      adminStatus(`the model id is project/version, e.g. my-model/1 (got "${id}")`, true);
+      return;
+    }
     const form = new FormData();
     form.append("file", file);
     try {
       const { body } = await api("POST", `/models/${id.split("/").map(encodeURIComponent).join("/")}`, { form });
-      $("admin-status").textContent = `registered ${body.model_id} (${body.task_type}) in ${body.workspace}`;
+      adminStatus(`registered ${body.model_id} (${body.task_type}) in ${body.workspace}`);
       await loadCatalog();
     } catch (error) {
-      $("admin-status").textContent = `error: ${error.message}`;
+      adminStatus(error.message, true);
     }
   }
 
@@ -435,7 +411,7 @@
     try {
       definition = JSON.parse($("push-definition").value);
     } catch {
-      $("admin-status").textContent = "error: the definition is not valid JSON";
+      adminStatus("the definition is not valid JSON", true);
       return;
     }
     try {
@@ -444,10 +420,10 @@
       const { body } = await api("POST",
         `/${encodeURIComponent(workspace)}/workflows/${encodeURIComponent(name)}/versions`,
         { json: definition });
-      $("admin-status").textContent = `stored ${workspace}/${name} version ${body.version}`;
+      adminStatus(`stored ${workspace}/${name} version ${body.version}`);
       await loadCatalog();
     } catch (error) {
-      $("admin-status").textContent = `error: ${error.message}`;
+      adminStatus(error.message, true);
     }
   }
 
