@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from visionflow import store
 from visionflow.store import Database, Registry
-from visionflow.store.schema import StoredWorkflow, utcnow
+from visionflow.store.database import HEAD_REVISION
+from visionflow.store.schema import Base, StoredWorkflow, utcnow
 
 TABLES = {"alembic_version", "api_keys", "model_versions", "workflows", "workspaces"}
 
@@ -35,6 +37,59 @@ def test_migrate_is_idempotent(database: Database) -> None:
     assert _tables(database) == TABLES
     assert _revisions(database) == ["0002"]
     assert [w.name for w in Registry(database).list_workspaces()] == ["kept"]
+
+
+def test_head_revision_is_the_newest_migration_script() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
+def _schema_differences(database: Database) -> list[object]:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    opts = {"compare_type": True, "compare_server_default": True}
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts=opts)
+        return list(compare_metadata(context, Base.metadata))
+
+
+def test_a_new_database_gets_the_schema_the_migration_scripts_make(
+    database: Database, tmp_path: Path
+) -> None:
+    # ``database`` was created by ``migrate`` (ORM schema + stamp); the other by the scripts.
+    scripted = Database(f"sqlite:///{tmp_path / 'scripted.db'}")
+    try:
+        scripted.upgrade_with_alembic()
+        assert _schema_differences(scripted) == []
+        assert _schema_differences(database) == []
+        assert _tables(database) == _tables(scripted) == TABLES
+        assert database.schema_revision() == scripted.schema_revision() == HEAD_REVISION
+    finally:
+        scripted.dispose()
+
+
+def test_a_database_at_an_older_revision_is_upgraded(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        assert database.schema_revision() is None
+        database.migrate()
+        with database.engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+            connection.execute(text("ALTER TABLE api_keys DROP COLUMN role"))
+            connection.execute(text("ALTER TABLE api_keys DROP COLUMN expires_at"))
+        assert database.schema_revision() == "0001"
+
+        database.migrate()
+
+        assert database.schema_revision() == HEAD_REVISION
+        assert "role" in {c["name"] for c in inspect(database.engine).get_columns("api_keys")}
+    finally:
+        database.dispose()
 
 
 def test_sqlite_creates_missing_parent_folders(tmp_path: Path) -> None:

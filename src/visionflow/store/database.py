@@ -15,19 +15,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from visionflow.errors import RegistryUnavailableError
 
-__all__ = ["Database", "transient_fault"]
+__all__ = ["HEAD_REVISION", "Database", "transient_fault"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration's revision (a test checks it against the migration scripts).
+HEAD_REVISION = "0002"
 # SQLite's messages for faults that pass (locks) or that an operator fixes (files, disk).
 _SQLITE_FAULTS = (
     ("locked", "locked by another process"),
@@ -120,12 +120,56 @@ class Database:
             )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def schema_revision(self) -> str | None:
+        """The alembic revision the database is at (None: not created yet)."""
+        try:
+            with self.faults_as_unavailable(), self.engine.connect() as connection:
+                row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+        except (OperationalError, ProgrammingError):  # no such table: a new database
+            return None
+        return None if row is None else str(row[0])
+
     def migrate(self) -> None:
+        """Bring the schema to ``HEAD_REVISION``: a database already there is left alone, an
+        empty one gets the ORM schema and the head stamp in one transaction (the same schema as
+        the migration scripts make, a test compares them), both without importing alembic (a
+        fast first start); an older one is upgraded by alembic."""
+        revision = self.schema_revision()
+        if revision == HEAD_REVISION:
+            return
+        if revision is None and self._create_if_empty():
+            return
+        self.upgrade_with_alembic()
+
+    def upgrade_with_alembic(self) -> None:
+        """Run the migration scripts up to head (what ``migrate`` does for an older schema)."""
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(_MIGRATIONS))
         with self.faults_as_unavailable(), self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def _create_if_empty(self) -> bool:
+        from visionflow.store.schema import Base
+
+        with self.faults_as_unavailable(), self.engine.begin() as connection:
+            if inspect(connection).get_table_names():
+                return False  # tables without a revision: leave it to alembic
+            Base.metadata.create_all(connection)
+            connection.execute(
+                text(
+                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+            )
+            connection.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:head)"),
+                {"head": HEAD_REVISION},
+            )
+        return True
 
     @contextmanager
     def faults_as_unavailable(self) -> Iterator[None]:

@@ -58,7 +58,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # "admin" (manage models, workflows, keys) or "infer" (inference only); see KEY_ROLES.
-    role: Mapped[str] = mapped_column(String(16), nullable=False, default="admin")
+    role: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="admin", server_default="admin"
+    )
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
