@@ -21,6 +21,7 @@ from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
 from visionflow.workflows.blocks.google_vision import GOOGLE_VISION_BLOCKS
+from visionflow.workflows.blocks.grid import GRID_BLOCKS
 from visionflow.workflows.blocks.heatmap import HEATMAP_BLOCKS
 from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
@@ -79,6 +80,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *ZONE_VISUALIZATION_BLOCKS,
     *HEATMAP_BLOCKS,
     *OVERLAY_BLOCKS,
+    *GRID_BLOCKS,
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
     *IMAGE_FILTER_BLOCKS,
