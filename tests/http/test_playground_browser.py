@@ -317,14 +317,15 @@ def test_api_docs_render_offline(
     page: Any, server: RunningProcess, path: str, selector: str
 ) -> None:
     outside: list[str] = []
-    page.route(
-        "**/*",
-        lambda route: (
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(server.url):
             route.continue_()
-            if route.request.url.startswith(server.url)
-            else (outside.append(route.request.url), route.abort())
-        ),
-    )
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
     page.goto(server.url + path)
     page.locator(selector).first.wait_for()
     assert page.locator(selector).count() > 10
