@@ -39,6 +39,7 @@ from _harness import (  # noqa: E402
 )
 from clip import clip_rows  # noqa: E402
 from ocr import ocr_rows  # noqa: E402
+from overhead import overhead_ms  # noqa: E402
 from workflow_builders import COUNT, PREDS, crop, det, outputs, prop_def, step, wf  # noqa: E402
 from yolo_world import yolo_world_rows  # noqa: E402
 
@@ -132,6 +133,33 @@ def workflow_rows(
     return rows, notes
 
 
+def engine_rows(
+    url: str, image: dict[str, str], available: set[str], runs: int
+) -> list[tuple[str, float, float, float]]:
+    """The engine's own cost: server time minus model time for the direct route and the
+    workflows (``overhead.py``)."""
+    if not {"shapes/1", "shapes-cls/1"} <= available:
+        return []
+    return overhead_ms(
+        url,
+        {
+            "POST /infer/object_detection": (
+                "/infer/object_detection",
+                {"model_id": "shapes/1", "image": image},
+            ),
+            "workflows/run 1 step": (
+                "/workflows/run",
+                {"specification": ONE_STEP, "inputs": {"image": image}},
+            ),
+            "workflows/run 5 steps": (
+                "/workflows/run",
+                {"specification": FIVE_STEPS, "inputs": {"image": image}},
+            ),
+        },
+        runs,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
@@ -150,6 +178,7 @@ def main() -> int:
                 e2e = http_ms(url, model_id, route, image_object, args.runs)
                 rows.append(row(model_id, route, raw, e2e))
             flows, notes = workflow_rows(url, image_object, set(available), args.runs)
+            engine = engine_rows(url, image_object, set(available), args.runs)
             reading = ocr_rows(url, args.runs)
             embedding = clip_rows(url, home, args.runs)
             world = yolo_world_rows(url, home, args.runs)
@@ -159,6 +188,15 @@ def main() -> int:
     print_table([*rows, *flows, *reading, *embedding, *world])
     for _model_id, route, direct, took, _ratio in flows:
         print(f"{route}: {took - direct:+.2f} ms per request over the direct route")
+    if engine:
+        print("\nserver time minus model time, mean per request (from the server's /metrics):")
+        direct_rest = engine[0][3]
+        for what, server, model, rest in engine:
+            added = "" if what == engine[0][0] else f", {rest - direct_rest:+.2f} ms over direct"
+            print(
+                f"  {what:<28} server {server:7.2f} ms  models {model:7.2f} ms  "
+                f"rest {rest:6.2f} ms{added}"
+            )
     missing = sorted(set(MODELS) - {r[0] for r in rows})
     if missing:
         print(f"\nskipped (file missing): {', '.join(missing)}")

@@ -272,3 +272,52 @@ def test_batching_settings_refuse_bad_values() -> None:
         Settings.from_env({"VISIONFLOW_BATCH_MAX": "0"})
     with pytest.raises(ValueError, match="VISIONFLOW_BATCH_WAIT_MS"):
         Settings.from_env({"VISIONFLOW_BATCH_WAIT_MS": "-1"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param({}, (None, 4, 4, 256, 8, 10.0, 5.0), id="defaults"),
+        pytest.param(
+            {
+                "VISIONFLOW_VIDEO_FOLDER": "/srv/videos",
+                "VISIONFLOW_MAX_PIPELINES": "2",
+                "VISIONFLOW_MAX_PIPELINE_SOURCES": "1",
+                "VISIONFLOW_MAX_PIPELINE_RESULTS": "16",
+                "VISIONFLOW_PIPELINE_FRAME_BUFFER": "3",
+                "VISIONFLOW_PIPELINE_RECONNECT_MAX_S": "2.5",
+                "VISIONFLOW_PIPELINE_STREAM_TIMEOUT_S": "0.5",
+            },
+            (Path("/srv/videos"), 2, 1, 16, 3, 2.5, 0.5),
+            id="all-set",
+        ),
+    ],
+)
+def test_pipeline_settings(environ: dict[str, str], expected: tuple[object, ...]) -> None:
+    settings = Settings.from_env(environ)
+
+    assert (
+        settings.video_folder,
+        settings.max_pipelines,
+        settings.max_pipeline_sources,
+        settings.max_pipeline_results,
+        settings.pipeline_frame_buffer,
+        settings.pipeline_reconnect_max_s,
+        settings.pipeline_stream_timeout_s,
+    ) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MAX_PIPELINES",
+        "MAX_PIPELINE_SOURCES",
+        "MAX_PIPELINE_RESULTS",
+        "PIPELINE_FRAME_BUFFER",
+        "PIPELINE_RECONNECT_MAX_S",
+        "PIPELINE_STREAM_TIMEOUT_S",
+    ],
+)
+def test_pipeline_settings_refuse_bad_values(name: str) -> None:
+    with pytest.raises(ValueError, match=f"VISIONFLOW_{name}"):
+        Settings.from_env({f"VISIONFLOW_{name}": "0"})

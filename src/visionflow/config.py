@@ -236,13 +236,16 @@ class Settings:
     # on this server and ``max_pipeline_sources`` videos each; a pipeline's results buffer holds
     # at most ``max_pipeline_results`` entries (the request's ``results_buffer_size`` is capped
     # by it) and each source buffers ``pipeline_frame_buffer`` decoded frames; a lost stream is
-    # reopened after 0.5 s, doubling up to ``pipeline_reconnect_max_s``.
+    # reopened after 0.5 s, doubling up to ``pipeline_reconnect_max_s``; a stream that cannot be
+    # opened, or delivers no data, within ``pipeline_stream_timeout_s`` counts as lost (OpenCV's
+    # own default is 30 s per read, retried: a stalled RTSP camera went unnoticed for 90 s).
     video_folder: Path | None = None
     max_pipelines: int = 4
     max_pipeline_sources: int = 4
     max_pipeline_results: int = 256
     pipeline_frame_buffer: int = 8
     pipeline_reconnect_max_s: float = 10.0
+    pipeline_stream_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         self._check_ray()
@@ -345,6 +348,11 @@ class Settings:
             raise ValueError(
                 "VISIONFLOW_PIPELINE_RECONNECT_MAX_S must be > 0 seconds, "
                 f"got {self.pipeline_reconnect_max_s}"
+            )
+        if not self.pipeline_stream_timeout_s > 0:
+            raise ValueError(
+                "VISIONFLOW_PIPELINE_STREAM_TIMEOUT_S must be > 0 seconds, "
+                f"got {self.pipeline_stream_timeout_s}"
             )
 
     def _check_ray(self) -> None:
@@ -619,5 +627,8 @@ class Settings:
             pipeline_frame_buffer=pick_int("PIPELINE_FRAME_BUFFER", defaults.pipeline_frame_buffer),
             pipeline_reconnect_max_s=pick_float(
                 "PIPELINE_RECONNECT_MAX_S", defaults.pipeline_reconnect_max_s
+            ),
+            pipeline_stream_timeout_s=pick_float(
+                "PIPELINE_STREAM_TIMEOUT_S", defaults.pipeline_stream_timeout_s
             ),
         )

@@ -9,6 +9,7 @@ not exist (404), as for stored workflows. Video files are read only under
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import uuid
@@ -82,12 +83,14 @@ class PipelineManager:
         fetcher: UrlFetcher,
         *,
         metrics: Metrics | None = None,
-        opener: Callable[[str], Capture] = open_capture,
+        opener: Callable[[str], Capture] | None = None,
     ) -> None:
         self._settings = settings
         self._workflows = workflows
         self._fetcher = fetcher
-        self._opener = opener
+        self._opener = opener or functools.partial(
+            open_capture, timeout_s=settings.pipeline_stream_timeout_s
+        )
         self._pipelines: dict[str, Pipeline] = {}
         self._lock = threading.Lock()
         # Totals over every pipeline this process ran (terminated ones included).

@@ -121,8 +121,19 @@ class Capture(Protocol):
     def release(self) -> None: ...
 
 
-def open_capture(target: str) -> Capture:
-    return cv2.VideoCapture(target, cv2.CAP_FFMPEG)
+def open_capture(target: str, timeout_s: float | None = None) -> Capture:
+    """``target`` opened by OpenCV's FFmpeg backend; with ``timeout_s``, opening and each read
+    give up after that long without data (a stalled stream then reads as lost)."""
+    if timeout_s is None:
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG)
+    milliseconds = max(1, round(timeout_s * 1000))
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        milliseconds,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        milliseconds,
+    ]
+    return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
 
 
 def _property_id(name: str) -> int | None:
