@@ -1,7 +1,8 @@
 """Definition → ``CompiledWorkflow``: parse, resolve blocks and selectors, type-check every edge
 by kind, order the steps and check dimensionality. Pure; ``Compiler`` caches by definition hash.
 A definition is first held to the ``WorkflowLimits`` (nesting, steps, bytes), so nothing below
-walks a document deeper or larger than they allow.
+walks a document deeper or larger than they allow; its ``inner_workflow`` steps are then inlined
+(``workflows.inner``) and the result held to the same limits.
 
 Every error names the step (``block_id``) and the field (``property_name``) it concerns.
 """
@@ -37,6 +38,12 @@ from visionflow.workflows.errors import (
     WorkflowSyntaxError,
 )
 from visionflow.workflows.graph import Graph
+from visionflow.workflows.inner import (
+    ChildResolver,
+    expand_inner_workflows,
+    has_inner_workflows,
+    has_stored_children,
+)
 from visionflow.workflows.limits import WorkflowLimits, check_definition
 from visionflow.workflows.manifest import StepManifest
 from visionflow.workflows.plan import (
@@ -300,10 +307,22 @@ def compile_workflow(
     definition: Mapping[str, Any],
     registry: BlockRegistry,
     limits: WorkflowLimits | None = None,
+    resolve: ChildResolver | None = None,
 ) -> CompiledWorkflow:
-    """Compile ``definition``; raises a ``WorkflowError`` (400, or 413 for a definition past
+    """Compile ``definition``, its ``inner_workflow`` steps inlined first (stored children
+    looked up with ``resolve``); raises a ``WorkflowError`` (400, or 413 for a definition past
     ``limits``' size) naming the step and field."""
-    canonical = _checked(definition, limits or WorkflowLimits())
+    checked_limits = limits or WorkflowLimits()
+
+    def compile_flat(flat: Mapping[str, Any]) -> CompiledWorkflow:
+        return _compile(flat, registry, definition_hash(flat, _checked(flat, checked_limits)))
+
+    canonical = _checked(definition, checked_limits)
+    if has_inner_workflows(definition):
+        definition = expand_inner_workflows(
+            definition, limits=checked_limits, compile_flat=compile_flat, resolve=resolve
+        )
+        canonical = _checked(definition, checked_limits)
     return _compile(definition, registry, definition_hash(definition, canonical))
 
 
@@ -355,17 +374,37 @@ class Compiler:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def compile(self, definition: Mapping[str, Any]) -> tuple[CompiledWorkflow, bool]:
-        """The compiled workflow and whether it came from the cache."""
+    def compile(
+        self, definition: Mapping[str, Any], resolve: ChildResolver | None = None
+    ) -> tuple[CompiledWorkflow, bool]:
+        """The compiled workflow and whether it came from the cache. ``inner_workflow`` steps
+        are inlined first; a definition with stored children (looked up with ``resolve``) is
+        cached by what it expands to, since they may change while it does not."""
         key = definition_hash(definition, _checked(definition, self.limits))
+        if has_stored_children(definition):
+            definition = self._expand(definition, resolve)
+            key = definition_hash(definition, _checked(definition, self.limits))
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
                 return cached, True
+        if has_inner_workflows(definition):
+            definition = self._expand(definition, resolve)
+            _checked(definition, self.limits)
         plan = _compile(definition, self.registry, key)
         with self._lock:
             self._cache[key] = plan
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return plan, False
+
+    def _expand(
+        self, definition: Mapping[str, Any], resolve: ChildResolver | None
+    ) -> Mapping[str, Any]:
+        return expand_inner_workflows(
+            definition,
+            limits=self.limits,
+            compile_flat=lambda flat: self.compile(flat)[0],
+            resolve=resolve,
+        )

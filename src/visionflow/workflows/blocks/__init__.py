@@ -26,6 +26,7 @@ from visionflow.workflows.blocks.heatmap import HEATMAP_BLOCKS
 from visionflow.workflows.blocks.hosted_llm import HOSTED_LLM_BLOCKS
 from visionflow.workflows.blocks.image_filters import IMAGE_FILTER_BLOCKS
 from visionflow.workflows.blocks.image_quality import IMAGE_QUALITY_BLOCKS
+from visionflow.workflows.blocks.inner_workflow import INNER_WORKFLOW_BLOCKS
 from visionflow.workflows.blocks.lmm import LMM_BLOCKS
 from visionflow.workflows.blocks.mask_snap import MASK_SNAP_BLOCKS
 from visionflow.workflows.blocks.measurement import MEASUREMENT_BLOCKS
@@ -60,6 +61,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *EMBEDDING_BLOCKS,
     *FLOW_BLOCKS,
     *FLOW_CONTROL_BLOCKS,
+    *INNER_WORKFLOW_BLOCKS,
     *TEMPORAL_BLOCKS,
     *CACHE_BLOCKS,
     *SECRETS_BLOCKS,
