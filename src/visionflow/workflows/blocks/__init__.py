@@ -7,12 +7,16 @@ from visionflow.workflows.blocks.analytics import ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
 from visionflow.workflows.blocks.background import BACKGROUND_BLOCKS
 from visionflow.workflows.blocks.cache import CACHE_BLOCKS
+from visionflow.workflows.blocks.calibration import CALIBRATION_BLOCKS
 from visionflow.workflows.blocks.change_analytics import CHANGE_ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
+from visionflow.workflows.blocks.class_lock import CLASS_LOCK_BLOCKS
 from visionflow.workflows.blocks.clip import CLIP_BLOCKS
 from visionflow.workflows.blocks.codes import CODE_BLOCKS
 from visionflow.workflows.blocks.consensus import CONSENSUS_BLOCKS
+from visionflow.workflows.blocks.detections_comparison import DETECTIONS_COMPARISON_BLOCKS
 from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
+from visionflow.workflows.blocks.dynamic_zones import DYNAMIC_ZONE_BLOCKS
 from visionflow.workflows.blocks.embeddings import EMBEDDING_BLOCKS
 from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
 from visionflow.workflows.blocks.features import FEATURE_BLOCKS
@@ -35,11 +39,14 @@ from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.overlays import OVERLAY_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
+from visionflow.workflows.blocks.rollup import ROLLUP_BLOCKS
 from visionflow.workflows.blocks.sampling import SAMPLING_BLOCKS
 from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
 from visionflow.workflows.blocks.stability import STABILITY_BLOCKS
+from visionflow.workflows.blocks.stabilization import STABILIZATION_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
+from visionflow.workflows.blocks.stitching import STITCHING_BLOCKS
 from visionflow.workflows.blocks.temporal import TEMPORAL_BLOCKS
 from visionflow.workflows.blocks.trackers import TRACKER_BLOCKS
 from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
@@ -73,9 +80,16 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *DETECTIONS_OPS_BLOCKS,
     *CONSENSUS_BLOCKS,
     *FUSION_BLOCKS,
+    *DETECTIONS_COMPARISON_BLOCKS,
+    *ROLLUP_BLOCKS,
     *PERSPECTIVE_BLOCKS,
+    *DYNAMIC_ZONE_BLOCKS,
+    *CALIBRATION_BLOCKS,
+    *STITCHING_BLOCKS,
     *TRACKING_BLOCKS,
     *TRACKER_BLOCKS,
+    *STABILIZATION_BLOCKS,
+    *CLASS_LOCK_BLOCKS,
     *VISUALIZATION_BLOCKS,
     *ANNOTATOR_BLOCKS,
     *VISUAL_EFFECT_BLOCKS,
