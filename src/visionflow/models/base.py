@@ -60,7 +60,40 @@ def images_to_tensor(
     images_bgr: Sequence[npt.NDArray[np.uint8]], spec: InputSpec
 ) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
     """Resize, reorder colours, scale and normalize: ``(B, 3, H, W) float32`` (or
-    ``(B, H, W, 3)`` for ``nhwc`` graphs) plus the per-image mappings."""
+    ``(B, H, W, 3)`` for ``nhwc`` graphs) plus the per-image mappings.
+
+    ``nchw`` in one pass per colour plane: each uint8 plane of the resized image is divided
+    straight into its slot of the batch (no float copy of the whole image, no transpose); the
+    same float32 operations as ``scaled_pixels``, so the same values bit for bit.
+    """
+    if spec.layout == "nhwc":
+        return _images_to_nhwc(images_bgr, spec)
+    batch = np.empty((len(images_bgr), 3, spec.height, spec.width), dtype=np.float32)
+    scale = np.float32(spec.scaling_factor)
+    norm = spec.normalization
+    mean = None if norm is None else np.asarray(norm.mean, dtype=np.float32)
+    std = None if norm is None else np.asarray(norm.std, dtype=np.float32)
+    # Channel c of the tensor comes from plane order[c] of the BGR image.
+    order = (2, 1, 0) if spec.color_mode == "rgb" else (0, 1, 2)
+    metas: list[ResizeMeta] = []
+    for index, image in enumerate(images_bgr):
+        resized, meta = resize_to_input(
+            image, (spec.width, spec.height), spec.resize_mode, spec.padding_value
+        )
+        planes = cv2.split(resized)
+        for channel, plane in enumerate(order):
+            out = batch[index, channel]
+            np.divide(planes[plane], scale, out=out, dtype=np.float32)
+            if mean is not None and std is not None:
+                np.subtract(out, mean[channel], out=out)
+                np.divide(out, std[channel], out=out)
+        metas.append(meta)
+    return batch, metas
+
+
+def _images_to_nhwc(
+    images_bgr: Sequence[npt.NDArray[np.uint8]], spec: InputSpec
+) -> tuple[npt.NDArray[np.float32], list[ResizeMeta]]:
     batch = np.empty((len(images_bgr), spec.height, spec.width, 3), dtype=np.float32)
     metas: list[ResizeMeta] = []
     for index, image in enumerate(images_bgr):
@@ -71,9 +104,7 @@ def images_to_tensor(
             resized = np.asarray(cv2.cvtColor(resized, cv2.COLOR_BGR2RGB), dtype=np.uint8)
         batch[index] = scaled_pixels(resized, spec)
         metas.append(meta)
-    if spec.layout == "nhwc":
-        return batch, metas
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)), metas
+    return batch, metas
 
 
 def sessions_of(model: object, depth: int = 3) -> list[OnnxSession]:
