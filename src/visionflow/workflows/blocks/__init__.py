@@ -8,6 +8,7 @@ from visionflow.workflows.blocks.annotators import ANNOTATOR_BLOCKS
 from visionflow.workflows.blocks.background import BACKGROUND_BLOCKS
 from visionflow.workflows.blocks.cache import CACHE_BLOCKS
 from visionflow.workflows.blocks.calibration import CALIBRATION_BLOCKS
+from visionflow.workflows.blocks.captions import CAPTION_BLOCKS
 from visionflow.workflows.blocks.change_analytics import CHANGE_ANALYTICS_BLOCKS
 from visionflow.workflows.blocks.classical_cv import CLASSICAL_CV_BLOCKS
 from visionflow.workflows.blocks.class_lock import CLASS_LOCK_BLOCKS
@@ -96,6 +97,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *ZONE_VISUALIZATION_BLOCKS,
     *HEATMAP_BLOCKS,
     *OVERLAY_BLOCKS,
+    *CAPTION_BLOCKS,
     *GRID_BLOCKS,
     *CODE_BLOCKS,
     *CLASSICAL_CV_BLOCKS,
