@@ -176,6 +176,17 @@ class Settings:
     workflows_provider_keys: tuple[tuple[str, str], ...] = ()
     workflows_provider_timeout_s: float = 60.0
     workflows_provider_retries: int = 2
+    # Notification and storage sinks (email, Slack, Twilio, S3): the timeout of one call (SMTP
+    # session, HTTP request, S3 upload; a step that waits also stops at the run's deadline);
+    # the Slack Web API and Twilio REST API base URLs (tests and proxies point them elsewhere;
+    # requests still pass the URL rules); the S3-compatible endpoint ``s3_sink`` uploads to
+    # (``None``: AWS); a PEM file of extra certificate authorities SMTP servers' TLS
+    # certificates may be signed by (an internal mail relay's).
+    workflows_sink_timeout_s: float = 10.0
+    workflows_slack_api_url: str = "https://slack.com/api"
+    workflows_twilio_api_url: str = "https://api.twilio.com"
+    workflows_s3_endpoint_url: str | None = None
+    workflows_smtp_ca_file: Path | None = None
     # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
     # version id maps to ``clip/1`` unless VISIONFLOW_CLIP_MODELS ("RN50=clip-rn50/1,...") says
     # otherwise, entry by entry; ``clip_default_version`` is used when a request names none (the
@@ -255,6 +266,13 @@ class Settings:
                 "VISIONFLOW_ARTIFACTS_URL must be an s3://bucket[/prefix] URL, got "
                 f"{self.artifacts_url!r} (leave it unset for the local folder)"
             )
+        for name, url in (
+            ("WORKFLOWS_SLACK_API_URL", self.workflows_slack_api_url),
+            ("WORKFLOWS_TWILIO_API_URL", self.workflows_twilio_api_url),
+            ("WORKFLOWS_S3_ENDPOINT_URL", self.workflows_s3_endpoint_url or "http://"),
+        ):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"VISIONFLOW_{name} must be an http(s) URL, got {url!r}")
         if self.max_loaded_model_bytes is not None and self.max_loaded_model_bytes < 1:
             raise ValueError(
                 "VISIONFLOW_MAX_LOADED_MODEL_BYTES must be > 0 (unset or 0: no byte budget), "
@@ -316,6 +334,7 @@ class Settings:
             ("WORKFLOWS_REGEX_TIMEOUT_S", self.workflows_regex_timeout_s),
             ("WORKFLOWS_WEBHOOK_MAX_TIMEOUT_S", self.workflows_webhook_max_timeout_s),
             ("WORKFLOWS_PROVIDER_TIMEOUT_S", self.workflows_provider_timeout_s),
+            ("WORKFLOWS_SINK_TIMEOUT_S", self.workflows_sink_timeout_s),
         ):
             if not seconds > 0:
                 raise ValueError(f"VISIONFLOW_{name} must be > 0 seconds, got {seconds}")
@@ -558,6 +577,19 @@ class Settings:
             ),
             workflows_provider_retries=pick_int(
                 "WORKFLOWS_PROVIDER_RETRIES", defaults.workflows_provider_retries
+            ),
+            workflows_sink_timeout_s=pick_float(
+                "WORKFLOWS_SINK_TIMEOUT_S", defaults.workflows_sink_timeout_s
+            ),
+            workflows_slack_api_url=(
+                get("WORKFLOWS_SLACK_API_URL") or defaults.workflows_slack_api_url
+            ),
+            workflows_twilio_api_url=(
+                get("WORKFLOWS_TWILIO_API_URL") or defaults.workflows_twilio_api_url
+            ),
+            workflows_s3_endpoint_url=get("WORKFLOWS_S3_ENDPOINT_URL"),
+            workflows_smtp_ca_file=(
+                Path(ca_file) if (ca_file := get("WORKFLOWS_SMTP_CA_FILE")) else None
             ),
             workflows_secret_env_allowlist=tuple(
                 n.strip()

@@ -17,6 +17,7 @@ from visionflow.service.images import ImageLoader
 from visionflow.service.inference import InferenceService
 from visionflow.service.metrics import Metrics
 from visionflow.service.models import ModelAdmin
+from visionflow.service.outbound import OutboundSettings
 from visionflow.service.preload import Preloader, qualified_keys
 from visionflow.service.providers import provider_environment
 from visionflow.service.urls import UrlFetcher
@@ -121,6 +122,7 @@ class Services:
                 yolo_world=yolo_world,
                 limits=WorkflowLimits.from_settings(settings),
                 providers=provider_environment(settings),
+                sink_outbound=OutboundSettings.from_settings(settings),
             ),
             clip=clip,
             yolo_world=yolo_world,

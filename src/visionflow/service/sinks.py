@@ -1,15 +1,19 @@
 """The sink environment workflows get: guarded HTTP requests, a confined file folder, a small
-background pool for fire-and-forget requests, and the request's ``disable_sinks``."""
+background pool for fire-and-forget requests, and the request's ``disable_sinks``; for the
+notification and storage sinks also API calls, SMTP sessions and S3 uploads
+(``service.outbound``)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from visionflow.service.outbound import OutboundSettings, call_api, put_object, send_mail
 from visionflow.service.urls import UrlFetcher
+from visionflow.workflows.blocks.outbound import ApiCall, ApiReply, MailDelivery, ObjectUpload
 from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse
 
 __all__ = ["SinkEnvironment", "SinkPool"]
@@ -38,7 +42,8 @@ class SinkPool:
 
 @dataclass(frozen=True)
 class SinkEnvironment:
-    """One run's view of the sinks (implements ``visionflow.workflows.blocks.sinks.Sinks``)."""
+    """One run's view of the sinks (implements ``visionflow.workflows.blocks.outbound.Outbound``,
+    which extends ``visionflow.workflows.blocks.sinks.Sinks``)."""
 
     fetcher: UrlFetcher
     pool: SinkPool
@@ -46,6 +51,7 @@ class SinkEnvironment:
     file_root: Path | None
     # The longest a request may take, whatever a block asks (the webhook block refuses more).
     max_timeout_s: float = 30.0
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
 
     def send(self, request: HttpRequest) -> HttpResponse:
         status = self.fetcher.request(
@@ -63,3 +69,23 @@ class SinkEnvironment:
 
     def submit(self, task: Callable[[], object]) -> None:
         self.pool.submit(task)
+
+    @property
+    def allow_egress(self) -> bool:
+        return self.outbound.allow_egress
+
+    @property
+    def timeout_s(self) -> float:
+        return self.outbound.timeout_s
+
+    def api_url(self, service: str) -> str:
+        return self.outbound.api_url(service)
+
+    def call(self, request: ApiCall) -> ApiReply:
+        return call_api(self.fetcher, request)
+
+    def send_mail(self, delivery: MailDelivery) -> None:
+        send_mail(self.fetcher, delivery, self.outbound.smtp_ca_file)
+
+    def put_object(self, upload: ObjectUpload) -> None:
+        put_object(upload, self.outbound.s3_endpoint_url)

@@ -187,6 +187,39 @@ class UrlFetcher:
         )
         return status
 
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+        data: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        timeout_s: float | None = None,
+        purpose: str = "URL",
+    ) -> tuple[int, bytes]:
+        """Send a request under the same address rules and return its status and body (of any
+        status: an API's error answer is read, not raised; at most ``max_body_bytes``)."""
+        body, status = self._send(
+            method,
+            url,
+            read_body=True,
+            purpose=purpose,
+            headers=headers,
+            json=json,
+            data=data,
+            content=content,
+            timeout_s=timeout_s,
+            any_status=True,
+        )
+        return status, body
+
+    def allowed_address(self, host: str, port: int, purpose: str) -> str:
+        """The address to connect to for ``host`` (a mail server's), once every address it
+        resolves to may be reached under the URL rules; else ``UrlNotAllowedError``."""
+        return str(_run(self._allowed_address(host, port, purpose)))
+
     def _send(
         self,
         method: str,
@@ -226,8 +259,10 @@ class UrlFetcher:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         json: Any = None,
-        data: dict[str, str] | None = None,
+        data: dict[str, Any] | None = None,
         files: dict[str, bytes] | None = None,
+        content: bytes | None = None,
+        any_status: bool = False,
     ) -> tuple[bytes, int]:
         limit = self._settings.max_body_bytes
         current = url
@@ -242,6 +277,7 @@ class UrlFetcher:
                     json=json,
                     data=data,
                     files=files,
+                    content=content,
                     extensions={"sni_hostname": server_name},
                 )
                 try:
@@ -257,7 +293,7 @@ class UrlFetcher:
                         continue
                     if not read_body:
                         return b"", response.status_code
-                    if response.status_code >= 400:
+                    if response.status_code >= 400 and not any_status:
                         raise ImageFetchError(
                             f"{purpose} {url!r} answered HTTP {response.status_code}"
                         )

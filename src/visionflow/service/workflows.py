@@ -33,6 +33,7 @@ from visionflow.service.auth import Principal
 from visionflow.service.clip import ClipService
 from visionflow.service.images import ImageDecoder, ImageLoader
 from visionflow.service.inference import InferenceService
+from visionflow.service.outbound import OutboundSettings
 from visionflow.service.sinks import SinkEnvironment, SinkPool
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.yolo_world import YoloWorldService
@@ -191,12 +192,15 @@ class WorkflowService:
         yolo_world: YoloWorldService | None = None,
         limits: WorkflowLimits | None = None,
         providers: ProviderEnvironment | None = None,
+        sink_outbound: OutboundSettings | None = None,
     ) -> None:
         # Definition size, nesting and steps (the compiler), run time (the executor), regex and
         # webhook timeouts (the run's budget): the server's settings, in one place.
         self.limits = limits or WorkflowLimits()
         self._sink_fetcher = sink_fetcher
         self._sink_folder = sink_folder
+        # Notification and storage sinks: egress switch, timeout, API base URLs, S3 endpoint.
+        self._sink_outbound = sink_outbound or OutboundSettings()
         # The API-model blocks' outbound calls (``None``: those blocks refuse to run).
         self._providers = providers
         self._sink_pool = SinkPool()
@@ -226,6 +230,7 @@ class WorkflowService:
             disabled,
             self._sink_folder,
             max_timeout_s=self.limits.webhook_max_timeout_s,
+            outbound=self._sink_outbound,
         )
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from visionflow.errors import ArtifactStorageUnavailableError
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
 
-__all__ = ["S3Bucket"]
+__all__ = ["S3Bucket", "s3_client"]
 
 _RETRY_AFTER_S = 5.0
 
@@ -32,14 +32,6 @@ class S3Bucket:
         region: str | None = None,
         timeout_s: float = 10.0,
     ) -> None:
-        try:
-            import boto3
-            from botocore.config import Config
-        except ImportError:
-            raise ValueError(
-                "VISIONFLOW_ARTIFACTS_URL names an S3 bucket but boto3 is not installed: "
-                "pip install -e '.[s3]'"
-            ) from None
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         if not bucket:
             raise ValueError(
@@ -48,15 +40,11 @@ class S3Bucket:
         self.url = url
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self._client: S3Client = boto3.client(
-            "s3",
+        self._client: S3Client = s3_client(
             endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(
-                connect_timeout=timeout_s,
-                read_timeout=timeout_s,
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
+            region=region,
+            timeout_s=timeout_s,
+            needed_by="VISIONFLOW_ARTIFACTS_URL names an S3 bucket",
         )
 
     def key_for(self, digest: str) -> str:
@@ -105,6 +93,38 @@ class S3Bucket:
             "shortly. Requests to it wait up to VISIONFLOW_S3_TIMEOUT_S.",
             retry_after_s=_RETRY_AFTER_S,
         )
+
+
+def s3_client(
+    *,
+    endpoint_url: str | None,
+    region: str | None,
+    timeout_s: float,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    max_attempts: int = 3,
+    needed_by: str = "the s3_sink workflow block uploads to S3",
+) -> S3Client:
+    """A boto3 S3 client (the one place boto3 is imported); credentials from boto3's usual
+    chain unless given. ``needed_by`` says in the missing-boto3 error what asked for it."""
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:
+        raise ValueError(f"{needed_by} but boto3 is not installed: pip install -e '.[s3]'") from None
+    client: S3Client = boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=secret_access_key,
+        config=Config(
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
+        ),
+    )
+    return client
 
 
 def _status(exc: Any) -> int | None:

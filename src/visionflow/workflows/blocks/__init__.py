@@ -18,6 +18,7 @@ from visionflow.workflows.blocks.consensus import CONSENSUS_BLOCKS
 from visionflow.workflows.blocks.detections_comparison import DETECTIONS_COMPARISON_BLOCKS
 from visionflow.workflows.blocks.detections_ops import DETECTIONS_OPS_BLOCKS
 from visionflow.workflows.blocks.dynamic_zones import DYNAMIC_ZONE_BLOCKS
+from visionflow.workflows.blocks.email_notification import EMAIL_BLOCKS
 from visionflow.workflows.blocks.embeddings import EMBEDDING_BLOCKS
 from visionflow.workflows.blocks.expressions import EXPRESSION_BLOCKS
 from visionflow.workflows.blocks.features import FEATURE_BLOCKS
@@ -41,9 +42,11 @@ from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.overlays import OVERLAY_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
 from visionflow.workflows.blocks.rollup import ROLLUP_BLOCKS
+from visionflow.workflows.blocks.s3_sink import S3_BLOCKS
 from visionflow.workflows.blocks.sampling import SAMPLING_BLOCKS
 from visionflow.workflows.blocks.secrets import SECRETS_BLOCKS
 from visionflow.workflows.blocks.sinks import SINK_BLOCKS
+from visionflow.workflows.blocks.slack import SLACK_BLOCKS
 from visionflow.workflows.blocks.stability import STABILITY_BLOCKS
 from visionflow.workflows.blocks.stabilization import STABILIZATION_BLOCKS
 from visionflow.workflows.blocks.static_crops import STATIC_CROP_BLOCKS
@@ -52,6 +55,7 @@ from visionflow.workflows.blocks.temporal import TEMPORAL_BLOCKS
 from visionflow.workflows.blocks.trackers import TRACKER_BLOCKS
 from visionflow.workflows.blocks.tracking import TRACKING_BLOCKS
 from visionflow.workflows.blocks.transformations import TRANSFORMATION_BLOCKS
+from visionflow.workflows.blocks.twilio import TWILIO_BLOCKS
 from visionflow.workflows.blocks.visual_effects import VISUAL_EFFECT_BLOCKS
 from visionflow.workflows.blocks.visualizations import VISUALIZATION_BLOCKS
 from visionflow.workflows.blocks.vlm_formatters import VLM_FORMATTER_BLOCKS
@@ -112,6 +116,10 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *SAMPLING_BLOCKS,
     *AGGREGATOR_BLOCKS,
     *SINK_BLOCKS,
+    *EMAIL_BLOCKS,
+    *S3_BLOCKS,
+    *SLACK_BLOCKS,
+    *TWILIO_BLOCKS,
     *HOSTED_LLM_BLOCKS,
     *LMM_BLOCKS,
     *GOOGLE_VISION_BLOCKS,
