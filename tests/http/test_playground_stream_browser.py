@@ -191,6 +191,38 @@ def test_pipeline_of_a_stored_workflow_draws_its_annotated_frames(
     assert pipeline_id not in _running(server, key)
 
 
+def test_a_pipeline_started_elsewhere_is_listed_and_watched_until_it_is_gone(
+    page: Any, server: RunningProcess, key: str
+) -> None:
+    body = {
+        "video_configuration": {
+            "type": "VideoConfiguration",
+            "video_reference": "square.mp4",
+            "source_buffer_filling_strategy": "WAIT",
+            "source_buffer_consumption_strategy": "LAZY",
+        },
+        "processing_configuration": {
+            "type": "WorkflowConfiguration",
+            "workflow_specification": DETECT,
+        },
+    }
+    started = _call(server, key, "POST", "/inference_pipelines/initialise", json=body)
+    assert started.status_code == 200, started.text
+    pipeline_id = started.json()["context"]["pipeline_id"]
+    _stream_page(page, server, key)
+    row = _row(page, pipeline_id)
+    row.get_by_test_id("pipeline-watch").click()
+    page.get_by_test_id("stream-watching").filter(has_text=pipeline_id).wait_for()
+    _wait_for_results(page)
+    assert "watched" in (row.get_attribute("class") or "")
+    assert row.get_by_test_id("pipeline-sources").inner_text().startswith("square.mp4: ")
+    gone = _call(server, key, "POST", f"/inference_pipelines/{pipeline_id}/terminate")
+    assert gone.status_code == 200, gone.text
+    row.wait_for(state="detached")
+    page.get_by_test_id("stream-watching").filter(has_text="is gone").wait_for()
+    assert page.get_by_test_id("stream-error").count() == 0
+
+
 @pytest.mark.parametrize(
     ("video", "spec"),
     [
