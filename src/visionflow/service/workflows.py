@@ -54,6 +54,7 @@ from visionflow.workflows.blocks.llm_egress import ProviderEnvironment
 from visionflow.workflows.definition import check_engine_version
 from visionflow.workflows.describe import BlocksDescriber, describe_interface
 from visionflow.workflows.errors import WorkflowDefinitionError
+from visionflow.workflows.inner import ChildResolver
 
 __all__ = ["WorkflowResult", "WorkflowRun", "WorkflowService", "definition_from"]
 
@@ -240,17 +241,38 @@ class WorkflowService:
     def execution_engine_versions() -> list[str]:
         return [EXECUTION_ENGINE_VERSION]
 
-    def validate(self, definition: Mapping[str, Any]) -> None:
-        """Compile ``definition``; raises the 400 that running it would raise."""
-        self.compiler.compile(definition)
+    def validate(self, definition: Mapping[str, Any], principal: Principal | None = None) -> None:
+        """Compile ``definition``; raises the 400 that running it would raise (stored inner
+        workflows resolve as ``principal``'s; without one they are refused)."""
+        self.compiler.compile(definition, self.child_resolver(principal))
+
+    def child_resolver(
+        self, principal: Principal | None, use_cache: bool = True
+    ) -> ChildResolver | None:
+        """Stored ``inner_workflow`` children resolve as the caller's own runs of them would:
+        in the workspaces its key sees (any other answers the same 404), from the cache."""
+        if principal is None:
+            return None
+
+        def resolve(workspace: str, workflow_id: str, version: str | None) -> Mapping[str, Any]:
+            record = self.stored(principal, workspace, workflow_id, version, use_cache=use_cache)
+            return record.definition
+
+        return resolve
 
     def run(
-        self, principal: Principal, definition: Mapping[str, Any], request: WorkflowRun
+        self,
+        principal: Principal,
+        definition: Mapping[str, Any],
+        request: WorkflowRun,
+        *,
+        use_cache: bool = True,
     ) -> WorkflowResult:
         profiler = Profiler(enabled=request.enable_profiling and self._profiling_allowed)
         profiler.mark("workflow_run", "B")
         with profiler.phase("workflow_compilation") as args:
-            plan, args["cache_hit"] = self.compiler.compile(definition)
+            children = self.child_resolver(principal, use_cache)
+            plan, args["cache_hit"] = self.compiler.compile(definition, children)
         outputs = self.executor.run(
             plan,
             request.inputs,
@@ -281,7 +303,7 @@ class WorkflowService:
         "value": (H, W, 3) uint8 BGR, "video_metadata": VideoMetadata}`` (one per frame), and
         stateful blocks keep their state in ``memory`` (the pipeline's own). The outputs are
         not serialized (``serialize_value`` does it when they are read)."""
-        plan, _cache_hit = self.compiler.compile(definition)
+        plan, _cache_hit = self.compiler.compile(definition, self.child_resolver(principal))
         return self.executor.run(
             plan,
             inputs,
@@ -307,7 +329,7 @@ class WorkflowService:
         use_cache: bool = True,
     ) -> WorkflowResult:
         record = self.stored(principal, workspace, workflow_id, version, use_cache=use_cache)
-        return self.run(principal, record.definition, request)
+        return self.run(principal, record.definition, request, use_cache=use_cache)
 
     def stored(
         self,
@@ -343,15 +365,20 @@ class WorkflowService:
         return record
 
     def save(
-        self, workspace: str, workflow_id: str, definition: dict[str, Any]
+        self,
+        workspace: str,
+        workflow_id: str,
+        definition: dict[str, Any],
+        principal: Principal | None = None,
     ) -> StoredWorkflowRecord:
-        """Store ``definition`` as the next version of ``workflow_id``, once it compiles.
+        """Store ``definition`` as the next version of ``workflow_id``, once it compiles (its
+        stored inner workflows resolved as ``principal``'s, by default the workspace's own).
 
         This process's cache forgets the workflow at once; other processes on the same
         PostgreSQL registry forget it when the change notice reaches them (``ChangeListener``),
         and otherwise when their cached copy expires; ``use_cache=False`` always reads the store.
         """
-        self.validate(definition)
+        self.validate(definition, principal or Principal(workspace, (workspace,)))
         record = self._registry.add_workflow_version(workspace, workflow_id, definition)
         self.forget(workspace, workflow_id)
         return record
@@ -391,7 +418,7 @@ class WorkflowService:
     ) -> StoredWorkflowRecord:
         """``save`` as the owner of ``workspace``."""
         self._require_owner(principal, workspace, "Storing a workflow")
-        return self.save(workspace, workflow_id, definition)
+        return self.save(workspace, workflow_id, definition, principal)
 
     def list_stored(self, principal: Principal, workspace: str) -> list[StoredWorkflowSummary]:
         self._require_owner(principal, workspace, "Listing workflows")
@@ -425,9 +452,11 @@ class WorkflowService:
     def dynamic_outputs(self, step: Mapping[str, Any]) -> list[dict[str, Any]]:
         return self.describer.dynamic_outputs(step)
 
-    def describe_interface(self, definition: Mapping[str, Any]) -> dict[str, Any]:
+    def describe_interface(
+        self, definition: Mapping[str, Any], principal: Principal | None = None
+    ) -> dict[str, Any]:
         """Inputs and outputs of ``definition`` by kind; raises the 400 a run would raise."""
-        plan, _cache_hit = self.compiler.compile(definition)
+        plan, _cache_hit = self.compiler.compile(definition, self.child_resolver(principal))
         return describe_interface(plan)
 
     def describe_stored_interface(
@@ -440,4 +469,4 @@ class WorkflowService:
         use_cache: bool = True,
     ) -> dict[str, Any]:
         record = self.stored(principal, workspace, workflow_id, version, use_cache=use_cache)
-        return self.describe_interface(record.definition)
+        return self.describe_interface(record.definition, principal)

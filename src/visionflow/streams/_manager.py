@@ -114,7 +114,8 @@ class PipelineManager:
     def initialise(self, principal: Principal, request: PipelineRequest) -> str:
         sources = self._sources(request.video_reference)
         definition = self._definition(principal, request.workflow)
-        plan, _cache_hit = self._workflows.compiler.compile(definition)
+        children = self._workflows.child_resolver(principal)
+        plan, _cache_hit = self._workflows.compiler.compile(definition, children)
         declared = {i.name: i for i in plan.inputs}
         image_input = declared.get(request.image_input_name)
         if image_input is None or not image_input.is_image:
@@ -262,7 +263,7 @@ class PipelineManager:
                 "workspace_name and workflow_id"
             )
         if choice.specification is not None:
-            self._workflows.validate(choice.specification)
+            self._workflows.validate(choice.specification, principal)
             return choice.specification
         assert choice.workspace is not None
         assert choice.workflow_id is not None

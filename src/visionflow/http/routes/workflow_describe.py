@@ -62,8 +62,8 @@ class DescribeBlocksRequest(_Request):
 )
 def describe_interface(body: SpecificationDescribeRequest, request: Request) -> Response:
     svc = services(request)
-    authorize(request, body.api_key)
-    return JSONBody(svc.workflows.describe_interface(body.specification))
+    principal = authorize(request, body.api_key)
+    return JSONBody(svc.workflows.describe_interface(body.specification, principal))
 
 
 @router.post(

@@ -142,8 +142,8 @@ def run_stored_legacy(
 )
 def validate(definition: dict[str, Any], request: Request) -> Response:
     svc = services(request)
-    authorize(request)
-    svc.workflows.validate(definition)
+    principal = authorize(request)
+    svc.workflows.validate(definition, principal)
     return JSONBody({"status": "ok"})
 
 
