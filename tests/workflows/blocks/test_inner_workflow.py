@@ -370,10 +370,11 @@ def test_bindings_must_fit_the_child(bindings: dict[str, Any], problem: str) -> 
     assert "inputs ['conf']" in required.message
 
 
-def test_unknown_child_output() -> None:
-    error = failure(parent(inner(), outputs={"x": "$steps.inner.nothing"}))
+@pytest.mark.parametrize("output", ["nothing", "*"])
+def test_unknown_child_output(output: str) -> None:
+    error = failure(parent(inner(), outputs={"x": f"$steps.inner.{output}"}))
     assert isinstance(error, InvalidReferenceTargetError)
-    assert "has no output 'nothing' (its outputs: preds, threshold" in error.message
+    assert f"has no output {output!r} (its outputs: preds, threshold" in error.message
 
 
 def test_inlined_steps_count_toward_the_step_limit() -> None:
