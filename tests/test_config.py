@@ -321,3 +321,56 @@ def test_pipeline_settings(environ: dict[str, str], expected: tuple[object, ...]
 def test_pipeline_settings_refuse_bad_values(name: str) -> None:
     with pytest.raises(ValueError, match=f"VISIONFLOW_{name}"):
         Settings.from_env({f"VISIONFLOW_{name}": "0"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        pytest.param(
+            {},
+            (10.0, "https://slack.com/api", "https://api.twilio.com", None, None),
+            id="defaults",
+        ),
+        pytest.param(
+            {
+                "VISIONFLOW_WORKFLOWS_SINK_TIMEOUT_S": "2.5",
+                "VISIONFLOW_WORKFLOWS_SLACK_API_URL": "http://127.0.0.1:8080/api",
+                "VISIONFLOW_WORKFLOWS_TWILIO_API_URL": "https://twilio.proxy.internal",
+                "VISIONFLOW_WORKFLOWS_S3_ENDPOINT_URL": "http://minio:9000",
+                "VISIONFLOW_WORKFLOWS_SMTP_CA_FILE": "/etc/ssl/relay-ca.pem",
+            },
+            (
+                2.5,
+                "http://127.0.0.1:8080/api",
+                "https://twilio.proxy.internal",
+                "http://minio:9000",
+                Path("/etc/ssl/relay-ca.pem"),
+            ),
+            id="set",
+        ),
+    ],
+)
+def test_notification_sink_settings(environ: dict[str, str], expected: tuple[object, ...]) -> None:
+    settings = Settings.from_env(environ)
+
+    assert (
+        settings.workflows_sink_timeout_s,
+        settings.workflows_slack_api_url,
+        settings.workflows_twilio_api_url,
+        settings.workflows_s3_endpoint_url,
+        settings.workflows_smtp_ca_file,
+    ) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        pytest.param("WORKFLOWS_SINK_TIMEOUT_S", "0", id="timeout"),
+        pytest.param("WORKFLOWS_SLACK_API_URL", "slack.com/api", id="slack"),
+        pytest.param("WORKFLOWS_TWILIO_API_URL", "ftp://twilio", id="twilio"),
+        pytest.param("WORKFLOWS_S3_ENDPOINT_URL", "minio:9000", id="s3"),
+    ],
+)
+def test_notification_sink_settings_refuse_bad_values(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=f"VISIONFLOW_{name}"):
+        Settings.from_env({f"VISIONFLOW_{name}": value})
