@@ -18,6 +18,7 @@ from visionflow.cli.common import registry as _registry
 from visionflow.cli.common import services as _services
 from visionflow.cli.common import settings as _settings
 from visionflow.cli.infer import infer
+from visionflow.cli.video import video
 from visionflow.cli.workflows import workflows_app
 from visionflow.errors import ModelNotFoundError, VisionflowError
 
@@ -40,6 +41,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(workflows_app, name="workflows")
 app.command()(infer)
 app.command()(bench)
+app.command()(video)
 
 
 def _version(value: bool) -> None:

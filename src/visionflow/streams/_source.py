@@ -349,7 +349,9 @@ class VideoSource:
                 self._arrivals.append(now)
                 if self._max_fps:
                     position_s = frame_id / self.fps if self.is_file and self.fps else now
-                    if last_kept_s is not None and position_s - last_kept_s < 1 / self._max_fps:
+                    # (less a nanosecond: 6/25 - 1/25 is a hair under 1/5 in floating point)
+                    interval_s = 1 / self._max_fps - 1e-9
+                    if last_kept_s is not None and position_s - last_kept_s < interval_s:
                         continue
                     last_kept_s = position_s
                 self._push(self._frame(image, frame_id))
