@@ -158,3 +158,27 @@ def test_broken_child_names_the_step(client: TestClient, tenant: Tenant) -> None
         "Step 'inner' (roboflow_core/inner_workflow@v1), child workflow (inline): Step 'det'"
     )
     assert [e["block_id"] for e in body["blocks_errors"]] == ["inner", "det"]
+
+
+def test_validate_and_describe_with_a_stored_child(
+    client: TestClient, services: Services, tenant: Tenant
+) -> None:
+    services.workflows.save(tenant.workspace, "detect", child())
+    workflow = parent(stored(tenant.workspace, "detect"))
+    validated = client.post(f"/workflows/validate?api_key={tenant.key}", json=workflow)
+    assert (validated.status_code, validated.json()) == (200, {"status": "ok"})
+    described = client.post(
+        "/workflows/describe_interface", json={"api_key": tenant.key, "specification": workflow}
+    )
+    assert described.status_code == 200, described.text
+    assert described.json()["outputs"] == {"preds": ["object_detection_prediction"]}
+
+
+def test_a_demo_child_is_visible_to_every_key(
+    client: TestClient, services: Services, tenant: Tenant
+) -> None:
+    services.registry.ensure_workspace("demo")
+    services.workflows.save("demo", "detect", child())
+    # The demo workspace's child runs as the caller: its model is the caller's ``known/1``.
+    body = run(client, tenant, parent(stored("demo", "detect")))
+    assert _box(body["outputs"][0]) == KNOWN
