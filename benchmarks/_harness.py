@@ -93,11 +93,17 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_server(home: Path) -> Iterator[str]:
-    """``visionflow serve`` on ``home`` in a subprocess (demo models off); yields its base URL
-    once ``/healthz`` answers, and stops it on exit."""
+def running_server(home: Path, settings: Mapping[str, str] | None = None) -> Iterator[str]:
+    """``visionflow serve`` on ``home`` in a subprocess (demo models off; ``settings``: more
+    ``VISIONFLOW_*`` variables); yields its base URL once ``/healthz`` answers, and stops it on
+    exit."""
     port = _free_port()
-    env = {**os.environ, "VISIONFLOW_HOME": str(home), "VISIONFLOW_REGISTER_DEMO_MODELS": "0"}
+    env = {
+        **os.environ,
+        "VISIONFLOW_HOME": str(home),
+        "VISIONFLOW_REGISTER_DEMO_MODELS": "0",
+        **(settings or {}),
+    }
     command = [sys.executable, "-m", "visionflow", "serve", "--port", str(port)]
     log_path = home / "server.log"
     log = log_path.open("wb")

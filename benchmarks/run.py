@@ -40,6 +40,7 @@ from _harness import (  # noqa: E402
 from clip import clip_rows  # noqa: E402
 from ocr import ocr_rows  # noqa: E402
 from overhead import overhead_ms  # noqa: E402
+from video import video_env, video_rows  # noqa: E402
 from workflow_builders import COUNT, PREDS, crop, det, outputs, prop_def, step, wf  # noqa: E402
 from yolo_world import yolo_world_rows  # noqa: E402
 
@@ -60,6 +61,10 @@ MODELS: dict[str, tuple[Path, str]] = {
     "shapes-cls/1": (demo_model_path("shapes-cls.onnx"), "classification"),
     "semantic/1": (demo_model_path("selfie-seg"), "semantic_segmentation"),
 }
+
+
+# Frames of the 640x480 video the video rows run through an inference pipeline (video.py).
+VIDEO_FRAMES = 150
 
 
 def test_image() -> bytes:
@@ -171,7 +176,7 @@ def main() -> int:
         home = Path(folder)
         available = {m: entry for m, entry in MODELS.items() if entry[0].exists()}
         register_models(home, {model_id: path for model_id, (path, _) in available.items()})
-        with running_server(home) as url:
+        with running_server(home, video_env(home, VIDEO_FRAMES)) as url:
             rows = []
             for model_id, (path, route) in available.items():
                 raw = raw_ms(path, image, args.runs)
@@ -182,10 +187,16 @@ def main() -> int:
             reading = ocr_rows(url, args.runs)
             embedding = clip_rows(url, home, args.runs)
             world = yolo_world_rows(url, home, args.runs)
+            videos, video_lines = (
+                video_rows(url, VIDEO_FRAMES) if "shapes/1" in available else ([], [])
+            )
     print(f"\nmedian of {args.runs} runs, 640x480 JPEG q90, POST /infer/<route>\n")
     print("baseline: raw ORT session.run; for workflows/run rows, POST /infer/object_detection")
     print("ocr rows: a rendered page / one line as PNG; baseline: the PP-OCR engine in-process\n")
-    print_table([*rows, *flows, *reading, *embedding, *world])
+    print("video rows: ms per frame of a pipeline on a 640x480 file vs POST /infer of its frames\n")
+    print_table([*rows, *flows, *reading, *embedding, *world, *videos])
+    for line in video_lines:
+        print(line)
     for _model_id, route, direct, took, _ratio in flows:
         print(f"{route}: {took - direct:+.2f} ms per request over the direct route")
     if engine:
