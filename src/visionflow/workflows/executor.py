@@ -27,6 +27,7 @@ import supervision as sv
 
 from visionflow.errors import RunTimeoutError, VisionflowError
 from visionflow.workflows.block import Decision, RunContext, StepInputs, StepResult
+from visionflow.workflows.deserialize import deserialize_input
 from visionflow.workflows.errors import (
     BlockError,
     ClientCausedStepExecutionError,
@@ -158,11 +159,32 @@ def _video_metadata(declared: CompiledInput, value: Any) -> VideoMetadata:
         ) from None
 
 
+def _deserialized(declared: CompiledInput, value: Any, identifier: str, depth: int = 1) -> Any:
+    """A batch input's element read by its kinds (``deserialize``); an input declared with
+    dimensionality > 1 is read element by element of its nested lists."""
+    dimensionality = getattr(declared.declaration, "dimensionality", 1)
+    if depth >= dimensionality:
+        return deserialize_input(declared.name, identifier, declared.kinds, value)
+    if not isinstance(value, list):
+        details = (
+            f"declared with dimensionality {dimensionality}, but its data has no list at "
+            f"level {depth}"
+        )
+        raise RuntimeInputError(
+            f"Workflow input {identifier!r} is {details}",
+            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
+        )
+    return [
+        _deserialized(declared, item, f"{identifier}.[{i}]", depth + 1)
+        for i, item in enumerate(value)
+    ]
+
+
 def _decode(declared: CompiledInput, value: Any, decode_image: ImageDecoder, image_id: str) -> Any:
     if declared.is_video_metadata:
         return _video_metadata(declared, value)
     if not declared.is_image:
-        return value
+        return _deserialized(declared, value, image_id)
     if value is None:
         raise RuntimeInputError(f"Workflow input {declared.name!r}: an image is null")
     metadata = None
