@@ -10,6 +10,7 @@ import pytest
 
 from tests.workflows.blocks.helpers import REGISTRY, ScriptedModels, boxes, canvas, step
 from tests.workflows.fakes import FakeModels, definition
+from visionflow.config import Settings
 from visionflow.errors import PayloadTooLargeError
 from visionflow.workflows import (
     Executor,
@@ -298,6 +299,17 @@ def test_depth_limit() -> None:
     assert "Step 'inner'" in error.message
     refused = failure(parent(inner()), limits=WorkflowLimits(max_inner_depth=0))
     assert MAX_INNER_DEPTH_SETTING in refused.message
+
+
+def test_depth_limit_comes_from_the_setting() -> None:
+    settings = Settings.from_env({MAX_INNER_DEPTH_SETTING: "1"})
+    limits = WorkflowLimits.from_settings(settings)
+    assert limits.max_inner_depth == 1
+    compile_workflow(parent(inner()), REGISTRY, limits)
+    two = {**nested(2), "inputs": [IMAGE]}
+    two["steps"][0]["parameter_bindings"] = {"img": "$inputs.image"}
+    error = failure(two, limits=limits)
+    assert f"more than the 1 they may nest ({MAX_INNER_DEPTH_SETTING})" in error.message
 
 
 @pytest.mark.parametrize(
