@@ -22,6 +22,10 @@ from visionflow.workflows.describe._schema import manifest_schema
 from visionflow.workflows.manifest import field_references
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "workflow-blocks.json"
+# Blocks of the reference's enterprise set, which its describe answer (the spec) does not list;
+# their own tests check their manifests against the reference's source.
+OUTSIDE_SPEC = frozenset({"roboflow_core/postgresql_sink@v1"})
+SPEC_BLOCKS = [b for b in CORE_BLOCKS if b.type not in OUTSIDE_SPEC]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def _normalize(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.type) for b in CORE_BLOCKS])
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.type) for b in SPEC_BLOCKS])
 def test_manifest_matches_reference(
     reference: dict[str, dict[str, Any]], block: type[Block]
 ) -> None:
@@ -98,7 +102,7 @@ def _described_defaults(block: type[Block]) -> dict[str, Any]:
     return {name: schema["default"] for name, schema in properties.items() if "default" in schema}
 
 
-@pytest.mark.parametrize("block", [pytest.param(b, id=b.type) for b in CORE_BLOCKS])
+@pytest.mark.parametrize("block", [pytest.param(b, id=b.type) for b in SPEC_BLOCKS])
 def test_described_schema_matches_reference(
     reference: dict[str, dict[str, Any]], block: type[Block]
 ) -> None:

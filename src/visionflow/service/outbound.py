@@ -1,11 +1,13 @@
 """The outbound calls of the notification and storage sinks (``workflows.blocks.outbound``):
-HTTP API calls and SMTP sessions under the server's URL rules, and S3 uploads.
+HTTP API calls, SMTP sessions and PostgreSQL connections under the server's URL rules, and S3
+uploads.
 
-A mail server is a host the workflow names, so it gets the image URLs' address check: its name
-must resolve only to addresses callers may reach (public ones unless
+A mail or database server is a host the workflow names, so it gets the image URLs' address
+check: its name must resolve only to addresses callers may reach (public ones unless
 ``VISIONFLOW_ALLOW_PRIVATE_URLS`` / ``VISIONFLOW_URL_ALLOW_NETWORKS``), and the connection goes
 to the checked address while TLS checks the certificate against the name (so a second DNS answer
-cannot move it). The S3 endpoint is AWS or the operator's ``VISIONFLOW_WORKFLOWS_S3_ENDPOINT_URL``.
+cannot move it; PostgreSQL's ``hostaddr``). The S3 endpoint is AWS or the operator's
+``VISIONFLOW_WORKFLOWS_S3_ENDPOINT_URL``.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from visionflow.workflows.blocks.outbound import (
     MailDelivery,
     ObjectUpload,
     OutboundError,
+    RowsInsert,
 )
 
-__all__ = ["OutboundSettings", "call_api", "put_object", "send_mail"]
+__all__ = ["OutboundSettings", "call_api", "insert_rows", "put_object", "send_mail"]
 
 # S3 error codes no retry can mend (the reference's list).
 _FINAL_S3_CODES = frozenset(
@@ -136,3 +139,73 @@ def put_object(upload: ObjectUpload, endpoint_url: str | None) -> None:
         raise OutboundError(str(exc), code=code, retryable=code not in _FINAL_S3_CODES) from None
     except BotoCoreError as exc:
         raise OutboundError(str(exc), code=type(exc).__name__, retryable=True) from None
+
+
+_PSYCOPG_CATEGORIES = (
+    "IntegrityError",
+    "DataError",
+    "ProgrammingError",
+    "OperationalError",
+    "InterfaceError",
+    "NotSupportedError",
+    "InternalError",
+)
+
+
+def insert_rows(fetcher: UrlFetcher, insert: RowsInsert) -> None:
+    """Insert ``insert.rows`` in one transaction, the connection pinned to the checked address
+    (``hostaddr``; ``host`` stays the TLS name). A failure says its phase (connection, insert,
+    commit), the driver's error class and SQLSTATE, never the server's text, which may quote
+    row contents (the reference's rule)."""
+    import psycopg
+    from psycopg import sql
+
+    address = fetcher.allowed_address(insert.host, insert.port, "PostgreSQL server")
+    columns = list(insert.rows[0])
+    phase = "connection"
+    try:
+        with psycopg.connect(
+            host=insert.host,
+            hostaddr=address,
+            port=insert.port,
+            dbname=insert.database,
+            user=insert.username,
+            password=insert.password,
+            sslmode=insert.sslmode,
+            connect_timeout=insert.connect_timeout_s,
+            # a peer that stops answering fails the call instead of holding a worker
+            tcp_user_timeout=insert.connect_timeout_s * 1000 + insert.statement_timeout_ms,
+            autocommit=False,
+        ) as connection:
+            phase = "insert"
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    (str(insert.statement_timeout_ms),),
+                )
+                query = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    sql.Identifier(insert.schema_name, insert.table_name),
+                    sql.SQL(", ").join(map(sql.Identifier, columns)),
+                    sql.SQL(", ").join(sql.Placeholder() for _ in columns),
+                )
+                cursor.executemany(query, [tuple(row[c] for c in columns) for row in insert.rows])
+            phase = "commit"
+    except psycopg.Error as exc:
+        code = exc.sqlstate or ""
+        suffix = (
+            f" (SQLSTATE {code})" if len(code) == 5 and code.isascii() and code.isalnum() else ""
+        )
+        category = next(
+            (name for name in _PSYCOPG_CATEGORIES if isinstance(exc, getattr(psycopg, name))),
+            "DatabaseError",
+        )
+        unknown = (
+            " Commit outcome may be unknown; verify before retrying."
+            if phase == "commit"
+            and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+            and (not code or code.startswith("08"))
+            else ""
+        )
+        raise OutboundError(
+            f"PostgreSQL {phase} failed: {category}{suffix}.{unknown}", code=code
+        ) from None

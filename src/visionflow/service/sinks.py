@@ -1,6 +1,6 @@
 """The sink environment workflows get: guarded HTTP requests, a confined file folder, a small
 background pool for fire-and-forget requests, and the request's ``disable_sinks``; for the
-notification and storage sinks also API calls, SMTP sessions and S3 uploads
+notification and storage sinks also API calls, SMTP sessions, S3 uploads and PostgreSQL inserts
 (``service.outbound``)."""
 
 from __future__ import annotations
@@ -11,9 +11,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from visionflow.service.outbound import OutboundSettings, call_api, put_object, send_mail
+from visionflow.service.outbound import (
+    OutboundSettings,
+    call_api,
+    insert_rows,
+    put_object,
+    send_mail,
+)
 from visionflow.service.urls import UrlFetcher
-from visionflow.workflows.blocks.outbound import ApiCall, ApiReply, MailDelivery, ObjectUpload
+from visionflow.workflows.blocks.outbound import (
+    ApiCall,
+    ApiReply,
+    MailDelivery,
+    ObjectUpload,
+    RowsInsert,
+)
 from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse
 
 __all__ = ["SinkEnvironment", "SinkPool"]
@@ -89,3 +101,6 @@ class SinkEnvironment:
 
     def put_object(self, upload: ObjectUpload) -> None:
         put_object(upload, self.outbound.s3_endpoint_url)
+
+    def insert_rows(self, insert: RowsInsert) -> None:
+        insert_rows(self.fetcher, insert)

@@ -41,6 +41,7 @@ from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.overlays import OVERLAY_BLOCKS
 from visionflow.workflows.blocks.perspective import PERSPECTIVE_BLOCKS
+from visionflow.workflows.blocks.postgresql_sink import POSTGRESQL_BLOCKS
 from visionflow.workflows.blocks.rollup import ROLLUP_BLOCKS
 from visionflow.workflows.blocks.s3_sink import S3_BLOCKS
 from visionflow.workflows.blocks.sampling import SAMPLING_BLOCKS
@@ -120,6 +121,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *S3_BLOCKS,
     *SLACK_BLOCKS,
     *TWILIO_BLOCKS,
+    *POSTGRESQL_BLOCKS,
     *HOSTED_LLM_BLOCKS,
     *LMM_BLOCKS,
     *GOOGLE_VISION_BLOCKS,

@@ -1,12 +1,13 @@
 """What the notification and storage sinks (email, Slack, Twilio, S3) need from the layers above,
 beside what ``blocks.sinks.Sinks`` gives the webhook: HTTP calls whose answer body is read (an
-API's error answer included), SMTP sessions and S3 uploads.
+API's error answer included), SMTP sessions, S3 uploads and PostgreSQL inserts.
 
-The service's sink environment implements ``Outbound`` (``context.sinks``): HTTP calls and mail
-servers pass the server's URL rules (public addresses only unless configured; the connection is
-pinned to the checked address), every call has the sink timeout, and the operator may turn all
-outbound calls off (``VISIONFLOW_WORKFLOWS_ALLOW_EGRESS``). Blocks build the request; the
-environment sends it and raises ``OutboundError`` (or the URL guard's error) when it fails.
+The service's sink environment implements ``Outbound`` (``context.sinks``): HTTP calls, mail
+servers and databases pass the server's URL rules (public addresses only unless configured; the
+connection is pinned to the checked address), every call has the sink timeout, and the operator
+may turn all outbound calls off (``VISIONFLOW_WORKFLOWS_ALLOW_EGRESS``). Blocks build the
+request; the environment sends it and raises ``OutboundError`` (or the URL guard's error) when it
+fails.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "ObjectUpload",
     "Outbound",
     "OutboundError",
+    "RowsInsert",
     "outbound_of",
 ]
 
@@ -86,6 +88,25 @@ class ObjectUpload:
     timeout_s: float = 10.0
 
 
+@dataclass(frozen=True)
+class RowsInsert:
+    """Rows for one PostgreSQL table, inserted in one transaction. ``host`` is a TCP host name
+    or address (the URL rules apply to what it resolves to)."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str | None
+    schema_name: str
+    table_name: str
+    # Every row has the same columns, in the first row's order.
+    rows: tuple[Mapping[str, Any], ...]
+    sslmode: str = "require"
+    connect_timeout_s: int = 10
+    statement_timeout_ms: int = 10000
+
+
 @runtime_checkable
 class Outbound(Sinks, Protocol):
     @property
@@ -112,6 +133,11 @@ class Outbound(Sinks, Protocol):
 
     def put_object(self, upload: ObjectUpload) -> None:
         """Store the object; raise ``OutboundError`` (with the S3 error code) on failure."""
+        ...
+
+    def insert_rows(self, insert: RowsInsert) -> None:
+        """Insert and commit; raise ``OutboundError`` saying which phase failed and how (never
+        with row contents), or the URL guard's error."""
         ...
 
 
