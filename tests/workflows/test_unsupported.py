@@ -21,7 +21,6 @@ SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "workflo
 # out of reach. Drop an entry once its block is registered.
 PENDING = frozenset(
     {
-        "roboflow_core/geotag_detection@v1",
         "roboflow_core/s3_sink@v1",
         "roboflow_core/slack_notification@v1",
         "roboflow_core/twilio_sms_notification@v1",

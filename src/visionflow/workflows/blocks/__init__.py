@@ -26,6 +26,7 @@ from visionflow.workflows.blocks.flow import FLOW_BLOCKS
 from visionflow.workflows.blocks.flow_control import FLOW_CONTROL_BLOCKS
 from visionflow.workflows.blocks.formatters import FORMATTER_BLOCKS
 from visionflow.workflows.blocks.fusion import FUSION_BLOCKS
+from visionflow.workflows.blocks.geotag import GEOTAG_BLOCKS
 from visionflow.workflows.blocks.google_vision import GOOGLE_VISION_BLOCKS
 from visionflow.workflows.blocks.grid import GRID_BLOCKS
 from visionflow.workflows.blocks.heatmap import HEATMAP_BLOCKS
@@ -82,6 +83,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *VLM_FORMATTER_BLOCKS,
     *EXPRESSION_BLOCKS,
     *TRANSFORMATION_BLOCKS,
+    *GEOTAG_BLOCKS,
     *STATIC_CROP_BLOCKS,
     *DETECTIONS_OPS_BLOCKS,
     *CONSENSUS_BLOCKS,
