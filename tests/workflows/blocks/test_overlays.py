@@ -31,15 +31,14 @@ def _stamp(
     image: np.ndarray | None = None,
     **fields: Any,
 ) -> np.ndarray:
-    icon_step = step(
-        "icon_visualization@v1",
-        "viz",
-        image="$inputs.image",
-        icon="$inputs.icon",
-        icon_width=10,
-        icon_height=10,
+    settings = {
+        "icon_width": 10,
+        "icon_height": 10,
         **({"predictions": "$steps.det.predictions"} if answer is not None else {}),
         **fields,
+    }
+    icon_step = step(
+        "icon_visualization@v1", "viz", image="$inputs.image", icon="$inputs.icon", **settings
     )
     [result] = run(
         [*([model_step("det", "m/1")] if answer is not None else []), icon_step],
@@ -84,6 +83,16 @@ def test_dynamic_icon_sits_at_each_detection() -> None:
     assert _red(pixels)[15:25, 95:105].all()
     assert _red(pixels)[45:55, 5:15].all()
     assert _red(pixels).sum() == 2 * 100
+
+
+def test_dynamic_icon_anchors_are_whole_pixels() -> None:
+    # Anchor (100.6, 20) is taken as (100, 20), as supervision does: an 11 px wide icon starts
+    # at int(100 - 5.5) = 94 (not at int(100.6 - 5.5) = 95); the 10 x 10 icon letterboxed into
+    # 11 x 10 leaves its last column see-through.
+    answer = lambda image: boxes([[60, 20, 141.2, 80]])  # noqa: E731
+    pixels = _stamp(answer, mode="dynamic", position="TOP_CENTER", icon_width=11)
+    columns = np.nonzero(_red(pixels).any(axis=0))[0]
+    assert (columns.min(), columns.max()) == (94, 103)
 
 
 def test_the_icon_keeps_its_aspect_with_transparent_bands() -> None:

@@ -83,7 +83,7 @@ def _icon_bgra(icon: Pixels, size_wh: tuple[int, int]) -> Pixels:
     return np.asarray(sv.letterbox_image(opaque, size_wh), dtype=np.uint8)
 
 
-def _stamp(scene: Pixels, icon: Pixels, centres_xy: npt.NDArray[np.float64]) -> Pixels:
+def _stamp(scene: Pixels, icon: Pixels, centres_xy: npt.NDArray[Any]) -> Pixels:
     """``icon`` (BGRA) alpha-blended on ``scene`` (in place) centred on each point, clipped to
     the scene, as supervision's ``IconAnnotator`` draws it."""
     scene_h, scene_w = scene.shape[:2]
@@ -133,7 +133,8 @@ class IconVisualizationV1(Block):
         position = position_of(inputs, "position")
         if position is sv.Position.CENTER_OF_MASS:
             detections = with_masks(detections, inputs)
-        return detections.get_anchors_coordinates(anchor=position)
+        # Whole pixels first, as supervision's IconAnnotator places icons.
+        return detections.get_anchors_coordinates(anchor=position).astype(int)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         image = inputs.image("image")
