@@ -17,16 +17,6 @@ from visionflow.workflows.errors import WorkflowSyntaxError
 from visionflow.workflows.unsupported import UNSUPPORTED_BLOCKS, unsupported_details
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "workflow-blocks.json"
-# Offline blocks of issue 15 being built at the time of writing: neither registered yet nor
-# out of reach. Drop an entry once its block is registered.
-PENDING = frozenset(
-    {
-        "roboflow_core/s3_sink@v1",
-        "roboflow_core/slack_notification@v1",
-        "roboflow_core/twilio_sms_notification@v1",
-        "roboflow_core/twilio_sms_notification@v2",
-    }
-)
 REGISTERED = {block.type for block in CORE_BLOCKS}
 
 
@@ -40,7 +30,7 @@ def reference() -> dict[str, dict[str, Any]]:
 def test_every_reference_block_is_registered_or_listed(
     reference: dict[str, dict[str, Any]],
 ) -> None:
-    unaccounted = set(reference) - REGISTERED - set(UNSUPPORTED_BLOCKS) - PENDING
+    unaccounted = set(reference) - REGISTERED - set(UNSUPPORTED_BLOCKS)
     assert unaccounted == set()
 
 
@@ -49,7 +39,6 @@ def test_listed_blocks_are_reference_blocks_that_are_not_registered(
 ) -> None:
     assert set(UNSUPPORTED_BLOCKS) <= set(reference)
     assert set(UNSUPPORTED_BLOCKS) & REGISTERED == set()
-    assert set(UNSUPPORTED_BLOCKS) & PENDING == set()
 
 
 def test_names_and_aliases_are_the_reference_ones(reference: dict[str, dict[str, Any]]) -> None:
