@@ -129,6 +129,7 @@ def test_recursion_and_depth(client: TestClient, services: Services, tenant: Ten
     back = definition([stored(tenant.workspace, "a")], {"preds": "$steps.inner.preds"})
     services.registry.add_workflow_version(tenant.workspace, "b", back)
     body = run(client, tenant, {}, path=f"/{tenant.workspace}/workflows/a", status=400)
+    assert body["error_type"] == "InnerWorkflowCompositionCycleError"
     assert "acme/b -> acme/a -> acme/b" in body["message"]
     assert "VISIONFLOW_WORKFLOWS_MAX_INNER_DEPTH" in body["message"]
     workflow = child()
@@ -146,6 +147,7 @@ def test_recursion_and_depth(client: TestClient, services: Services, tenant: Ten
         )
     deep = parent({**inner(), "workflow_definition": workflow})
     body = run(client, tenant, deep, status=400)
+    assert body["error_type"] == "InnerWorkflowNestingDepthError"
     assert "more than the 3 they may nest (VISIONFLOW_WORKFLOWS_MAX_INNER_DEPTH)" in body["message"]
 
 

@@ -24,6 +24,13 @@ __all__ = [
     "ControlFlowDefinitionError",
     "DuplicatedNameError",
     "ExecutionGraphStructureError",
+    "InnerWorkflowCompositionCycleError",
+    "InnerWorkflowCompositionError",
+    "InnerWorkflowInvalidStepEntryError",
+    "InnerWorkflowNestingDepthError",
+    "InnerWorkflowParameterBindingsError",
+    "InnerWorkflowParameterBindingsMissingRequiredError",
+    "InnerWorkflowParameterBindingsUnknownInputError",
     "InvalidInputTypeError",
     "InvalidReferenceTargetError",
     "NotSupportedExecutionEngineError",
@@ -100,6 +107,39 @@ class DuplicatedNameError(WorkflowDefinitionError):
 
 class NotSupportedExecutionEngineError(WorkflowDefinitionError):
     code = "NotSupportedExecutionEngineError"
+
+
+class InnerWorkflowCompositionError(WorkflowDefinitionError):
+    """How ``inner_workflow`` steps nest workflows is wrong (this and the ``InnerWorkflow*``
+    errors below are the reference's types, so clients may branch on ``error_type``)."""
+
+    code = "InnerWorkflowCompositionError"
+    default_context = "workflow_compilation | inner_workflow | composition"
+
+
+class InnerWorkflowCompositionCycleError(InnerWorkflowCompositionError):
+    code = "InnerWorkflowCompositionCycleError"
+
+
+class InnerWorkflowNestingDepthError(InnerWorkflowCompositionError):
+    code = "InnerWorkflowNestingDepthError"
+
+
+class InnerWorkflowInvalidStepEntryError(InnerWorkflowCompositionError):
+    code = "InnerWorkflowInvalidStepEntryError"
+
+
+class InnerWorkflowParameterBindingsError(WorkflowDefinitionError):
+    code = "InnerWorkflowParameterBindingsError"
+    default_context = "workflow_compilation | inner_workflow | parameter_bindings"
+
+
+class InnerWorkflowParameterBindingsUnknownInputError(InnerWorkflowParameterBindingsError):
+    code = "InnerWorkflowParameterBindingsUnknownInputError"
+
+
+class InnerWorkflowParameterBindingsMissingRequiredError(InnerWorkflowParameterBindingsError):
+    code = "InnerWorkflowParameterBindingsMissingRequiredError"
 
 
 class InvalidReferenceTargetError(_BadRequestError):

@@ -33,6 +33,11 @@ from visionflow.workflows.definition import ParameterInput
 from visionflow.workflows.errors import (
     BlockError,
     DuplicatedNameError,
+    InnerWorkflowCompositionCycleError,
+    InnerWorkflowInvalidStepEntryError,
+    InnerWorkflowNestingDepthError,
+    InnerWorkflowParameterBindingsMissingRequiredError,
+    InnerWorkflowParameterBindingsUnknownInputError,
     InvalidReferenceTargetError,
     WorkflowDefinitionError,
     WorkflowError,
@@ -116,10 +121,15 @@ def has_stored_children(definition: Mapping[str, Any]) -> bool:
     return False
 
 
-def _fail(step: str, field_name: str | None, details: str) -> WorkflowDefinitionError:
-    return WorkflowDefinitionError(
+def _fail(
+    step: str,
+    field_name: str | None,
+    details: str,
+    error: type[WorkflowDefinitionError] = WorkflowDefinitionError,
+) -> WorkflowDefinitionError:
+    return error(
         f"Step {step!r} ({INNER_WORKFLOW_TYPE}): {details}",
-        context=_CONTEXT,
+        context=None if error is not WorkflowDefinitionError else _CONTEXT,
         blocks_errors=[BlockError(step, INNER_WORKFLOW_TYPE, field_name, details)],
     )
 
@@ -186,7 +196,12 @@ def _values(step: str, raw: Mapping[str, Any], plan: CompiledWorkflow) -> dict[s
     """What each child input becomes: its binding, or the default of an unbound parameter."""
     bindings = raw.get("parameter_bindings")
     if not isinstance(bindings, dict):
-        raise _fail(step, "parameter_bindings", "`parameter_bindings` must be an object")
+        raise _fail(
+            step,
+            "parameter_bindings",
+            "`parameter_bindings` must be an object",
+            InnerWorkflowInvalidStepEntryError,
+        )
     declared = {compiled.name: compiled.declaration for compiled in plan.inputs}
     unknown = sorted(set(bindings) - set(declared))
     if unknown:
@@ -195,6 +210,7 @@ def _values(step: str, raw: Mapping[str, Any], plan: CompiledWorkflow) -> dict[s
             "parameter_bindings",
             f"parameter_bindings names unknown child workflow inputs {unknown}; "
             f"the child's inputs: {sorted(declared)}",
+            InnerWorkflowParameterBindingsUnknownInputError,
         )
     values = dict(bindings)
     missing = []
@@ -211,6 +227,7 @@ def _values(step: str, raw: Mapping[str, Any], plan: CompiledWorkflow) -> dict[s
             "parameter_bindings",
             f"parameter_bindings has no binding for the child workflow inputs {sorted(missing)} "
             "(only a WorkflowParameter with a default_value may be left out)",
+            InnerWorkflowParameterBindingsMissingRequiredError,
         )
     return values
 
@@ -220,7 +237,12 @@ def _inline(
 ) -> _Child:
     child_steps: list[dict[str, Any]] = child.get("steps") or []
     if not child_steps:
-        raise _fail(step, "workflow_definition", "the child workflow has no steps to inline")
+        raise _fail(
+            step,
+            "workflow_definition",
+            "the child workflow has no steps to inline",
+            InnerWorkflowInvalidStepEntryError,
+        )
     renamed: dict[str, str] = {}
     for child_step in child_steps:
         base = f"{step}__{child_step['name']}"
@@ -271,6 +293,7 @@ def _parent_rewriter(children: Mapping[str, _Child]) -> Callable[[str], str]:
                 "parameter_bindings",
                 f"{match.group(0)}: child output {output!r} selects {own!r}, which its binding "
                 f"makes {selector!r}, not a selector",
+                InnerWorkflowInvalidStepEntryError,
             )
         return selector
 
@@ -302,7 +325,12 @@ class _Expansion:
         for raw in _inner_steps(definition):
             step = raw.get("name")
             if not isinstance(step, str) or not _NAME.match(step):
-                raise _fail(str(step), "name", "an inner_workflow step needs a valid `name`")
+                raise _fail(
+                    str(step),
+                    "name",
+                    "an inner_workflow step needs a valid `name`",
+                    InnerWorkflowInvalidStepEntryError,
+                )
             children[step] = self._child(step, raw, depth, chain, taken)
         rewrite = _parent_rewriter(children)
         steps: list[Any] = []
@@ -378,6 +406,7 @@ class _Expansion:
                 f"workflow {_label(key)} includes itself ({path}); an inner workflow cannot "
                 f"recurse, it may nest at most {self.limits.max_inner_depth} levels "
                 f"({MAX_INNER_DEPTH_SETTING})",
+                InnerWorkflowCompositionCycleError,
             )
         if depth + 1 > self.limits.max_inner_depth:
             raise _fail(
@@ -385,6 +414,7 @@ class _Expansion:
                 "workflow_definition" if key is None else "workflow_id",
                 f"inner workflows nest {depth + 1} levels deep here, more than the "
                 f"{self.limits.max_inner_depth} they may nest ({MAX_INNER_DEPTH_SETTING})",
+                InnerWorkflowNestingDepthError,
             )
         if key is None:
             assert inline is not None

@@ -21,7 +21,15 @@ from visionflow.workflows import (
     compile_workflow,
 )
 from visionflow.workflows.blocks.inner_workflow import InnerWorkflowManifestV1, InnerWorkflowV1
-from visionflow.workflows.errors import InvalidReferenceTargetError, WorkflowSyntaxError
+from visionflow.workflows.errors import (
+    InnerWorkflowCompositionCycleError,
+    InnerWorkflowNestingDepthError,
+    InnerWorkflowParameterBindingsError,
+    InnerWorkflowParameterBindingsMissingRequiredError,
+    InnerWorkflowParameterBindingsUnknownInputError,
+    InvalidReferenceTargetError,
+    WorkflowSyntaxError,
+)
 from visionflow.workflows.inner import ChildResolver
 from visionflow.workflows.limits import MAX_INNER_DEPTH_SETTING, MAX_STEPS_SETTING
 
@@ -293,7 +301,8 @@ def test_depth_limit() -> None:
     deeper = {**nested(4), "inputs": [IMAGE]}
     deeper["steps"][0]["parameter_bindings"] = {"img": "$inputs.image"}
     error = failure(deeper, limits=limits)
-    assert error.http_status == 400
+    assert isinstance(error, InnerWorkflowNestingDepthError)
+    assert (error.http_status, error.code) == (400, "InnerWorkflowNestingDepthError")
     assert MAX_INNER_DEPTH_SETTING in error.message
     assert "4 levels deep" in error.message
     assert "Step 'inner'" in error.message
@@ -334,6 +343,7 @@ def test_recursion_is_refused(workflows: dict[str, list[str]], path: str) -> Non
     store = Store(**{name: calling(calls) for name, calls in workflows.items()})
     root = parent(inner(workflow_workspace_id="acme", workflow_id="a"))
     error = failure(root, resolve=store, limits=WorkflowLimits(max_inner_depth=10))
+    assert isinstance(error, InnerWorkflowCompositionCycleError)
     assert error.http_status == 400
     assert "includes itself" in error.message
     assert path in error.message
@@ -365,18 +375,28 @@ def test_child_compile_error_names_the_step() -> None:
 
 
 @pytest.mark.parametrize(
-    ("bindings", "problem"),
+    ("bindings", "problem", "error_type"),
     [
-        pytest.param({}, "no binding for the child workflow inputs ['img']", id="empty"),
+        pytest.param(
+            {},
+            "no binding for the child workflow inputs ['img']",
+            InnerWorkflowParameterBindingsMissingRequiredError,
+            id="empty",
+        ),
         pytest.param(
             {"img": "$inputs.image", "size": 3},
             "unknown child workflow inputs ['size']",
+            InnerWorkflowParameterBindingsUnknownInputError,
             id="unknown",
         ),
     ],
 )
-def test_bindings_must_fit_the_child(bindings: dict[str, Any], problem: str) -> None:
+def test_bindings_must_fit_the_child(
+    bindings: dict[str, Any], problem: str, error_type: type[InnerWorkflowParameterBindingsError]
+) -> None:
     error = failure(parent(inner(bindings=bindings)))
+    assert isinstance(error, error_type)
+    assert error.context == "workflow_compilation | inner_workflow | parameter_bindings"
     assert problem in error.message
     required = failure(parent(inner(workflow_definition=child(conf_default=None))))
     assert "inputs ['conf']" in required.message
