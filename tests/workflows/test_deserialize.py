@@ -312,3 +312,39 @@ def test_a_bad_detections_input_is_a_400_naming_it() -> None:
 def test_detections_pass_through_unchanged() -> None:
     given = sv.Detections.empty()
     assert deserialize_input("d", "d", ["object_detection_prediction"], given) is given
+
+
+def test_embeddings_pass_as_they_are_to_cosine_similarity() -> None:
+    declared = [
+        {"type": "WorkflowBatchInput", "name": "a", "kind": ["embedding"]},
+        {"type": "WorkflowBatchInput", "name": "b", "kind": ["embedding"]},
+    ]
+    results = run(
+        [step("cosine_similarity@v1", "cos", embedding_1="$inputs.a", embedding_2="$inputs.b")],
+        {"s": "$steps.cos.similarity"},
+        {},
+        {"a": [[1.0, 0.0], [1.0, 1.0]], "b": [[0.0, 1.0]]},
+        declared=declared,
+    )
+    assert [r["s"] for r in results] == pytest.approx([0.0, 0.5**0.5])
+
+
+def test_instance_masks_feed_mask_area() -> None:
+    square = [{"x": 10, "y": 10}, {"x": 29, "y": 10}, {"x": 29, "y": 29}, {"x": 10, "y": 29}]
+    [result] = run(
+        [step("mask_area_measurement@v1", "area", predictions="$inputs.masks")],
+        {"out": "$steps.area.predictions"},
+        {},
+        {"masks": _wire({**BOX, "points": square})},
+        declared=[
+            {
+                "type": "WorkflowBatchInput",
+                "name": "masks",
+                "kind": ["instance_segmentation_prediction"],
+            }
+        ],
+        serialize=True,
+    )
+    [prediction] = result["out"]["predictions"]
+    assert prediction["area_px"] == 400.0
+    assert prediction["points"] == [{"x": float(p["x"]), "y": float(p["y"])} for p in square]
