@@ -108,14 +108,26 @@ def _start(page: Any) -> str:
     return pipeline_id
 
 
+# What the live view shows, read in one go (a poll every 250 ms may change it between reads).
+SNAPSHOT = """() => {
+  const text = (id) => document.getElementById(id).textContent;
+  return {json: text("stream-result-json"), frame: text("stream-frame-id"),
+          count: text("stream-prediction-count"), classes: text("stream-classes"),
+          canvas_width: document.getElementById("stream-canvas").width,
+          corner_rgb: Array.from(document.getElementById("stream-canvas").getContext("2d")
+            .getImageData(2, 2, 1, 1).data.slice(0, 3))};
+}"""
+
+
 def _wait_for_results(page: Any) -> dict[str, Any]:
-    """The latest result the page shows, once results with predictions have arrived."""
+    """The live view, once results with predictions have arrived; ``shown`` is its JSON."""
     page.wait_for_function(
         "Number(document.getElementById('stream-result-count').textContent) > 0"
         " && Number(document.getElementById('stream-prediction-count').textContent) > 0"
     )
-    shown: dict[str, Any] = json.loads(page.get_by_test_id("stream-result-json").inner_text())
-    return shown
+    view: dict[str, Any] = page.evaluate(SNAPSHOT)
+    view["shown"] = json.loads(view.pop("json"))
+    return view
 
 
 def _row(page: Any, pipeline_id: str) -> Any:
@@ -141,15 +153,15 @@ def test_pipeline_from_pasted_json_shows_results_and_obeys_its_buttons(
     pipeline_id = _start(page)
     assert pipeline_id in _running(server, key)
 
-    shown = _wait_for_results(page)
-    predictions = shown["outputs"]["found"]["predictions"]
-    count = int(page.get_by_test_id("stream-prediction-count").inner_text())
-    assert count == len(predictions)
+    view = _wait_for_results(page)
+    predictions = view["shown"]["outputs"]["found"]["predictions"]
+    assert view["count"] == str(len(predictions))
     assert {p["class"] for p in predictions} == {"square"}
     assert all(p["confidence"] >= 0.5 for p in predictions)
-    assert shown["frame"]["frame_id"] >= 1
-    assert page.get_by_test_id("stream-frame-id").inner_text() == str(shown["frame"]["frame_id"])
-    assert "square × " in page.get_by_test_id("stream-classes").inner_text()
+    assert view["shown"]["frame"]["frame_id"] >= 1
+    assert view["frame"] == str(view["shown"]["frame"]["frame_id"])
+    assert view["classes"] == f"square × {len(predictions)}"
+    assert max(view["corner_rgb"]) < 60, "no output image: boxes drawn on a dark canvas"
 
     row = _row(page, pipeline_id)
     assert _state_becomes(row, "RUNNING") == "RUNNING", "the video ended before the pause"
@@ -181,11 +193,12 @@ def test_pipeline_of_a_stored_workflow_draws_its_annotated_frames(
     page.get_by_test_id("stream-video").fill("square.mp4")
     page.get_by_test_id("stream-max-fps").fill("5")
     pipeline_id = _start(page)
-    shown = _wait_for_results(page)
-    assert shown["outputs"]["annotated"]["type"] == "base64"
-    assert shown["outputs"]["annotated"]["value"].endswith("characters>"), "shown shortened"
-    width = page.evaluate("document.getElementById('stream-canvas').width")
-    assert width == 320, "the canvas shows the annotated frame (320 x 240)"
+    view = _wait_for_results(page)
+    annotated = view["shown"]["outputs"]["annotated"]
+    assert annotated["type"] == "base64"
+    assert annotated["value"].endswith("characters>"), "base64 shortened in the JSON shown"
+    assert view["canvas_width"] == 320, "the canvas has the frame's size (320 x 240)"
+    assert min(view["corner_rgb"]) > 150, "the canvas shows the annotated frame (light grey)"
     _row(page, pipeline_id).get_by_test_id("pipeline-terminate").click()
     _row(page, pipeline_id).wait_for(state="detached")
     assert pipeline_id not in _running(server, key)

@@ -41,23 +41,31 @@
   }
 
   // ---- catalog ---------------------------------------------------------------------------
+  // Loads may overlap (the page's start, a key change); only the latest one is shown.
+  let catalogLoads = 0;
+
   async function loadCatalog() {
     const select = $("model-select");
+    const load = ++catalogLoads;
+    let catalog = [];
+    const workflows = [];
+    let failure = null;
     try {
       const { body } = await api("GET", "/models");
-      state.catalog = body.models;
-      state.workflows = [];
+      catalog = body.models;
       for (const workspace of body.visible_workspaces) {
         try {
           const listed = await api("GET", `/${encodeURIComponent(workspace)}/workflows`);
-          for (const w of listed.body.workflows) state.workflows.push({ workspace, ...w });
+          for (const w of listed.body.workflows) workflows.push({ workspace, ...w });
         } catch { /* a workspace this key cannot list */ }
       }
     } catch (error) {
-      state.catalog = [];
-      state.workflows = [];
-      showError(error.message);
+      failure = error;
     }
+    if (load !== catalogLoads) return;
+    state.catalog = catalog;
+    state.workflows = workflows;
+    if (failure) showError(failure.message);
     const previous = select.value;
     select.replaceChildren();
     const group = (label) => {

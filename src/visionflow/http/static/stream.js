@@ -33,24 +33,25 @@
   }
 
   // ---- the pipelines table -----------------------------------------------------------------
-  const COLUMNS = ["id", "state", "fps", "frames", "dropped", "buffered", "sources"];
+  // The row's cells and buttons by test hook (docs/playground.md lists them).
+  const CELLS = ["pipeline-id", "pipeline-state", "pipeline-fps", "pipeline-frames",
+    "pipeline-dropped", "pipeline-buffered", "pipeline-sources"];
+  const ACTIONS = [["watch", "pipeline-watch"], ["pause", "pipeline-pause"],
+    ["resume", "pipeline-resume"], ["terminate", "pipeline-terminate"]];
 
   function newRow(id) {
     const row = $("pipelines-table").tBodies[0].insertRow();
     row.dataset.testid = "pipeline-row";
     row.dataset.pipelineId = id;
-    for (const name of COLUMNS) {
-      const cell = row.insertCell();
-      cell.dataset.testid = `pipeline-${name}`;
-    }
+    for (const testid of CELLS) row.insertCell().dataset.testid = testid;
     row.cells[0].textContent = short(id);
     row.cells[0].title = id;
     const actions = row.insertCell();
-    for (const action of ["watch", "pause", "resume", "terminate"]) {
+    for (const [action, testid] of ACTIONS) {
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = action;
-      button.dataset.testid = `pipeline-${action}`;
+      button.dataset.testid = testid;
       button.addEventListener("click", () => (action === "watch" ? watch(id) : act(id, action)));
       actions.append(button);
     }
@@ -58,7 +59,7 @@
   }
 
   function fill(row, report) {
-    const cell = (name) => row.cells[COLUMNS.indexOf(name)];
+    const cell = (name) => row.cells[CELLS.indexOf(`pipeline-${name}`)];
     const pipelineState = report ? report.pipeline_state : "?";
     cell("state").textContent = pipelineState;
     cell("fps").textContent = report ? report.inference_throughput.toFixed(1) : "—";
@@ -103,12 +104,16 @@
 
   async function act(id, action) {
     clearError();
+    // Stop consuming first: a poll answered after the terminate would call the pipeline gone.
+    const watched = action === "terminate" && state.watching === id;
+    if (watched) stopWatching(`terminating ${short(id)}`);
     try {
       await api("POST", `/inference_pipelines/${encodeURIComponent(id)}/${action}`);
       setStatus(`${action}: ${short(id)} done`);
-      if (action === "terminate" && state.watching === id) stopWatching(`${short(id)} terminated`);
+      if (watched) stopWatching(`${short(id)} terminated`);
     } catch (error) {
       showError(error.message);
+      if (watched) watch(id);
     }
     await refreshList();
   }
@@ -270,6 +275,7 @@
         await show(latest);
       }
     } catch (error) {
+      if (state.watching !== id) return; // no longer watched: nothing to say about it
       if (error.status === 404) stopWatching(`${short(id)} is gone`);
       else showError(error.message);
     } finally {
