@@ -1,10 +1,15 @@
 """``visionflow video FILE --workflow ID_OR_FILE``: a detector + tracker + drawing workflow over a
 generated video in-process (the demo shapes detector): JSON lines per frame in order with one
-tracker id, the annotated video, a stored workflow by id, ``--max-fps``, and the errors."""
+tracker id, the annotated video, a stored workflow by id, ``--max-fps``, an MJPEG stream until
+Ctrl-C, and the errors."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.http.test_pipelines import TRACKING
+from tests.support.mjpeg import mjpeg_camera
 from tests.support.videos import moving_square_frames, write_video
 from visionflow.cli import app
 from visionflow.cli.video import DEDUCTED_IMAGE
@@ -178,3 +184,28 @@ def test_a_missing_model_stops_at_the_first_frame(clip: Path, tmp_path: Path) ->
     assert code == 1
     assert "failed on the first frame" in stderr
     assert "shapes/1" in stderr
+
+
+def test_a_stream_runs_until_interrupted(home: list[str], tmp_path: Path) -> None:
+    jsonl = tmp_path / "stream.jsonl"
+
+    def interrupt_after_five_frames() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if jsonl.exists() and len(jsonl.read_text().splitlines()) >= 5:
+                break
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C; the command's handler is installed
+
+    with mjpeg_camera(list(moving_square_frames(50)), fps=25) as camera:
+        interrupter = threading.Thread(target=interrupt_after_five_frames, daemon=True)
+        interrupter.start()
+        code, _stdout, stderr = invoke(
+            camera.url, "--workflow", _spec(tmp_path, TRACKING), "--jsonl", str(jsonl), *home
+        )
+        interrupter.join(5)
+    assert code == 130, stderr
+    frame_ids = [line["frame_id"] for line in _lines(jsonl.read_text())]
+    assert len(frame_ids) >= 5
+    assert frame_ids == sorted(set(frame_ids))  # EAGER may skip frames, never reorders them
+    assert "frames" in stderr

@@ -270,7 +270,9 @@ def video(
             raise _fail(exc) from None
         [pipeline] = manager.running()
         if jsonl is not None:
-            lines = sys.stdout if str(jsonl) == "-" else jsonl.open("w", encoding="utf-8")
+            lines = (
+                sys.stdout if str(jsonl) == "-" else jsonl.open("w", encoding="utf-8", buffering=1)
+            )
         columns = (
             TextColumn("[bold]{task.description}"),
             BarColumn(),
