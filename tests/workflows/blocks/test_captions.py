@@ -133,6 +133,12 @@ def test_rounded_corners_leave_the_corner_pixel() -> None:
     assert rounded[10, 10].tolist() == [255, 255, 255]
 
 
+def test_too_many_lines_are_a_400() -> None:
+    assert _display("a\n" * 9_999 + "b").shape == (100, 200, 3)  # 10 000 lines
+    with pytest.raises(InvalidInputTypeError, match="10001 lines"):
+        _display("{{ $parameters.n }}", n="\n" * 10_000, text_parameters={"n": "$inputs.n"})
+
+
 def test_empty_text_draws_an_empty_box() -> None:
     pixels = _display("")
     x1, y1, x2, y2 = _box_of(pixels)

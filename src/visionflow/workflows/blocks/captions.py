@@ -50,6 +50,7 @@ __all__ = ["CAPTION_BLOCKS", "RichLabelVisualizationV1", "TextDisplayV1", "forma
 Pixels = npt.NDArray[np.uint8]
 _PARAMETER = re.compile(r"({{\s*\$parameters\.(\w+)\s*}})")
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_MAX_TEXT_LINES = 10_000  # each line is measured: bound the work a (templated) text can ask for
 Anchor = Literal[
     "center",
     "top_left",
@@ -240,6 +241,9 @@ class TextDisplayV1(Block):
             )
         except QueryError as exc:
             raise inputs.fail("text_parameters_operations", str(exc)) from None
+        lines = text.count("\n") + 1
+        if lines > _MAX_TEXT_LINES:
+            raise inputs.fail("text", f"{lines} lines, more than the {_MAX_TEXT_LINES} a box draws")
         mode = inputs.as_str("position_mode")
         anchor = inputs.as_str("anchor").lower()
         if mode not in ("absolute", "relative"):
