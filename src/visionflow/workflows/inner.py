@@ -134,14 +134,15 @@ def _fail(
     )
 
 
-def _within(error: WorkflowError, step: str, child: str) -> WorkflowError:
+def _within(error: WorkflowError, step: str, key: _Key | None) -> WorkflowError:
     """``error`` of a child workflow, as an error of the step that holds it (same class and
     status; the child's own locations stay in ``blocks_errors``)."""
+    field_name = "workflow_definition" if key is None else "workflow_id"
     wrapped = type(error)(
-        f"Step {step!r} ({INNER_WORKFLOW_TYPE}), child workflow {child}: {error.message}",
+        f"Step {step!r} ({INNER_WORKFLOW_TYPE}), child workflow {_label(key)}: {error.message}",
         context=error.context,
         blocks_errors=[
-            BlockError(step, INNER_WORKFLOW_TYPE, "workflow_definition", error.message),
+            BlockError(step, INNER_WORKFLOW_TYPE, field_name, error.message),
             *error.blocks_errors,
         ],
         inner=error,
@@ -312,7 +313,10 @@ class _Expansion:
         raw_steps = definition.get("steps")
         if not has_inner_workflows(definition) or not isinstance(raw_steps, list):
             return definition
-        names = [str(s.get("name")) for s in raw_steps if isinstance(s, dict)]
+        # Only string names: the compiler reports missing or wrong ones, by step position.
+        names = [
+            s["name"] for s in raw_steps if isinstance(s, dict) and isinstance(s.get("name"), str)
+        ]
         taken: set[str] = set()
         for name in names:
             if name in taken:
@@ -375,7 +379,7 @@ class _Expansion:
             flat = self.expand(child, depth + 1, (*chain, key) if key else chain)
             plan = self.compile_flat(flat)
         except WorkflowError as exc:
-            raise _within(exc, name, _label(key)) from None
+            raise _within(exc, name, key) from None
         return _inline(name, flat, _values(name, raw, plan), taken)
 
     def _source(
@@ -440,7 +444,7 @@ class _Expansion:
         try:
             self.fetched_bytes += len(check_definition(child, self.limits))
         except WorkflowError as exc:
-            raise _within(exc, name, _label(key)) from None
+            raise _within(exc, name, key) from None
         if self.fetched_bytes > self.limits.max_definition_bytes:
             raise PayloadTooLargeError(
                 f"Step {name!r} ({INNER_WORKFLOW_TYPE}): the stored inner workflows of this "

@@ -442,3 +442,26 @@ def test_remote_dispatch_is_refused() -> None:
     error = failure(parent(inner(execution_mode="remote_dispatch"), outputs={}))
     assert "remote_dispatch" in error.message
     assert error.http_status == 400
+
+
+def test_a_stored_childs_errors_point_at_its_id() -> None:
+    broken = child()
+    broken["steps"][0]["confidence"] = "high"
+    error = failure(
+        parent(inner(workflow_workspace_id="acme", workflow_id="broken")),
+        resolve=Store(broken=broken),
+    )
+    assert error.message.startswith(
+        "Step 'inner' (roboflow_core/inner_workflow@v1), child workflow acme/broken: Step 'det'"
+    )
+    assert error.blocks_errors[0].property_name == "workflow_id"
+
+
+def test_duplicate_and_missing_step_names_beside_an_inner_step() -> None:
+    detect = {"type": DETECT, "name": "inner", "images": "$inputs.image", "model_id": "m/1"}
+    duplicated = failure(parent(inner(), detect))
+    assert duplicated.code == "DuplicatedNameError"
+    unnamed = {k: v for k, v in detect.items() if k != "name"}
+    missing = failure(parent(inner(), unnamed, dict(unnamed)))
+    assert isinstance(missing, WorkflowSyntaxError)
+    assert "name" in missing.message
