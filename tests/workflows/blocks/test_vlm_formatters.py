@@ -144,7 +144,7 @@ def _boxes(out: dict[str, Any]) -> list[tuple[list[float], str, int, float]]:
     assert detections.confidence is not None
     assert detections.class_id is not None
     return [
-        (box.tolist(), str(name), int(cid), round(float(conf), 3))
+        ([round(v, 3) for v in box.tolist()], str(name), int(cid), round(float(conf), 3))
         for box, name, cid, conf in zip(
             detections.xyxy,
             detections.data[CLASS_NAME],
@@ -170,6 +170,12 @@ def _boxes(out: dict[str, Any]) -> list[tuple[list[float], str, int, float]]:
             '"class_name": "fox"}]}',
             [([20.0, 20.0, 100.0, 90.0], "fox", -1, 1.0)],
             id="gemini-normalized",
+        ),
+        pytest.param(
+            "google-gemini",
+            '[{"x_min": true, "y_min": 0, "x_max": 1, "y_max": false, "label": 3}]',
+            [([200.0, 0.0, 200.0, 0.0], "3", -1, 1.0)],
+            id="gemini-booleans-count-as-numbers-like-the-reference",
         ),
         pytest.param(
             "openai",
@@ -263,7 +269,7 @@ def test_claude_boxes_map_back_from_its_resize() -> None:
             "object-detection",
             '{"bboxes": [[1, 2, 30, 40.6]], "labels": ["car"]}',
             None,
-            [([1.0, 2.0, 30.0, 41.0], "car", 9605, 1.0)],
+            [([1.0, 2.0, 30.0, 40.6], "car", 9605, 1.0)],
             id="od-md5-class-id",
         ),
         pytest.param(

@@ -12,7 +12,8 @@ Each family boxes differently, as the reference's parsers read them:
 - ``florence-2``: the model's own post-processed result for the task (``bboxes``/``labels``,
   ``quad_boxes`` for OCR), read by ``supervision``.
 
-Labels outside ``classes`` get class id -1; boxes are rounded to whole pixels; a missing
+Labels outside ``classes`` get class id -1; boxes are rounded to whole pixels (Florence-2's
+kept as they are); a missing
 confidence is 1.0 (Qwen, Muse and Florence-2 always 1.0). A payload of the wrong shape raises
 ``ValueError`` / ``KeyError`` / ``TypeError`` (the block turns that into ``error_status``).
 """
@@ -53,7 +54,7 @@ def _build(
 ) -> sv.Detections:
     count = len(names)
     detections = sv.Detections(
-        xyxy=np.round(np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)).astype(np.float32),
+        xyxy=np.asarray(xyxy, dtype=np.float32).reshape(-1, 4),
         confidence=np.ones(count, dtype=np.float32),
         class_id=np.asarray(class_ids, dtype=np.int64).reshape(count),
         data={
@@ -69,7 +70,7 @@ def _from_rows(
 ) -> sv.Detections:
     index = {name: i for i, name in enumerate(classes or ())}
     detections = _build(
-        [box for box, _, _ in rows],
+        np.round(np.asarray([box for box, _, _ in rows], dtype=np.float64)),
         [index.get(label, -1) for _, label, _ in rows],
         [label for _, label, _ in rows],
         image,
@@ -95,6 +96,13 @@ def _number(value: Any) -> float:
     return float(value)
 
 
+def _scaled(value: Any) -> float:
+    """A coordinate the reference scales by plain arithmetic (so ``true`` counts as 1)."""
+    if not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
+    return float(value)
+
+
 def _entries(payload: Any, family: str) -> list[Any]:
     if isinstance(payload, list):
         return payload
@@ -106,9 +114,9 @@ def _entries(payload: Any, family: str) -> list[Any]:
 
 def _gemini_box(entry: dict[str, Any], width: int, height: int) -> list[float]:
     if "box_2d" in entry:
-        y_min, x_min, y_max, x_max = (_number(v) / _GRID_1000 for v in entry["box_2d"])
+        y_min, x_min, y_max, x_max = (_scaled(v) / _GRID_1000 for v in entry["box_2d"])
     else:
-        x_min, y_min, x_max, y_max = (_number(entry[f]) for f in _MUSE_FIELDS)
+        x_min, y_min, x_max, y_max = (_scaled(entry[f]) for f in _MUSE_FIELDS)
     return [x_min * width, y_min * height, x_max * width, y_max * height]
 
 
@@ -127,10 +135,10 @@ def _legacy(payload: Any, classes: Sequence[str] | None, image: WorkflowImage) -
     rows = [
         (
             [
-                _number(e["x_min"]) * width,
-                _number(e["y_min"]) * height,
-                _number(e["x_max"]) * width,
-                _number(e["y_max"]) * height,
+                _scaled(e["x_min"]) * width,
+                _scaled(e["y_min"]) * height,
+                _scaled(e["x_max"]) * width,
+                _scaled(e["y_max"]) * height,
             ],
             str(e["class_name"]),
             _confidence(e),
