@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from visionflow.config import Settings
@@ -18,14 +19,18 @@ _POOL = SinkPool(workers=2)
 
 
 def environment(
-    *, loopback: bool = True, disabled: bool = False, **outbound: Any
+    *,
+    loopback: bool = True,
+    disabled: bool = False,
+    file_root: Path | None = None,
+    **outbound: Any,
 ) -> SinkEnvironment:
     settings = Settings(url_allow_networks=("127.0.0.1/32",) if loopback else ())
     return SinkEnvironment(
         UrlFetcher(settings),
         _POOL,
         disabled=disabled,
-        file_root=None,
+        file_root=file_root,
         outbound=OutboundSettings(**{"timeout_s": 5.0, **outbound}),
     )
 

@@ -4,8 +4,6 @@ AUTH LOGIN/PLAIN with one user and password; every message it accepts is kept, p
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 import warnings
 from collections.abc import Iterator
@@ -19,12 +17,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.support.server import free_port
+from tests.support.tls import self_signed_certificate
 
 __all__ = ["Received", "SmtpServer", "smtp_server"]
 
@@ -45,37 +40,6 @@ class SmtpServer:
     port: int
     ca_file: Path
     received: list[Received] = field(default_factory=list)
-
-
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
 
 
 class _Handler:
@@ -111,7 +75,7 @@ class _Controller(Controller):
 
 @contextmanager
 def smtp_server(folder: Path) -> Iterator[SmtpServer]:
-    cert_path, key_path = _certificate(folder)
+    cert_path, key_path = self_signed_certificate(folder, "smtp")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
     server = SmtpServer("127.0.0.1", free_port(), cert_path)

@@ -24,7 +24,13 @@ from visionflow.workflows.manifest import field_references
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec" / "workflow-blocks.json"
 # Blocks of the reference's enterprise set, which its describe answer (the spec) does not list;
 # their own tests check their manifests against the reference's source.
-OUTSIDE_SPEC = frozenset({"roboflow_core/postgresql_sink@v1"})
+OUTSIDE_SPEC = frozenset(
+    {
+        "roboflow_core/postgresql_sink@v1",
+        "roboflow_enterprise/mqtt_writer_sink@v1",
+        "roboflow_enterprise/mqtt_writer_sink@v2",
+    }
+)
 SPEC_BLOCKS = [b for b in CORE_BLOCKS if b.type not in OUTSIDE_SPEC]
 
 

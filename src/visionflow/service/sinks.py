@@ -1,7 +1,7 @@
 """The sink environment workflows get: guarded HTTP requests, a confined file folder, a small
 background pool for fire-and-forget requests, and the request's ``disable_sinks``; for the
 notification and storage sinks also API calls, SMTP sessions, S3 uploads and PostgreSQL inserts
-(``service.outbound``)."""
+(``service.outbound``) and MQTT publishes (``service.mqtt``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from visionflow.service.mqtt import publish_mqtt
 from visionflow.service.outbound import (
     OutboundSettings,
     call_api,
@@ -23,6 +24,7 @@ from visionflow.workflows.blocks.outbound import (
     ApiCall,
     ApiReply,
     MailDelivery,
+    MqttPublish,
     ObjectUpload,
     RowsInsert,
 )
@@ -104,3 +106,6 @@ class SinkEnvironment:
 
     def insert_rows(self, insert: RowsInsert) -> None:
         insert_rows(self.fetcher, insert)
+
+    def publish_mqtt(self, message: MqttPublish) -> None:
+        publish_mqtt(self.fetcher, message)

@@ -38,6 +38,7 @@ from visionflow.workflows.blocks.lmm import LMM_BLOCKS
 from visionflow.workflows.blocks.mask_snap import MASK_SNAP_BLOCKS
 from visionflow.workflows.blocks.measurement import MEASUREMENT_BLOCKS
 from visionflow.workflows.blocks.models import MODEL_BLOCKS
+from visionflow.workflows.blocks.mqtt_writer import MQTT_BLOCKS
 from visionflow.workflows.blocks.ocr import OCR_BLOCKS
 from visionflow.workflows.blocks.ocr_stitch import OCR_STITCH_BLOCKS
 from visionflow.workflows.blocks.overlays import OVERLAY_BLOCKS
@@ -124,6 +125,7 @@ CORE_BLOCKS: tuple[type[Block], ...] = (
     *SLACK_BLOCKS,
     *TWILIO_BLOCKS,
     *POSTGRESQL_BLOCKS,
+    *MQTT_BLOCKS,
     *HOSTED_LLM_BLOCKS,
     *LMM_BLOCKS,
     *GOOGLE_VISION_BLOCKS,

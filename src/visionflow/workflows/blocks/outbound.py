@@ -1,6 +1,7 @@
 """What the notification and storage sinks (email, Slack, Twilio, S3) need from the layers above,
 beside what ``blocks.sinks.Sinks`` gives the webhook: HTTP calls whose answer body is read (an
-API's error answer included), SMTP sessions, S3 uploads and PostgreSQL inserts.
+API's error answer included), SMTP sessions, S3 uploads, MQTT publishes and PostgreSQL
+inserts.
 
 The service's sink environment implements ``Outbound`` (``context.sinks``): HTTP calls, mail
 servers and databases pass the server's URL rules (public addresses only unless configured; the
@@ -23,6 +24,7 @@ __all__ = [
     "ApiCall",
     "ApiReply",
     "MailDelivery",
+    "MqttPublish",
     "ObjectUpload",
     "Outbound",
     "OutboundError",
@@ -89,6 +91,25 @@ class ObjectUpload:
 
 
 @dataclass(frozen=True)
+class MqttPublish:
+    """One message for an MQTT broker (MQTT 3.1.1), over TLS when ``tls`` (the broker's
+    certificate checked against the system's authorities, or ``ca_file``'s)."""
+
+    host: str
+    port: int
+    topic: str
+    payload: str
+    qos: int = 0
+    retain: bool = False
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    # The connection, the broker's CONNACK and the publish acknowledgement each wait this long.
+    timeout_s: float = 0.5
+
+
+@dataclass(frozen=True)
 class RowsInsert:
     """Rows for one PostgreSQL table, inserted in one transaction. ``host`` is a TCP host name
     or address (the URL rules apply to what it resolves to)."""
@@ -133,6 +154,11 @@ class Outbound(Sinks, Protocol):
 
     def put_object(self, upload: ObjectUpload) -> None:
         """Store the object; raise ``OutboundError`` (with the S3 error code) on failure."""
+        ...
+
+    def publish_mqtt(self, message: MqttPublish) -> None:
+        """Connect, publish and disconnect; raise ``OutboundError`` saying what failed (the
+        reference's messages), or the URL guard's error."""
         ...
 
     def insert_rows(self, insert: RowsInsert) -> None:
