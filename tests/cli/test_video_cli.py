@@ -17,8 +17,8 @@ import cv2
 import pytest
 from typer.testing import CliRunner
 
-from tests.http.test_pipelines import TRACKING
 from tests.support.mjpeg import mjpeg_camera
+from tests.support.pipelines import TRACKING
 from tests.support.videos import moving_square_frames, write_video
 from visionflow.cli import app
 from visionflow.cli.video import DEDUCTED_IMAGE

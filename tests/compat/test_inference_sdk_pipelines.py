@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.http.test_pipelines import TRACKING
+from tests.support.pipelines import TRACKING
 from tests.support.server import serve
 from tests.support.videos import moving_square_frames, write_video
 from visionflow.config import Settings

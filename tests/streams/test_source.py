@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
-from tests.http.test_pipelines import _start, _status
 from tests.support.mjpeg import MjpegCamera
+from tests.support.pipelines import pipeline_status, start_pipeline
 from tests.support.rtsp import RtspCamera
 from tests.support.videos import moving_square_frames
 from visionflow.config import Settings
@@ -78,33 +78,28 @@ def _consume_all(client: TestClient, key: str, pipeline_id: str) -> list[int]:
 def test_a_lost_stream_is_reopened_with_backoff(
     client: TestClient, shapes: Tenant, camera: MjpegCamera | RtspCamera
 ) -> None:
-    pipeline_id = _start(client, shapes.key, camera.url)
-    status = _status(client, shapes.key, pipeline_id)
-    assert status["sources_metadata"][0]["source_reference"] == camera.url
+    pipeline_id = start_pipeline(client, shapes.key, camera.url)
+
+    def status() -> dict[str, Any]:
+        return pipeline_status(client, shapes.key, pipeline_id)
 
     def processed() -> int:
-        return int(_status(client, shapes.key, pipeline_id)["frames_processed"])
+        return int(status()["frames_processed"])
 
+    assert status()["sources_metadata"][0]["source_reference"] == camera.url
     _until(lambda: processed() >= 10, "10 frames from the camera")
-    running = _status(client, shapes.key, pipeline_id)
+    running = status()
     assert running["sources_metadata"][0]["state"] == "RUNNING"
     assert running["sources_metadata"][0]["source_properties"]["is_reconnectable"] is True
     before = _consume_all(client, shapes.key, pipeline_id)
 
     camera.stop()
     _until(
-        lambda: (
-            len(
-                _events(
-                    _status(client, shapes.key, pipeline_id), "SOURCE_CONNECTION_ATTEMPT_FAILED"
-                )
-            )
-            >= 2
-        ),
+        lambda: len(_events(status(), "SOURCE_CONNECTION_ATTEMPT_FAILED")) >= 2,
         "two failed reconnection attempts",
         timeout_s=30,
     )
-    down = _status(client, shapes.key, pipeline_id)
+    down = status()
     assert down["pipeline_state"] == "RUNNING"  # a lost stream does not end the pipeline
     assert down["sources_metadata"][0]["state"] == "RESTARTING"
     [lost] = _events(down, "SOURCE_CONNECTION_LOST")
@@ -119,7 +114,7 @@ def test_a_lost_stream_is_reopened_with_backoff(
 
     camera.start()
     _until(lambda: processed() >= stalled + 10, "10 frames after the camera came back")
-    back = _status(client, shapes.key, pipeline_id)
+    back = status()
     assert back["sources_metadata"][0]["state"] == "RUNNING"
     assert len(_events(back, "VIDEO_CONSUMPTION_STARTED")) == 2
     after = _consume_all(client, shapes.key, pipeline_id)
