@@ -13,6 +13,7 @@ import pytest
 from tests.workflows.fakes import definition
 from visionflow.workflows import BlockRegistry, compile_workflow
 from visionflow.workflows.blocks import CORE_BLOCKS
+from visionflow.workflows.describe import BlocksDescriber
 from visionflow.workflows.errors import WorkflowSyntaxError
 from visionflow.workflows.unsupported import UNSUPPORTED_BLOCKS, unsupported_details
 
@@ -88,3 +89,10 @@ def test_other_unknown_types_keep_their_hint() -> None:
     with pytest.raises(WorkflowSyntaxError, match="unknown block type 'roboflow_core/sam4@v1'"):
         _compile_with("roboflow_core/sam4@v1")
     assert unsupported_details("roboflow_core/sam4@v1") is None
+
+
+def test_dynamic_outputs_name_it_too() -> None:
+    with pytest.raises(WorkflowSyntaxError, match=r"'Florence-2 Model'|\(Florence-2 Model\)"):
+        BlocksDescriber(BlockRegistry()).dynamic_outputs(
+            {"type": "roboflow_core/florence_2@v1", "name": "f"}
+        )
