@@ -139,6 +139,13 @@ def test_too_many_lines_are_a_400() -> None:
         _display("{{ $parameters.n }}", n="\n" * 10_000, text_parameters={"n": "$inputs.n"})
 
 
+def test_unpaired_surrogates_are_a_400_not_a_crash() -> None:
+    # (The HTTP layer refuses them in request bodies; a workflow file read by the CLI may not.)
+    assert _display("héllo ✓").shape == (100, 200, 3)
+    with pytest.raises(InvalidInputTypeError, match="surrogate"):
+        _display("a\ud800b")
+
+
 def test_empty_text_draws_an_empty_box() -> None:
     pixels = _display("")
     x1, y1, x2, y2 = _box_of(pixels)

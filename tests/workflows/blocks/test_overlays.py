@@ -224,6 +224,13 @@ def test_model_comparison_without_detections_tints_everything_as_background() ->
     assert (pixels == 30).all()  # 100 * (1 - 0.7) toward black
 
 
+def test_model_comparison_masks_of_another_image_are_a_400() -> None:
+    a = boxes([[0, 0, 10, 10]])
+    a.mask = np.ones((1, 50, 50), dtype=bool)
+    with pytest.raises(InvalidInputTypeError, match=r"predictions_a.*50 x 50 px on an image"):
+        _compare(a, boxes([]))
+
+
 def test_model_comparison_bad_colour_is_a_400() -> None:
     with pytest.raises(InvalidInputTypeError, match="color_a"):
         _compare(boxes([]), boxes([]), color_a="not-a-colour")

@@ -241,6 +241,12 @@ class TextDisplayV1(Block):
             )
         except QueryError as exc:
             raise inputs.fail("text_parameters_operations", str(exc)) from None
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                # OpenCV's text functions crash the process on a string it cannot encode.
+                raise inputs.fail("text", "holds an unpaired UTF-16 surrogate") from None
         lines = text.count("\n") + 1
         if lines > _MAX_TEXT_LINES:
             raise inputs.fail("text", f"{lines} lines, more than the {_MAX_TEXT_LINES} a box draws")

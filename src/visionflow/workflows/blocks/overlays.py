@@ -204,9 +204,15 @@ class ModelComparisonManifest(CanvasManifest):
 
 
 def _covered(detections: sv.Detections, shape_hw: tuple[int, int]) -> npt.NDArray[np.bool_]:
-    """Where ``detections`` lie: their masks, or their boxes (integer pixels) without masks."""
+    """Where ``detections`` lie: their masks, or their boxes (integer pixels) without masks;
+    ``ValueError`` for masks of another image's size."""
     covered = np.zeros(shape_hw, dtype=bool)
     if detections.mask is not None:
+        if detections.mask.shape[1:] != shape_hw:
+            raise ValueError(
+                f"masks of {detections.mask.shape[2]} x {detections.mask.shape[1]} px on an "
+                f"image of {shape_hw[1]} x {shape_hw[0]} px (predictions of another image?)"
+            )
         for mask in detections.mask:
             covered |= mask.astype(bool)
         return covered
@@ -236,8 +242,13 @@ class ModelComparisonVisualizationV1(Block):
         colors = [color_of(inputs, f).as_bgr() for f in ("background_color", "color_a", "color_b")]
         pixels = image.pixels_bgr.copy()
         shape_hw = (pixels.shape[0], pixels.shape[1])
-        in_a = _covered(inputs.detections("predictions_a"), shape_hw)
-        in_b = _covered(inputs.detections("predictions_b"), shape_hw)
+        covered = []
+        for field in ("predictions_a", "predictions_b"):
+            try:
+                covered.append(_covered(inputs.detections(field), shape_hw))
+            except ValueError as exc:
+                raise inputs.fail(field, str(exc)) from None
+        in_a, in_b = covered
         regions = (~(in_a | in_b), in_a & ~in_b, in_b & ~in_a)
         for region, color_bgr in zip(regions, colors, strict=True):
             _tint(pixels, region, color_bgr, opacity)
