@@ -218,32 +218,24 @@
   }
 
   // Base64 images shortened in the JSON shown (they are drawn on the canvas instead).
-  const abbreviated = (key, value) => (typeof value === "string" && value.length > 256
-    ? `<${value.length} characters>` : value);
+  function abbreviated(key, value) {
+    return key === "value" && this.type === "base64" && typeof value === "string"
+      ? `<${value.length} characters>` : value;
+  }
 
-  async function show(result) {
+  // Draws the result, then updates the texts at once: what they say is what the canvas shows.
+  async function show(result, id) {
     const index = Math.max(0, result.outputs.findIndex((o) => o !== null));
     const outputs = result.outputs[index];
     const frame = result.frames_metadata[index] || {};
     const found = { images: [], detections: [], size: null };
     walk(outputs, found);
     const predictions = found.detections.flat().filter(D.isDetection);
-    $("stream-frame-id").textContent = frame.frame_id ?? "—";
-    $("stream-prediction-count").textContent = String(predictions.length);
-    $("stream-result-json").textContent = JSON.stringify(
-      { frame, outputs }, abbreviated, 2);
-    const perClass = new Map();
-    for (const p of predictions) perClass.set(p.class, (perClass.get(p.class) || 0) + 1);
-    const legend = $("stream-classes");
-    legend.replaceChildren(...[...perClass].map(([name, count]) => {
-      const span = document.createElement("span");
-      span.textContent = `${name} × ${count}`;
-      return span;
-    }));
+    const image = found.images.length ? await D.loadImage(found.images[0]) : null;
+    if (state.watching !== id) return false; // another pipeline was picked meanwhile
     const canvas = $("stream-canvas");
     const ctx = canvas.getContext("2d");
-    if (found.images.length) { // the workflow's own visualisation of the frame
-      const image = await D.loadImage(found.images[0]);
+    if (image) { // the workflow's own visualisation of the frame
       canvas.width = image.naturalWidth;
       canvas.height = image.naturalHeight;
       ctx.drawImage(image, 0, 0);
@@ -254,6 +246,17 @@
       ctx.fillRect(0, 0, canvas.width, canvas.height);
       for (const list of found.detections) D.drawDetections(ctx, list);
     }
+    const perClass = new Map();
+    for (const p of predictions) perClass.set(p.class, (perClass.get(p.class) || 0) + 1);
+    $("stream-classes").replaceChildren(...[...perClass].map(([name, count]) => {
+      const span = document.createElement("span");
+      span.textContent = `${name} × ${count}`;
+      return span;
+    }));
+    $("stream-frame-id").textContent = frame.frame_id ?? "—";
+    $("stream-prediction-count").textContent = String(predictions.length);
+    $("stream-result-json").textContent = JSON.stringify({ frame, outputs }, abbreviated, 2);
+    return true;
   }
 
   async function consume() {
@@ -269,10 +272,9 @@
         got += 1;
         latest = body;
       }
-      if (latest && state.watching === id) {
+      if (latest && state.watching === id && await show(latest, id)) {
         state.consumed += got;
         $("stream-result-count").textContent = String(state.consumed);
-        await show(latest);
       }
     } catch (error) {
       if (state.watching !== id) return; // no longer watched: nothing to say about it
