@@ -63,7 +63,12 @@ _CATALOGUE: dict[str, tuple[str, str, str, str | None]] = {
         "Optional[int], dict]",
         None,
     ),
-    "detections_overlaps": ("Overlaps between detections", "dict", "dict", None),
+    "detections_overlaps": (
+        "List of per-pair detection overlap records",
+        "List[Dict[str, Any]]",
+        "List[Dict[str, Any]]",
+        None,
+    ),
     "dictionary": ("Dictionary", "dict", "dict", None),
     "embedding": ("Vector embedding", "List[float]", "List[float]", None),
     "float": ("Float value", "float", "float", None),
