@@ -111,6 +111,8 @@ def test_answers_become_predictions(client: TestClient, tenant: Tenant) -> None:
         ("cat", 0, 480.0, 360.0, 320.0, 240.0),
     ]
     assert [p["class"] for p in out["kept"]["predictions"]] == ["dog"]
+    # The model's confidences as it wrote them (the reference keeps them as Python floats).
+    assert [p["confidence"] for p in out["all"]["predictions"]] == [0.9, 0.3]
     assert out["top"]["top"] == "dog"
     assert out["top"]["predictions"][1] == {"class": "dog", "class_id": 1, "confidence": 0.8}
 

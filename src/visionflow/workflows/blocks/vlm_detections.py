@@ -55,7 +55,7 @@ def _build(
     count = len(names)
     detections = sv.Detections(
         xyxy=np.asarray(xyxy, dtype=np.float32).reshape(-1, 4),
-        confidence=np.ones(count, dtype=np.float32),
+        confidence=np.ones(count, dtype=np.float64),
         class_id=np.asarray(class_ids, dtype=np.int64).reshape(count),
         data={
             CLASS_NAME: np.array(list(names), dtype=object).reshape(count),
@@ -75,7 +75,7 @@ def _from_rows(
         [label for _, label, _ in rows],
         image,
     )
-    detections.confidence = np.array([c for _, _, c in rows], dtype=np.float32).reshape(-1)
+    detections.confidence = np.array([c for _, _, c in rows], dtype=np.float64).reshape(-1)
     return detections
 
 
