@@ -21,7 +21,7 @@ import numpy as np
 import supervision as sv
 from pydantic import Field
 
-from visionflow.core.visualization import MAX_DRAWING_PX
+from visionflow.core.visualization import MAX_COORDINATE_PX
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.video import (
@@ -138,7 +138,7 @@ class HeatmapVisualizationV1(Block):
         image = inputs.image("image")
         detections = inputs.detections("predictions")
         if inputs.as_bool("ignore_stationary") and detections.tracker_id is not None:
-            threshold = inputs.as_int("motion_threshold", low=0, high=MAX_DRAWING_PX * 100)
+            threshold = inputs.as_int("motion_threshold", low=0, high=MAX_COORDINATE_PX)
             moved = heat.moving(detections, position_of(inputs, "position"), threshold)
             picked = detections[moved] if len(moved) else sv.Detections.empty()
             assert isinstance(picked, sv.Detections)
@@ -151,7 +151,8 @@ class HeatmapVisualizationV1(Block):
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
         local: dict[Hashable, Any] = {}
         results: list[StepResult] = []
-        for inputs in batch:
+        for position, inputs in enumerate(batch):
+            context.budget.check(f"element {position} of step {inputs.step!r}")
             video, explicit = _video_of(inputs)
             key = settings_key(inputs, self.state_fields)
             factory = partial(self.start, inputs)
