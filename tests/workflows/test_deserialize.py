@@ -91,6 +91,18 @@ def test_rle_masks() -> None:
     assert np.array_equal(detections.mask[0], mask)
 
 
+def test_semantic_segmentation_keeps_its_rle_masks() -> None:
+    mask = np.zeros((80, 100), dtype=bool)
+    mask[0:40, :] = True
+    rle = mask_to_rle(mask)
+    wire = _wire({**BOX, "rle_mask": rle})
+    detections = deserialize_input("seg", "seg", ["semantic_segmentation_prediction"], wire)
+    assert detections.mask is None
+    assert detections.data["rle_mask"][0] == rle
+    [written] = serialize_value(detections)["predictions"]
+    assert written["rle_mask"] == rle
+
+
 def test_keypoints_are_padded() -> None:
     one = {"x": 1, "y": 2, "confidence": 0.5, "class": "nose", "class_id": 0}
     two = {"x": 3, "y": 4, "confidence": 0.7, "class": "eye", "class_id": 1}

@@ -195,6 +195,7 @@ DESERIALIZERS: dict[str, Deserializer] = {
     k.KEYPOINT_DETECTION_PREDICTION: _detections,
     k.QR_CODE_DETECTION: _detections,
     k.BAR_CODE_DETECTION: _detections,
+    k.SEMANTIC_SEGMENTATION_PREDICTION: _detections,
     k.CLASSIFICATION_PREDICTION: _classification,
     k.NUMPY_ARRAY: _numpy_array,
     k.ROBOFLOW_MODEL_ID: _string,

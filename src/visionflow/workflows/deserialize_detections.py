@@ -7,7 +7,8 @@ The JSON is the ``/infer`` response (and the workflow output) form:
 uuid4 otherwise), ``parent_id`` / ``parent_origin`` / ``root_parent_id`` /
 ``root_parent_origin`` (where the image it was made on sits; the input itself otherwise),
 ``tracker_id``, instance masks as ``points`` (polygons of at least 3 points, rasterized at the
-image size; shorter ones are dropped as the reference drops them) or COCO ``rle``,
+image size; shorter ones are dropped as the reference drops them) or COCO ``rle``, semantic
+segmentation's per-class ``rle_mask`` (kept encoded),
 ``keypoints`` and the per-detection values blocks add (``time_in_zone``, ``velocity``...).
 Anything malformed raises ``ValueError`` naming the prediction and field.
 """
@@ -33,6 +34,7 @@ from visionflow.core.detections import (
 )
 from visionflow.core.masks import mask_to_polygon
 from visionflow.workflows.lineage import Lineage, attach_lineage
+from visionflow.workflows.serialize import RLE_MASK
 
 __all__ = ["detections_from_wire"]
 
@@ -259,6 +261,12 @@ def detections_from_wire(identifier: str, value: Any) -> sv.Detections:
     for key in _PASSTHROUGH:
         if rows and key in rows[0]:
             detections.data[key] = _column(rows, key)
+    if rows and all(isinstance(row.get(RLE_MASK), dict) for row in rows):
+        # Semantic segmentation: one COCO RLE per class, kept encoded as its blocks expect.
+        column = np.empty(len(rows), dtype=object)
+        for index, row in enumerate(rows):
+            column[index] = row[RLE_MASK]
+        detections.data[RLE_MASK] = column
     if rows and "rect" in rows[0]:
         for key in _BOUNDING_RECT:
             detections.data[key] = _column(rows, key)
