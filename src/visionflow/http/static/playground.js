@@ -81,9 +81,9 @@
       models.append(option);
     }
     if (state.workflows.length) {
-      const workflows = group("Stored workflows");
+      const stored = group("Stored workflows");
       for (const w of state.workflows) {
-        workflows.append(new Option(`${w.workspace}/${w.workflow_id} — workflow v${w.latest_version}`,
+        stored.append(new Option(`${w.workspace}/${w.workflow_id} — workflow v${w.latest_version}`,
           `workflow:${w.workspace}/${w.workflow_id}`));
       }
     }
