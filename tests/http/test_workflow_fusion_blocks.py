@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
+from tests.support.panorama import LEFT, RIGHT
 from tests.workflows.blocks.helpers import step
-from tests.workflows.blocks.test_stitching import LEFT, RIGHT
 from tests.workflows.fakes import definition
 from visionflow.service.services import Services
 

@@ -23,6 +23,7 @@ from visionflow.core.detections import (
 from visionflow.workflows import RunContext, StepInputs
 from visionflow.workflows.blocks.rollup import DetectionsListRollupV1
 from visionflow.workflows.errors import InvalidInputTypeError
+from visionflow.workflows.limits import RunBudget, WorkflowLimits
 from visionflow.workflows.lineage import Lineage, attach_lineage
 
 CONTEXT = RunContext(models=ScriptedModels())
@@ -136,6 +137,25 @@ def test_no_parent_detections() -> None:
         "rolled_up_detections": sv.Detections.empty(),
         "crop_zones": [],
     }
+
+
+def test_masks_past_the_pixel_budget_are_a_400() -> None:
+    children = [
+        _with_mask(boxes([[25, 5, 35, 15]] * 3), (40, 40)),
+        _with_mask(boxes([[0, 5, 10, 15]] * 2), (40, 49)),
+    ]
+    # 5 masks of 120 x 90 px: more than 4 images of 10 000 px.
+    limits = WorkflowLimits(max_image_pixels=10_000)
+    context = RunContext(models=ScriptedModels(), budget=RunBudget(limits=limits))
+    values = {
+        "parent_detection": PARENT,
+        "child_detections": children,
+        "confidence_strategy": "max",
+        "overlap_threshold": 0.0,
+        "keypoint_merge_threshold": 10.0,
+    }
+    with pytest.raises(InvalidInputTypeError, match="VISIONFLOW_MAX_IMAGE_PIXELS"):
+        DetectionsListRollupV1().run(StepInputs("rollup", "t", values), context)
 
 
 def test_one_child_list_per_parent_detection() -> None:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.panorama import LEFT, RIGHT, SCENE
 from tests.workflows.blocks.helpers import ScriptedModels, canvas, run, step
 from visionflow.workflows import RunContext, StepInputs
 from visionflow.workflows.blocks.stitching import StitchImagesV1
@@ -17,25 +18,6 @@ from visionflow.workflows.errors import InvalidInputTypeError
 from visionflow.workflows.limits import RunBudget, WorkflowLimits
 from visionflow.workflows.lineage import WorkflowImage
 
-
-def _scene() -> np.ndarray:
-    """Blurred noise with dots all over and many more near the far left and far right: the
-    reference warps the image whose keypoints lie further left *within their own image* (here
-    the left crop), which only gives the panorama when that image is the left one."""
-    rng = np.random.default_rng(0)
-    scene = np.asarray(
-        cv2.GaussianBlur(rng.uniform(0, 255, (200, 400, 3)).astype(np.uint8), (7, 7), 0)
-    )
-    for count, (low, high) in ((40, (0, 400)), (80, (0, 90)), (80, (310, 400))):
-        for _ in range(count):
-            centre = (int(rng.integers(low, high)), int(rng.integers(0, 200)))
-            colour = tuple(int(v) for v in rng.integers(0, 255, 3))
-            cv2.circle(scene, centre, int(rng.integers(2, 10)), colour, -1)
-    return scene
-
-
-SCENE = _scene()
-LEFT, RIGHT = SCENE[:, :240].copy(), SCENE[:, 160:].copy()
 DOT = cv2.circle(canvas(240, 200, 128), (120, 100), 20, (0, 0, 255), -1)
 
 

@@ -34,6 +34,7 @@ from visionflow.core.detections import (
 from visionflow.core.masks import mask_to_polygon
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.limits import MAX_IMAGE_PIXELS_SETTING
 from visionflow.workflows.lineage import attach_lineage, lineage_of
 from visionflow.workflows.manifest import (
     FloatSelector,
@@ -309,6 +310,22 @@ def _children(inputs: StepInputs, expected: int) -> list[sv.Detections]:
     return children
 
 
+# Child masks (one bool per parent-image pixel each) may hold this many images' worth of pixels.
+_MASK_IMAGES = 4
+
+
+def _check_mask_pixels(
+    inputs: StepInputs, children: list[sv.Detections], size_wh: tuple[int, int], max_pixels: int
+) -> None:
+    count = sum(len(child) for child in children)
+    if count * size_wh[0] * size_wh[1] > _MASK_IMAGES * max_pixels:
+        raise inputs.fail(
+            "child_detections",
+            f"{count} masks of {size_wh[0]} x {size_wh[1]} px are more than {_MASK_IMAGES} "
+            f"images' worth of pixels ({MAX_IMAGE_PIXELS_SETTING})",
+        )
+
+
 class DetectionsListRollupV1(Block):
     """``rolled_up_detections``: the ``child_detections`` (one item per parent detection, made
     on its crop) in the parent image, merged as the module docstring says; ``crop_zones``: each
@@ -358,6 +375,7 @@ class DetectionsListRollupV1(Block):
                     "they were made on): masks cannot be rolled up",
                 )
             size_wh = lineage.size_wh
+            _check_mask_pixels(inputs, children, size_wh, context.budget.limits.max_image_pixels)
         by_class: dict[int, list[_Piece]] = {}
         for index, child in enumerate(children):
             offset = (int(parent.xyxy[index][0]), int(parent.xyxy[index][1]))
