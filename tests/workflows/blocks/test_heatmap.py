@@ -191,3 +191,28 @@ def test_no_detections_leave_the_image_as_it_is() -> None:
 def test_bad_settings_are_400s(fields: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInputTypeError, match=field):
         _run_frames([LEFT], _frames(1), **fields)
+
+
+def test_centre_of_mass_needs_masks() -> None:
+    # Not among the manifest's positions, but a selector may name any.
+    with pytest.raises(InvalidInputTypeError, match="masks"):
+        run(
+            [
+                model_step("det", "m/1"),
+                step(
+                    "heatmap_visualization@v1",
+                    "heat",
+                    image="$inputs.image",
+                    predictions="$steps.det.predictions",
+                    position="$inputs.position",
+                ),
+            ],
+            {"image": "$steps.heat.image"},
+            {"image": canvas()},
+            {"image": "image", "position": "CENTER_OF_MASS"},
+            declared=[
+                {"type": "WorkflowImage", "name": "image"},
+                {"type": "WorkflowParameter", "name": "position"},
+            ],
+            models=ScriptedModels({"m/1": _script([LEFT])}),
+        )

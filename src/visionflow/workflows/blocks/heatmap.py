@@ -24,6 +24,7 @@ from pydantic import Field
 from visionflow.core.visualization import MAX_COORDINATE_PX
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.blocks.annotators import with_masks
 from visionflow.workflows.blocks.video import (
     VideoMetadata,
     frame_metadata,
@@ -137,6 +138,8 @@ class HeatmapVisualizationV1(Block):
     def step(self, heat: _Heat, inputs: StepInputs) -> StepResult:
         image = inputs.image("image")
         detections = inputs.detections("predictions")
+        if len(detections) and position_of(inputs, "position") is sv.Position.CENTER_OF_MASS:
+            detections = with_masks(detections, inputs)  # (a position given by a selector)
         if inputs.as_bool("ignore_stationary") and detections.tracker_id is not None:
             threshold = inputs.as_int("motion_threshold", low=0, high=MAX_COORDINATE_PX)
             moved = heat.moving(detections, position_of(inputs, "position"), threshold)
