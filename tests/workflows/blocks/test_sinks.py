@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.provider_server import provider_server
+from tests.support.sink_environment import environment
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
 from visionflow.workflows import RunBudget, RunContext, WorkflowLimits
 from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse, confined_directory
@@ -285,3 +287,33 @@ def test_a_waited_webhook_ends_with_the_run() -> None:
         context=SinkContext(models=MODELS, sinks=sinks, budget=_within(limits, 2.0)),
     )
     assert 0 < sinks.sent[0].timeout_s <= 2.0
+
+
+def test_webhook_sends_nothing_when_the_server_turns_egress_off() -> None:
+    """VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false: no block sends a request, the webhook neither."""
+    with provider_server() as server:
+        results = run(
+            [step("webhook_sink@v1", "hook", url=server.url, method="POST", fire_and_forget=False)],
+            {"error": "$steps.hook.error_status", "message": "$steps.hook.message"},
+            IMAGES,
+            {"image": "a"},
+            context=RunContext(models=MODELS, sinks=environment(allow_egress=False)),
+        )
+        assert results == [
+            {
+                "error": True,
+                "message": "Sink skipped: outbound calls from workflows are off on this server "
+                "(VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false)",
+            }
+        ]
+        assert server.requests == []
+        server.replies.append((200, "application/json", b"{}"))
+        sent = run(
+            [step("webhook_sink@v1", "hook", url=server.url, method="POST", fire_and_forget=False)],
+            {"error": "$steps.hook.error_status"},
+            IMAGES,
+            {"image": "a"},
+            context=RunContext(models=MODELS, sinks=environment()),
+        )
+        assert sent == [{"error": False}]
+        assert len(server.requests) == 1

@@ -22,7 +22,7 @@ from pydantic import Field
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.outbound import MqttPublish, Outbound, outbound_of
-from visionflow.workflows.blocks.sinks import confined_directory
+from visionflow.workflows.blocks.sinks import EGRESS_OFF, confined_directory
 from visionflow.workflows.manifest import (
     BooleanSelector,
     FloatSelector,
@@ -192,11 +192,7 @@ class _MqttWriter(Block):
             }
         fail_fast = inputs.get("fail_fast") is True
         if not sinks.allow_egress:
-            return _failed(
-                "Sink skipped: outbound calls from workflows are off on this server "
-                "(VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false)",
-                fail_fast,
-            )
+            return _failed(EGRESS_OFF, fail_fast)
         try:
             message = _message(inputs, sinks)
         except ValueError as exc:

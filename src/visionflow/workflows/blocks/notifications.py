@@ -20,6 +20,7 @@ from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows.block import RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.expressions import apply_data_operations
 from visionflow.workflows.blocks.outbound import Outbound, outbound_of
+from visionflow.workflows.blocks.sinks import EGRESS_OFF
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.serialize import serialize_value
 
@@ -67,11 +68,7 @@ def preflight(inputs: StepInputs, context: RunContext) -> tuple[Outbound | None,
     if sinks is None:
         return None, outcome(False, "Sink skipped: this server has no sinks configured")
     if not sinks.allow_egress:
-        return None, outcome(
-            True,
-            "Sink skipped: outbound calls from workflows are off on this server "
-            "(VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false)",
-        )
+        return None, outcome(True, EGRESS_OFF)
     return sinks, None
 
 

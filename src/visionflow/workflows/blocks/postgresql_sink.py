@@ -22,6 +22,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.outbound import Outbound, RowsInsert, outbound_of
+from visionflow.workflows.blocks.sinks import EGRESS_OFF
 from visionflow.workflows.manifest import (
     BooleanSelector,
     IntegerSelector,
@@ -163,10 +164,7 @@ class PostgreSqlSinkV1(Block):
                 "message": "Sink skipped: this server has no sinks configured",
             }
         if not sinks.allow_egress:
-            return _failure(
-                "Sink skipped: outbound calls from workflows are off on this server "
-                "(VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false)"
-            )
+            return _failure(EGRESS_OFF)
         background = inputs.get("fire_and_forget")
         if not isinstance(background, bool):
             return _failure("fire_and_forget must be a boolean")

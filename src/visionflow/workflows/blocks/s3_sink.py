@@ -24,6 +24,7 @@ from pydantic import Field, field_validator
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.outbound import ObjectUpload, Outbound, OutboundError, outbound_of
+from visionflow.workflows.blocks.sinks import EGRESS_OFF
 from visionflow.workflows.manifest import Reference, StepManifest, StringSelector
 from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
@@ -196,11 +197,7 @@ def _skipped(sinks: Outbound | None) -> StepResult:
             "error_status": False,
             "message": "Sink skipped: this server has no sinks configured",
         }
-    return {
-        "error_status": True,
-        "message": "Sink skipped: outbound calls from workflows are off on this server "
-        "(VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false)",
-    }
+    return {"error_status": True, "message": EGRESS_OFF}
 
 
 def _entries_limit(inputs: StepInputs) -> int:

@@ -190,6 +190,13 @@ class WebhookSinkManifest(StepManifest):
     cooldown_seconds: int | IntegerSelector = 5
 
 
+# The operator turned outbound calls off (``blocks.outbound.Outbound.allow_egress``).
+EGRESS_OFF = (
+    "Sink skipped: outbound calls from workflows are off on this server "
+    "(VISIONFLOW_WORKFLOWS_ALLOW_EGRESS=false)"
+)
+
+
 def _outcome(error: bool, message: str, throttled: bool = False) -> StepResult:
     return {"error_status": error, "throttling_status": throttled, "message": message}
 
@@ -209,7 +216,8 @@ class WebhookSinkV1(Block):
     """Sends ``json_payload`` (or ``multi_part_encoded_files`` / ``form_data``) to ``url``, each
     value after its operations; detections and images are sent serialized as in workflow
     outputs (images as JPEG files in multipart). At most one request per ``cooldown_seconds``;
-    ``fire_and_forget`` answers before the request completes. ``request_timeout`` may be at most
+    ``fire_and_forget`` answers before the request completes; nothing is sent when the server
+    turns outbound calls off. ``request_timeout`` may be at most
     ``WorkflowLimits.webhook_max_timeout_s``; a request the step waits for also ends with the
     run's time."""
 
@@ -235,6 +243,9 @@ class WebhookSinkV1(Block):
             if sinks is None or sinks.disabled:
                 why = "this server has no sinks configured" if sinks is None else "disable_sinks"
                 results.append(_outcome(False, f"Sink skipped: {why}"))
+                continue
+            if not getattr(sinks, "allow_egress", True):
+                results.append(_outcome(True, EGRESS_OFF))
                 continue
             now = time.monotonic()
             cooldown = inputs.as_int("cooldown_seconds", low=0)
