@@ -26,6 +26,7 @@ from visionflow.streams._source import (
     BufferFilling,
     Capture,
     Frame,
+    FrameMetadata,
     SourceState,
     StatusUpdate,
     VideoSource,
@@ -78,7 +79,7 @@ class Result:
     source gave no frame)."""
 
     outputs: list[dict[str, Any] | None]
-    frames: list[Frame | None]
+    frames: list[FrameMetadata | None]
 
 
 class Pipeline:
@@ -258,7 +259,7 @@ class Pipeline:
                 by_source.get(s.source_id) if frames[i] is not None else None
                 for i, s in enumerate(self.sources)
             ],
-            frames,
+            [None if f is None else f.metadata() for f in frames],
         )
         with self._results_lock:
             if len(self._results) == self._results.maxlen:

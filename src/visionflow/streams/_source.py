@@ -36,6 +36,7 @@ __all__ = [
     "BufferFilling",
     "Capture",
     "Frame",
+    "FrameMetadata",
     "SourceState",
     "StatusUpdate",
     "VideoSource",
@@ -71,6 +72,17 @@ class SourceState(StrEnum):
 
 
 @dataclass(frozen=True)
+class FrameMetadata:
+    """What a buffered result keeps of its frame: not the pixels (a results buffer of 256 full
+    HD frames would hold 1.6 GB)."""
+
+    frame_id: int
+    frame_timestamp: datetime
+    source_id: int
+    fps: float | None
+
+
+@dataclass(frozen=True)
 class Frame:
     """One decoded frame: ``image_bgr`` ``(H, W, 3) uint8``; ``frame_id`` counts from 1."""
 
@@ -82,6 +94,9 @@ class Frame:
     measured_fps: float | None
     comes_from_video_file: bool
     total_frames: int | None
+
+    def metadata(self) -> FrameMetadata:
+        return FrameMetadata(self.frame_id, self.frame_timestamp, self.source_id, self.fps)
 
 
 @dataclass(frozen=True)
