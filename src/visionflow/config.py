@@ -166,6 +166,9 @@ class Settings:
     workflows_secret_env_allowlist: tuple[str, ...] = ()
     workflows_cache_max_entries: int = 1024
     workflows_max_inner_depth: int = 3
+    # Bytes of state stateful blocks (trackers, heatmaps, background models...) keep across runs
+    # in this process (least recently used dropped first; each stream pipeline has its own).
+    workflows_state_max_bytes: int = 256 * 2**20
     # API-model blocks (OpenAI, Claude, Gemini, OpenRouter, ...): whether they may call out at all
     # (false: no request leaves the server, the step answers 403), provider base URLs (defaults:
     # DEFAULT_PROVIDER_URLS), keys standing in for the reference's Roboflow-managed
@@ -321,6 +324,7 @@ class Settings:
             ("WORKFLOWS_MAX_DEFINITION_BYTES", self.workflows_max_definition_bytes),
             ("WORKFLOWS_CACHE_MAX_ENTRIES", self.workflows_cache_max_entries),
             ("WORKFLOWS_MAX_INNER_DEPTH", self.workflows_max_inner_depth),
+            ("WORKFLOWS_STATE_MAX_BYTES", self.workflows_state_max_bytes),
         ):
             if value < 1:
                 raise ValueError(f"VISIONFLOW_{name} must be >= 1, got {value}")
@@ -601,6 +605,9 @@ class Settings:
             ),
             workflows_max_inner_depth=pick_int(
                 "WORKFLOWS_MAX_INNER_DEPTH", defaults.workflows_max_inner_depth
+            ),
+            workflows_state_max_bytes=pick_int(
+                "WORKFLOWS_STATE_MAX_BYTES", defaults.workflows_state_max_bytes
             ),
             clip_models=tuple(
                 {

@@ -6,7 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
-from visionflow.workflows.memory import StepMemory
+import numpy as np
+import pytest
+
+from visionflow.config import Settings
+from visionflow.workflows import Executor, WorkflowLimits
+from visionflow.workflows.memory import StepMemory, state_bytes
 
 
 class _Clock:
@@ -99,3 +104,62 @@ def test_holders_of_one_key_take_turns() -> None:
     for thread in threads:
         thread.join()
     assert overlaps == 0
+
+
+def test_state_bytes_counts_arrays_bytes_and_objects_once() -> None:
+    heat = np.zeros((480, 640), np.float32)
+
+    class Track:
+        def __init__(self) -> None:
+            self.box = np.zeros(4, np.float64)
+            self.label = "car"
+
+    value = {"heat": heat, "again": heat, "tracks": [Track(), Track()], "raw": b"x" * 100}
+
+    found = state_bytes(value)
+
+    arrays = heat.nbytes + 2 * 32
+    assert arrays + 100 <= found <= arrays + 100 + 20 * 64  # a few objects' overhead on top
+
+
+def test_entries_beyond_the_byte_budget_are_dropped_oldest_first_but_never_the_one_in_use() -> None:
+    frame = 640 * 480 * 4  # one float32 heat map
+    memory = StepMemory(max_bytes=3 * frame + 10_000)
+
+    for video in range(5):
+        with memory.hold(("heatmap", video), lambda: {"heat": np.zeros((480, 640), np.float32)}):
+            pass
+
+    assert len(memory) == 3
+    assert memory.bytes_held <= memory.max_bytes
+    made: list[int] = []
+
+    def fresh(video: int) -> dict[str, np.ndarray]:
+        made.append(video)
+        return {"heat": np.zeros((480, 640), np.float32)}
+
+    with memory.hold(("heatmap", 4), lambda: fresh(4)):  # kept: the newest
+        pass
+    with memory.hold(("heatmap", 0), lambda: fresh(0)):  # dropped: made again
+        pass
+    assert made == [0]
+
+
+def test_an_entry_larger_than_the_budget_is_kept_while_it_is_the_one_just_used() -> None:
+    memory = StepMemory(max_bytes=1000)
+    with memory.hold(("big",), lambda: np.zeros(10_000, np.uint8)) as state:
+        state[0] = 7
+    with memory.hold(("big",), lambda: np.zeros(10_000, np.uint8)) as state:
+        assert state[0] == 7  # the same state: not dropped by its own size
+    with memory.hold(("small",), list):
+        pass
+    assert len(memory) == 1  # the big one went once another entry was used
+
+
+def test_the_state_budget_comes_from_the_settings() -> None:
+    settings = Settings.from_env({"VISIONFLOW_WORKFLOWS_STATE_MAX_BYTES": "1000000"})
+    limits = WorkflowLimits.from_settings(settings)
+    assert limits.state_max_bytes == 1_000_000
+    assert Executor(limits=limits).memory.max_bytes == 1_000_000
+    with pytest.raises(ValueError, match="VISIONFLOW_WORKFLOWS_STATE_MAX_BYTES"):
+        Settings.from_env({"VISIONFLOW_WORKFLOWS_STATE_MAX_BYTES": "0"})

@@ -140,7 +140,9 @@ class PipelineManager:
             raise InvalidInputError("sink_configuration.results_buffer_size must be >= 1")
         buffer_size = min(request.results_buffer_size, self._settings.max_pipeline_results)
         pipeline_id = str(uuid.uuid4())
-        memory = StepMemory(max_entries=_MEMORY_ENTRIES).scope(
+        memory = StepMemory(
+            max_entries=_MEMORY_ENTRIES, max_bytes=self._settings.workflows_state_max_bytes
+        ).scope(
             principal.workspace or "", plan.definition_hash
         )
         parameters = dict(request.workflows_parameters)

@@ -79,8 +79,10 @@ class Executor:
         limits: WorkflowLimits | None = None,
     ) -> None:
         self.max_concurrent_steps = max_concurrent_steps
-        self.memory = memory if memory is not None else StepMemory()
         self.limits = limits or WorkflowLimits()
+        self.memory = (
+            memory if memory is not None else StepMemory(max_bytes=self.limits.state_max_bytes)
+        )
 
     def run(
         self,

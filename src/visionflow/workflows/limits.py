@@ -71,6 +71,8 @@ class WorkflowLimits:
     secret_env_allowlist: tuple[str, ...] = ()
     cache_max_entries: int = 1024
     max_inner_depth: int = 3
+    # Bytes of cross-run state of stateful blocks (``memory.StepMemory``).
+    state_max_bytes: int = 256 * 2**20
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkflowLimits:
@@ -85,6 +87,7 @@ class WorkflowLimits:
             secret_env_allowlist=settings.workflows_secret_env_allowlist,
             cache_max_entries=settings.workflows_cache_max_entries,
             max_inner_depth=settings.workflows_max_inner_depth,
+            state_max_bytes=settings.workflows_state_max_bytes,
         )
 
 

@@ -7,25 +7,69 @@ definition hash, so a ``data_aggregator`` aggregates over successive requests an
 frames of one video (``video_identifier``) request by request keeps its tracks. Two workspaces
 never share state, nor do two definitions.
 
-Entries are bounded (least recently used dropped first) and expire after ``idle_ttl_s`` without
-use. Each entry has its own lock, held while a block reads and updates it, so concurrent runs of
-one workflow update its state one at a time.
+Entries are bounded in count and in bytes (least recently used dropped first) and expire after
+``idle_ttl_s`` without use. An entry's bytes are measured each time a block has used it
+(``state_bytes``: the arrays and byte strings it holds, plus a small cost per object), so image-
+sized state (heatmaps, background models) cannot grow the process without bound however many
+video ids clients invent; the entry just used is always kept. Each entry has its own lock, held
+while a block reads and updates it, so concurrent runs of one workflow update its state one at a
+time.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["MemoryScope", "StepMemory"]
+import numpy as np
+
+__all__ = ["MemoryScope", "StepMemory", "state_bytes"]
 
 T = TypeVar("T")
 Key = tuple[Hashable, ...]
+
+
+_OBJECT_BYTES = 64
+_MAX_OBJECTS = 5_000
+
+
+def state_bytes(value: object) -> int:
+    """An estimate of what ``value`` holds: numpy arrays' and byte strings' lengths plus
+    ``_OBJECT_BYTES`` per other object, walking containers and attributes (each object once; past
+    ``_MAX_OBJECTS`` objects the rest is not looked into, a bounded cost per measure)."""
+    seen: set[int] = set()
+    stack: list[object] = [value]
+    total = 0
+    while stack and len(seen) < _MAX_OBJECTS:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            total += int(item.nbytes)
+        elif isinstance(item, bytes | bytearray | str):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += _OBJECT_BYTES
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset | deque):
+            total += _OBJECT_BYTES
+            stack.extend(item)
+        elif hasattr(item, "__dict__") and not isinstance(item, type):
+            total += _OBJECT_BYTES
+            stack.extend(vars(item).values())
+        elif hasattr(item, "__slots__"):
+            total += _OBJECT_BYTES
+            stack.extend(getattr(item, slot) for slot in item.__slots__ if hasattr(item, slot))
+        else:
+            total += _OBJECT_BYTES
+    return total
 
 
 @dataclass
@@ -33,6 +77,7 @@ class _Entry:
     value: Any
     used_at: float
     lock: threading.Lock = field(default_factory=threading.Lock)
+    size: int = 0
 
 
 class StepMemory:
@@ -43,8 +88,11 @@ class StepMemory:
         max_entries: int = 4096,
         idle_ttl_s: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        max_bytes: int = 256 * 2**20,
     ) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
         self.idle_ttl_s = idle_ttl_s
         self._clock = clock
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
@@ -53,6 +101,12 @@ class StepMemory:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    @property
+    def bytes_held(self) -> int:
+        """The entries' sizes as last measured."""
+        with self._lock:
+            return sum(entry.size for entry in self._entries.values())
 
     def scope(self, *prefix: Hashable) -> MemoryScope:
         """A view whose keys are all prefixed by ``prefix`` (workspace, definition hash)."""
@@ -82,7 +136,24 @@ class StepMemory:
         """The value at ``key`` (``factory()`` when there is none), locked while in use."""
         entry = self._entry(key, factory)
         with entry.lock:
-            yield entry.value
+            try:
+                yield entry.value
+            finally:
+                entry.size = state_bytes(entry.value)
+        self._shrink(keep=entry)
+
+    def _shrink(self, keep: _Entry) -> None:
+        """Drop least recently used entries (never ``keep``) while over ``max_bytes``."""
+        with self._lock:
+            total = sum(entry.size for entry in self._entries.values())
+            for key in list(self._entries):
+                if total <= self.max_bytes:
+                    break
+                entry = self._entries[key]
+                if entry is keep:
+                    continue
+                del self._entries[key]
+                total -= entry.size
 
     def forget(self, key: Key) -> None:
         with self._lock:
