@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from visionflow.config import Settings
+from visionflow.config import Settings, parse_email_relay
 
 
 def test_defaults() -> None:
@@ -374,3 +374,38 @@ def test_notification_sink_settings(environ: dict[str, str], expected: tuple[obj
 def test_notification_sink_settings_refuse_bad_values(name: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"VISIONFLOW_{name}"):
         Settings.from_env({f"VISIONFLOW_{name}": value})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        pytest.param(
+            "smtps://alerts%40example.com:p%40ss@smtp.example.com",
+            ("smtp.example.com", 465, "alerts@example.com", "p@ss", "alerts@example.com"),
+            id="default-port-and-sender",
+        ),
+        pytest.param(
+            "smtps://relay:secret@10.0.0.5:2465?from=cameras@example.com",
+            ("10.0.0.5", 2465, "relay", "secret", "cameras@example.com"),
+            id="port-and-from",
+        ),
+    ],
+)
+def test_email_relay_setting(url: str, expected: tuple[object, ...]) -> None:
+    settings = Settings.from_env({"VISIONFLOW_WORKFLOWS_EMAIL_RELAY": url})
+    assert settings.workflows_email_relay == url
+    relay = parse_email_relay(url)
+    assert (relay.host, relay.port, relay.username, relay.password, relay.sender) == expected
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("smtp://user:pw@host", id="not-implicit-tls"),
+        pytest.param("smtps://host:465", id="no-user"),
+        pytest.param("smtps://user:pw@host:notaport", id="bad-port"),
+    ],
+)
+def test_email_relay_setting_refuses_bad_urls(url: str) -> None:
+    with pytest.raises(ValueError, match="VISIONFLOW_WORKFLOWS_EMAIL_RELAY must look like"):
+        Settings.from_env({"VISIONFLOW_WORKFLOWS_EMAIL_RELAY": url})

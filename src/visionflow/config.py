@@ -11,8 +11,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["DEFAULT_PROVIDER_URLS", "MAX_WORKFLOWS_NESTING", "Settings"]
+__all__ = [
+    "DEFAULT_PROVIDER_URLS",
+    "MAX_WORKFLOWS_NESTING",
+    "EmailRelay",
+    "Settings",
+    "parse_email_relay",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -67,6 +74,35 @@ def _pairs(raw: str, name: str, example: str) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"{name} must look like {example!r}, got {raw!r}")
         pairs.append((key.strip(), value.strip()))
     return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class EmailRelay:
+    """An SMTPS server and the account that sends through it."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    sender: str
+
+
+def parse_email_relay(url: str) -> EmailRelay:
+    """``smtps://user:password@host[:port][?from=address]`` (user and password URL-encoded)."""
+    example = "smtps://alerts%40example.com:app-password@smtp.example.com:465"
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 465
+    except ValueError:
+        port = 0
+    if parts.scheme != "smtps" or not parts.hostname or not parts.username or not port:
+        raise ValueError(
+            f"VISIONFLOW_WORKFLOWS_EMAIL_RELAY must look like {example!r} (implicit TLS, with a "
+            "user and password)"
+        )
+    username = unquote(parts.username)
+    sender = parse_qs(parts.query).get("from", [username])[0]
+    return EmailRelay(parts.hostname, port, username, unquote(parts.password or ""), sender)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -190,6 +226,11 @@ class Settings:
     workflows_twilio_api_url: str = "https://api.twilio.com"
     workflows_s3_endpoint_url: str | None = None
     workflows_smtp_ca_file: Path | None = None
+    # The SMTP server standing in for the Roboflow-relayed e-mail of ``email_notification@v2``
+    # ("Roboflow Managed API Key", its default): ``smtps://user:password@host[:465][?from=addr]``
+    # (user and password URL-encoded; the sender is ``from``, else the user). Unset: such steps
+    # answer ``error_status`` saying what to set.
+    workflows_email_relay: str | None = None
     # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
     # version id maps to ``clip/1`` unless VISIONFLOW_CLIP_MODELS ("RN50=clip-rn50/1,...") says
     # otherwise, entry by entry; ``clip_default_version`` is used when a request names none (the
@@ -276,6 +317,8 @@ class Settings:
         ):
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"VISIONFLOW_{name} must be an http(s) URL, got {url!r}")
+        if self.workflows_email_relay is not None:
+            parse_email_relay(self.workflows_email_relay)
         if self.max_loaded_model_bytes is not None and self.max_loaded_model_bytes < 1:
             raise ValueError(
                 "VISIONFLOW_MAX_LOADED_MODEL_BYTES must be > 0 (unset or 0: no byte budget), "
@@ -595,6 +638,7 @@ class Settings:
             workflows_smtp_ca_file=(
                 Path(ca_file) if (ca_file := get("WORKFLOWS_SMTP_CA_FILE")) else None
             ),
+            workflows_email_relay=get("WORKFLOWS_EMAIL_RELAY"),
             workflows_secret_env_allowlist=tuple(
                 n.strip()
                 for n in (get("WORKFLOWS_SECRET_ENV_ALLOWLIST") or "").split(",")

@@ -16,7 +16,7 @@ from tests.conftest import Tenant
 from tests.http.test_workflow_blocks import DETECTOR, IMAGE, step
 from tests.support.provider_server import ProviderServer, provider_server
 from tests.support.smtp import PASSWORD, USER, SmtpServer, smtp_server
-from visionflow.config import Settings
+from visionflow.config import EmailRelay, Settings
 from visionflow.errors import UrlNotAllowedError
 from visionflow.http.app import create_app
 from visionflow.service.outbound import OutboundSettings, send_mail
@@ -132,6 +132,7 @@ def test_settings_reach_the_sink_environment(settings: Settings) -> None:
             workflows_slack_api_url="https://slack.internal/api/",
             workflows_s3_endpoint_url="http://minio.internal:9000",
             workflows_allow_egress=False,
+            workflows_email_relay="smtps://relay%40example.com:pw@mail.internal?from=cams@example.com",
         )
     )
     try:
@@ -141,6 +142,9 @@ def test_settings_reach_the_sink_environment(settings: Settings) -> None:
         assert environment.api_url("slack") == "https://slack.internal/api"
         assert environment.api_url("twilio") == "https://api.twilio.com"
         assert environment.outbound.s3_endpoint_url == "http://minio.internal:9000"
+        assert environment.email_relay == EmailRelay(
+            "mail.internal", 465, "relay@example.com", "pw", "cams@example.com"
+        )
     finally:
         built.close()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visionflow.config import Settings
+from visionflow.config import EmailRelay, Settings, parse_email_relay
 from visionflow.service.urls import UrlFetcher
 from visionflow.workflows.blocks.outbound import (
     ApiCall,
@@ -53,6 +53,7 @@ class OutboundSettings:
     twilio_api_url: str = "https://api.twilio.com"
     s3_endpoint_url: str | None = None
     smtp_ca_file: Path | None = None
+    email_relay: EmailRelay | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OutboundSettings:
@@ -63,6 +64,11 @@ class OutboundSettings:
             twilio_api_url=settings.workflows_twilio_api_url,
             s3_endpoint_url=settings.workflows_s3_endpoint_url,
             smtp_ca_file=settings.workflows_smtp_ca_file,
+            email_relay=(
+                parse_email_relay(settings.workflows_email_relay)
+                if settings.workflows_email_relay
+                else None
+            ),
         )
 
     def api_url(self, service: str) -> str:
@@ -85,14 +91,15 @@ def call_api(fetcher: UrlFetcher, request: ApiCall) -> ApiReply:
 
 
 class _PinnedSMTPS(smtplib.SMTP_SSL):
-    """SMTPS to an already checked ``address``, the certificate checked against the name."""
+    """SMTPS to an already checked ``address`` (``None``: the name's, for the operator's own
+    relay), the certificate checked against the name."""
 
-    def __init__(self, address: str, context: ssl.SSLContext, timeout_s: float) -> None:
+    def __init__(self, address: str | None, context: ssl.SSLContext, timeout_s: float) -> None:
         self._address = address
         super().__init__(context=context, timeout=timeout_s)
 
     def _get_socket(self, host: str, port: int, timeout: float) -> ssl.SSLSocket:
-        raw = socket.create_connection((self._address, port), timeout)
+        raw = socket.create_connection((self._address or host, port), timeout)
         return self.context.wrap_socket(raw, server_hostname=host)
 
 
@@ -105,7 +112,11 @@ def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 def send_mail(fetcher: UrlFetcher, delivery: MailDelivery, ca_file: Path | None = None) -> None:
     """Deliver ``delivery`` over SMTPS (login as the sender); raise on any failure."""
-    address = fetcher.allowed_address(delivery.host, delivery.port, "SMTP server")
+    address = (
+        fetcher.allowed_address(delivery.host, delivery.port, "SMTP server")
+        if delivery.guarded
+        else None
+    )
     with _PinnedSMTPS(address, _tls_context(ca_file), delivery.timeout_s) as server:
         server.connect(delivery.host, delivery.port)
         server.login(delivery.sender, delivery.password)

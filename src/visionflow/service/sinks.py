@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from visionflow.config import EmailRelay
 from visionflow.service.mqtt import publish_mqtt
 from visionflow.service.outbound import (
     OutboundSettings,
@@ -94,6 +95,10 @@ class SinkEnvironment:
 
     def api_url(self, service: str) -> str:
         return self.outbound.api_url(service)
+
+    @property
+    def email_relay(self) -> EmailRelay | None:
+        return self.outbound.email_relay
 
     def call(self, request: ApiCall) -> ApiReply:
         return call_api(self.fetcher, request)

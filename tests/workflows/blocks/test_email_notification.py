@@ -14,6 +14,7 @@ import pytest
 from tests.support.sink_environment import environment, wait_for
 from tests.support.smtp import PASSWORD, USER, SmtpServer, smtp_server
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
+from visionflow.config import EmailRelay
 from visionflow.service.sinks import SinkEnvironment
 from visionflow.workflows import RunContext
 from visionflow.workflows.errors import WorkflowDefinitionError
@@ -229,3 +230,31 @@ def test_receivers_must_be_addresses(smtp: SmtpServer, receivers: list[Any]) -> 
     with pytest.raises(WorkflowDefinitionError):
         _email(environment(smtp_ca_file=smtp.ca_file), smtp, receiver_email=receivers)
     assert smtp.received == []
+
+
+def test_v2_managed_mode_goes_through_the_operators_relay(smtp: SmtpServer) -> None:
+    """VISIONFLOW_WORKFLOWS_EMAIL_RELAY stands in for the Roboflow relay; the operator's server is
+    trusted (loopback refused for workflow-named servers here, yet the relay is reached)."""
+    relay = EmailRelay(smtp.host, smtp.port, USER, PASSWORD, "alerts@relay.example")
+    sinks = environment(smtp_ca_file=smtp.ca_file, email_relay=relay, loopback=False)
+    [result] = _email(
+        sinks,
+        smtp,
+        "v2",
+        email_provider="Roboflow Managed API Key",
+        smtp_server=None,
+        sender_email=None,
+        sender_email_password=None,
+    )
+    assert result == {
+        "error": False,
+        "throttled": False,
+        "message": "Notification sent successfully",
+    }
+    [received] = smtp.received
+    assert (received.sender, received.message["From"]) == (USER, "alerts@relay.example")
+    html = received.message.get_body(("html",))
+    assert html is not None
+    assert "Detected 2 objects: [&#x27;a&#x27;, &#x27;a&#x27;]" in html.get_content()
+    custom = _email(sinks, smtp, "v2")[0]  # the workflow's own server still passes the guard
+    assert "non-public address" in custom["message"]

@@ -4,8 +4,9 @@ port 465 by default, the certificate checked as the reference does), logged in a
 v1 sends ``message`` as plain text; v2's "Custom SMTP" sends it as HTML (parameters escaped,
 image parameters inline by ``cid:``, newlines as ``<br>``) with images attached as JPEG.
 v2's default, "Roboflow Managed API Key", relays through the Roboflow platform; a self-hosted
-server has none (the reference's offline platform client refuses the same way), so such a step
-answers ``error_status`` at once with what to set instead.
+server has none (the reference's offline platform client refuses the same way). The operator may
+name an SMTPS relay to stand in for it (``VISIONFLOW_WORKFLOWS_EMAIL_RELAY``, trusted as
+configured URLs are); without one such a step answers ``error_status`` at once with what to set.
 
 Unlike the reference, Cc and Bcc recipients are in the SMTP envelope (the reference writes their
 headers but delivers only to ``receiver_email``) and no ``Bcc`` header is sent. Cooldowns last
@@ -22,6 +23,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, field_validator
 
+from visionflow.config import EmailRelay
 from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
@@ -66,7 +68,8 @@ MANAGED: Final = "Roboflow Managed API Key"
 NO_RELAY = (
     "Failed to send e-mail via proxy: email_provider 'Roboflow Managed API Key' relays through "
     "the Roboflow platform, which a self-hosted visionflow server does not use; set "
-    "email_provider to 'Custom SMTP' with smtp_server, sender_email and sender_email_password"
+    "email_provider to 'Custom SMTP' with smtp_server, sender_email and sender_email_password, "
+    "or ask the operator to set VISIONFLOW_WORKFLOWS_EMAIL_RELAY"
 )
 
 
@@ -156,12 +159,14 @@ def _headers(inputs: StepInputs, sender: str) -> tuple[EmailMessage, tuple[str, 
     return mail, tuple(dict.fromkeys([*to, *cc, *bcc]))
 
 
-def _smtp(inputs: StepInputs) -> tuple[str, int, str, str]:
+def _smtp(inputs: StepInputs) -> EmailRelay:
+    """The workflow's own SMTP server and account."""
     port = inputs.as_int("smtp_port", low=1, high=65535)
     sender = inputs.as_str("sender_email")
     if "\r" in sender or "\n" in sender:
         raise inputs.fail("sender_email", "an e-mail address may not contain line breaks")
-    return inputs.as_str("smtp_server"), port, sender, inputs.as_str("sender_email_password")
+    password = inputs.as_str("sender_email_password")
+    return EmailRelay(inputs.as_str("smtp_server"), port, sender, password, sender)
 
 
 def _sender(sinks: Outbound, delivery: MailDelivery) -> Send:
@@ -177,10 +182,23 @@ def _sender(sinks: Outbound, delivery: MailDelivery) -> Send:
 
 
 def _delivery(
-    inputs: StepInputs, mail: EmailMessage, recipients: tuple[str, ...], timeout_s: float
+    account: EmailRelay,
+    mail: EmailMessage,
+    recipients: tuple[str, ...],
+    timeout_s: float,
+    *,
+    guarded: bool = True,
 ) -> MailDelivery:
-    host, port, sender, password = _smtp(inputs)
-    return MailDelivery(host, port, sender, password, recipients, mail.as_bytes(), timeout_s)
+    return MailDelivery(
+        account.host,
+        account.port,
+        account.username,
+        account.password,
+        recipients,
+        mail.as_bytes(),
+        timeout_s,
+        guarded,
+    )
 
 
 class _EmailBlock(Block):
@@ -221,7 +239,8 @@ class EmailNotificationV1(_EmailBlock):
     ) -> StepResult:
         values = message_values(inputs, context, used_only=True)
         text = fill_message(inputs.as_str("message"), values, lambda _name, value: str(value))
-        mail, recipients = _headers(inputs, _smtp(inputs)[2])
+        account = _smtp(inputs)
+        mail, recipients = _headers(inputs, account.sender)
         mail.set_content(text)
         for name, value in inputs["attachments"].items():
             mail.add_attachment(
@@ -232,7 +251,7 @@ class EmailNotificationV1(_EmailBlock):
             sinks,
             inputs,
             context,
-            lambda timeout_s: _sender(sinks, _delivery(inputs, mail, recipients, timeout_s)),
+            lambda timeout_s: _sender(sinks, _delivery(account, mail, recipients, timeout_s)),
         )
 
 
@@ -240,7 +259,8 @@ class EmailNotificationV2(_EmailBlock):
     """``email_provider`` "Custom SMTP": ``message`` as HTML (each parameter HTML-escaped, an
     image parameter shown inline from a ``cid:image_<name>`` JPEG part), ``attachments`` as
     files (an image as JPEG, ``.jpg`` added to its name when missing). "Roboflow Managed API
-    Key" cannot be served here and says so in ``message``."""
+    Key" sends the same through the operator's VISIONFLOW_WORKFLOWS_EMAIL_RELAY, or without
+    one says in ``message`` that it cannot be served here."""
 
     type = "roboflow_core/email_notification@v2"
     manifest = EmailNotificationV2Manifest
@@ -248,12 +268,16 @@ class EmailNotificationV2(_EmailBlock):
     def _notify(
         self, sinks: Outbound, inputs: StepInputs, context: RunContext, cooldown: Cooldown
     ) -> StepResult:
-        if inputs["email_provider"] == MANAGED:
+        relay = sinks.email_relay if inputs["email_provider"] == MANAGED else None
+        if inputs["email_provider"] == MANAGED and relay is None:
             return outcome(True, NO_RELAY)
-        if not all(inputs.get(f) for f in ("sender_email", "smtp_server", "sender_email_password")):
+        if relay is None and not all(
+            inputs.get(f) for f in ("sender_email", "smtp_server", "sender_email_password")
+        ):
             return outcome(
                 True, "Custom SMTP requires sender_email, smtp_server, and sender_email_password"
             )
+        account = relay or _smtp(inputs)
         values = message_values(inputs, context, used_only=True)
         inline: dict[str, bytes] = {}
 
@@ -267,7 +291,7 @@ class EmailNotificationV2(_EmailBlock):
             return html.escape(str(value))
 
         body = fill_message(inputs.as_str("message"), values, render).replace("\n", "<br>\n")
-        mail, recipients = _headers(inputs, _smtp(inputs)[2])
+        mail, recipients = _headers(inputs, account.sender)
         mail.set_content(body, subtype="html")
         for cid, jpeg in inline.items():
             mail.add_related(
@@ -284,7 +308,10 @@ class EmailNotificationV2(_EmailBlock):
             sinks,
             inputs,
             context,
-            lambda timeout_s: _sender(sinks, _delivery(inputs, mail, recipients, timeout_s)),
+            lambda timeout_s: _sender(
+                sinks,
+                _delivery(account, mail, recipients, timeout_s, guarded=relay is None),
+            ),
         )
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from visionflow.config import EmailRelay
 from visionflow.workflows.block import RunContext
 from visionflow.workflows.blocks.sinks import Sinks, sinks_of
 
@@ -74,6 +75,9 @@ class MailDelivery:
     recipients: tuple[str, ...]
     message: bytes
     timeout_s: float = 10.0
+    # The server is the operator's (VISIONFLOW_WORKFLOWS_EMAIL_RELAY), not the workflow's: it
+    # is trusted, as configured base URLs are.
+    guarded: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,11 @@ class Outbound(Sinks, Protocol):
 
     def api_url(self, service: str) -> str:
         """The base URL of ``"slack"`` or ``"twilio"``, without a trailing slash."""
+        ...
+
+    @property
+    def email_relay(self) -> EmailRelay | None:
+        """The operator's SMTP server for Roboflow-relayed e-mail, if configured."""
         ...
 
     def call(self, request: ApiCall) -> ApiReply:
