@@ -23,6 +23,7 @@ from visionflow.core.visualization import (
     Result,
     annotate,
     annotate_detections,
+    drawable_text,
     encode_jpeg,
     encode_jpeg_base64,
 )
@@ -161,3 +162,10 @@ def test_jpeg_encoders_decode_back_to_the_same_size() -> None:
     assert raw == from_b64
     decoded = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == image.shape
+
+
+def test_drawable_text_replaces_unpaired_surrogates_only() -> None:
+    assert drawable_text("plain") == "plain"
+    assert drawable_text("a\ud800b") == "a\ufffdb"
+    assert drawable_text("\udfff") == "\ufffd"
+    assert drawable_text("emoji \U0001f600") == "emoji \U0001f600"  # a real pair is kept

@@ -24,9 +24,18 @@ __all__ = [
     "MAX_ZOOMED_PIXELS",
     "annotate",
     "annotate_detections",
+    "drawable_text",
     "encode_jpeg",
     "encode_jpeg_base64",
 ]
+
+
+def drawable_text(text: str) -> str:
+    """``text`` with unpaired UTF-16 surrogates replaced by U+FFFD: OpenCV's ``putText`` (and
+    so every supervision label annotator) crashes the process on one. Class names from model
+    files, provider replies and OCR can hold them; the HTTP layer only screens request bodies."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
 
 Result = sv.Detections | ClassificationResult | SemanticSegmentationResult
 
@@ -72,8 +81,10 @@ def annotate_detections(
         names = detections.data.get(CLASS_NAME)
         confidences = detections.confidence
         texts = [
-            f"{names[i] if names is not None else i}"
-            + (f" {confidences[i]:.2f}" if confidences is not None else "")
+            drawable_text(
+                f"{names[i] if names is not None else i}"
+                + (f" {confidences[i]:.2f}" if confidences is not None else "")
+            )
             for i in range(len(detections))
         ]
         canvas = sv.LabelAnnotator(text_scale=0.4, text_padding=3).annotate(
@@ -88,7 +99,7 @@ def _annotate_classification(
     canvas = image_bgr.copy()
     order = np.argsort(-result.scores)[:3]
     for row, index in enumerate(order.tolist()):
-        text = f"{result.class_names[index]} {result.scores[index]:.2f}"
+        text = drawable_text(f"{result.class_names[index]} {result.scores[index]:.2f}")
         origin = (8, 22 + 22 * row)
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
         cv2.putText(canvas, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)

@@ -102,3 +102,27 @@ def test_unknown_text_and_size_mode_are_400s() -> None:
         _label_height("v1", (200, 100), {"text": "Colour"}, text="$inputs.text")
     with pytest.raises(InvalidInputTypeError, match="expected Manual or Automatic"):
         _label_height("v2", (200, 100), {"mode": "Auto"}, text_size_mode="$inputs.mode")
+
+
+def test_a_class_name_with_an_unpaired_surrogate_is_drawn_not_a_crash() -> None:
+    # OpenCV's putText takes the whole process down on one (a provider's reply or a model file
+    # can carry it; the HTTP layer screens only request bodies).
+    broken = "car\ud800"
+    assert detection_labels(boxes([[10, 10, 60, 40]], names=(broken,)), "Class") == ["car\ufffd"]
+    [result] = run(
+        [
+            model_step("det", "m/1"),
+            step(
+                "label_visualization@v1",
+                "viz",
+                image="$inputs.image",
+                predictions="$steps.det.predictions",
+            ),
+        ],
+        {"image": "$steps.viz.image"},
+        {"image": canvas(200, 100)},
+        {"image": "image"},
+        declared=[{"type": "WorkflowImage", "name": "image"}],
+        models=ScriptedModels({"m/1": lambda image: boxes([[10, 10, 60, 40]], names=(broken,))}),
+    )
+    assert result["image"].pixels_bgr.any()

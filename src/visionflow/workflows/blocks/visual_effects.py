@@ -11,6 +11,7 @@ import supervision as sv
 from pydantic import Field
 
 from visionflow.core.detections import KEYPOINTS_CONFIDENCE, KEYPOINTS_XY
+from visionflow.core.visualization import drawable_text
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.visualizations import (
@@ -289,7 +290,7 @@ class ClassificationLabelVisualizationV1(Block):
             tracker_id=np.zeros(len(rows), dtype=int),
         )
         annotator = label_annotator(inputs, scale)
-        labels = [_label(p, inputs.as_str("text")) for p in rows]
+        labels = [drawable_text(_label(p, inputs.as_str("text"))) for p in rows]
         return annotated(image, annotator.annotate(canvas, pseudo, labels=labels))
 
 

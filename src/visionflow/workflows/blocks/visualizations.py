@@ -15,7 +15,12 @@ import supervision as sv
 from pydantic import Field
 
 from visionflow.core.detections import CLASS_NAME
-from visionflow.core.visualization import MAX_DRAWING_PX, MAX_PALETTE_COLORS, MAX_TEXT_SCALE
+from visionflow.core.visualization import (
+    MAX_DRAWING_PX,
+    MAX_PALETTE_COLORS,
+    MAX_TEXT_SCALE,
+    drawable_text,
+)
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.colors import parse_color, parse_palette
@@ -263,7 +268,12 @@ def _measured(detections: sv.Detections, key: str, prefix: str) -> list[str]:
 
 def detection_labels(detections: sv.Detections, text: str) -> list[str] | None:
     """One label per detection as ``text`` asks (a name of ``LabelText``, or a key of
-    ``detections.data``); ``None`` when ``text`` is neither."""
+    ``detections.data``), safe to draw (``drawable_text``); ``None`` when ``text`` is neither."""
+    labels = _labels(detections, text)
+    return None if labels is None else [drawable_text(label) for label in labels]
+
+
+def _labels(detections: sv.Detections, text: str) -> list[str] | None:
     names = detections.data.get(CLASS_NAME)
     confidence = detections.confidence
     count = len(detections)
@@ -273,9 +283,9 @@ def detection_labels(detections: sv.Detections, text: str) -> list[str] | None:
         return [f"{c:.2f}" for c in confidence] if confidence is not None else [""] * count
     if text == "Class and Confidence":
         if confidence is None:
-            return detection_labels(detections, "Class")
+            return _labels(detections, "Class")
         if names is None:
-            return detection_labels(detections, "Confidence")
+            return _labels(detections, "Confidence")
         return [f"{names[i]} {confidence[i]:.2f}" for i in range(count)]
     if text == "Index":
         return [str(i) for i in range(count)]
