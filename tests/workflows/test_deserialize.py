@@ -359,4 +359,10 @@ def test_instance_masks_feed_mask_area() -> None:
     )
     [prediction] = result["out"]["predictions"]
     assert prediction["area_px"] == 400.0
-    assert prediction["points"] == [{"x": float(p["x"]), "y": float(p["y"])} for p in square]
+    # The mask's outline, as the reference writes a polygon input back.
+    assert prediction["points"] == [
+        {"x": 10.0, "y": 10.0},
+        {"x": 10.0, "y": 29.0},
+        {"x": 29.0, "y": 29.0},
+        {"x": 29.0, "y": 10.0},
+    ]

@@ -204,3 +204,22 @@ def test_images_write_their_video_metadata() -> None:
         "total_frames": None,
     }
     assert serialize_value({"m": metadata})["m"]["frame_number"] == 7
+
+
+@pytest.mark.parametrize(
+    ("xyxy", "expected"),
+    [
+        pytest.param([10, 20, 30, 60], (20.0, 40.0, 20.0, 40.0), id="normal"),
+        pytest.param([30, 20, 10, 60], (40.0, 40.0, 20.0, 40.0), id="x-inverted"),
+        pytest.param([10, 60, 30, 20], (20.0, 80.0, 20.0, 40.0), id="y-inverted"),
+        pytest.param([10, 20, 10, 20], (10.0, 20.0, 0.0, 0.0), id="empty-box"),
+    ],
+)
+def test_inverted_boxes_are_written_as_the_reference_writes_them(
+    xyxy: list[float], expected: tuple[float, float, float, float]
+) -> None:
+    """The reference writes ``width = |x2 - x1|``, ``x = x1 + width / 2`` (so an inverted box,
+    e.g. from a language model's answer, gets a centre beyond its first corner)."""
+    detections = make_detections(np.array([xyxy], np.float32), np.ones(1), np.zeros(1), ["a"])
+    [item] = serialize_value(detections)["predictions"]
+    assert (item["x"], item["y"], item["width"], item["height"]) == expected

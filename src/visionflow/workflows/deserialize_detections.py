@@ -7,10 +7,11 @@ The JSON is the ``/infer`` response (and the workflow output) form:
 uuid4 otherwise), ``parent_id`` / ``parent_origin`` / ``root_parent_id`` /
 ``root_parent_origin`` (where the image it was made on sits; the input itself otherwise),
 ``tracker_id``, instance masks as ``points`` (polygons of at least 3 points, rasterized at the
-image size; shorter ones are dropped as the reference drops them) or COCO ``rle``, semantic
-segmentation's per-class ``rle_mask`` (kept encoded),
-``keypoints`` and the per-detection values blocks add (``time_in_zone``, ``velocity``...).
-Anything malformed raises ``ValueError`` naming the prediction and field.
+image size, the mask's outline then written back as the reference's round trip does; shorter
+ones are dropped as the reference drops them) or COCO ``rle``, semantic segmentation's
+per-class ``rle_mask`` (kept encoded), ``keypoints`` and the per-detection values blocks add
+(``time_in_zone``, ``velocity``...). Anything malformed raises ``ValueError`` naming the
+prediction and field.
 """
 
 from __future__ import annotations
@@ -148,10 +149,12 @@ def _masks(
     masks = np.zeros((len(rows), height, width), dtype=bool)
     if rows and all(isinstance(r.get("points"), list) for r in rows):
         for index, row in enumerate(rows):
-            polygons[index] = _polygon(row["points"], index)
             filled = np.zeros((height, width), dtype=np.uint8)
-            cv2.fillPoly(filled, [np.round(polygons[index]).astype(np.int32)], color=1)
+            corners = np.round(_polygon(row["points"], index)).astype(np.int32)
+            cv2.fillPoly(filled, [corners], color=1)
             masks[index] = filled.astype(bool)
+            # As the reference: the mask is what is kept, its outline what is written back.
+            polygons[index] = mask_to_polygon(masks[index])
         return masks, polygons
     if rows and all(isinstance(r.get("rle"), dict) for r in rows):
         for index, row in enumerate(rows):

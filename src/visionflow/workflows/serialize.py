@@ -102,6 +102,16 @@ def _provenance(lineage: Lineage) -> dict[str, Any]:
     }
 
 
+def _as_reference_inverted(item: dict[str, Any]) -> None:
+    """A box whose max lies below its min (a language model's answer, a negative offset) as
+    the reference writes it: ``width = |x2 - x1|`` and ``x = x1 + width / 2``, not the signed
+    width and the true centre (likewise for y)."""
+    for centre, size in (("x", "width"), ("y", "height")):
+        if item[size] < 0:
+            item[centre] -= item[size]
+            item[size] = -item[size]
+
+
 def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
     lineage = lineage_of(detections)
     predictions = detection_predictions(detections)
@@ -110,6 +120,7 @@ def serialize_detections(detections: sv.Detections) -> dict[str, Any]:
     kept: list[dict[str, Any]] = []
     for index, item in enumerate(predictions):
         item.pop("mask_format", None)
+        _as_reference_inverted(item)
         if polygons is not None and not item.get("points"):
             continue  # an instance whose mask yields no polygon is dropped, as the reference does
         if rle_masks is not None:
