@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from visionflow.config import Settings, parse_email_relay
+from visionflow.config import Settings, SmsRelay, parse_email_relay, parse_sms_relay
 
 
 def test_defaults() -> None:
@@ -277,7 +277,7 @@ def test_batching_settings_refuse_bad_values() -> None:
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
-        pytest.param({}, (None, 4, 4, 256, 8, 10.0, 5.0), id="defaults"),
+        pytest.param({}, (None, 4, 4, 256, 8, 10.0, 5.0, None), id="defaults"),
         pytest.param(
             {
                 "VISIONFLOW_VIDEO_FOLDER": "/srv/videos",
@@ -287,8 +287,9 @@ def test_batching_settings_refuse_bad_values() -> None:
                 "VISIONFLOW_PIPELINE_FRAME_BUFFER": "3",
                 "VISIONFLOW_PIPELINE_RECONNECT_MAX_S": "2.5",
                 "VISIONFLOW_PIPELINE_STREAM_TIMEOUT_S": "0.5",
+                "VISIONFLOW_PIPELINE_ENDED_TTL_S": "600",
             },
-            (Path("/srv/videos"), 2, 1, 16, 3, 2.5, 0.5),
+            (Path("/srv/videos"), 2, 1, 16, 3, 2.5, 0.5, 600.0),
             id="all-set",
         ),
     ],
@@ -304,6 +305,7 @@ def test_pipeline_settings(environ: dict[str, str], expected: tuple[object, ...]
         settings.pipeline_frame_buffer,
         settings.pipeline_reconnect_max_s,
         settings.pipeline_stream_timeout_s,
+        settings.pipeline_ended_ttl_s,
     ) == expected
 
 
@@ -316,6 +318,7 @@ def test_pipeline_settings(environ: dict[str, str], expected: tuple[object, ...]
         "PIPELINE_FRAME_BUFFER",
         "PIPELINE_RECONNECT_MAX_S",
         "PIPELINE_STREAM_TIMEOUT_S",
+        "PIPELINE_ENDED_TTL_S",
     ],
 )
 def test_pipeline_settings_refuse_bad_values(name: str) -> None:
@@ -409,3 +412,12 @@ def test_email_relay_setting(url: str, expected: tuple[object, ...]) -> None:
 def test_email_relay_setting_refuses_bad_urls(url: str) -> None:
     with pytest.raises(ValueError, match="VISIONFLOW_WORKFLOWS_EMAIL_RELAY must look like"):
         Settings.from_env({"VISIONFLOW_WORKFLOWS_EMAIL_RELAY": url})
+
+
+def test_sms_relay_setting() -> None:
+    raw = "account_sid=AC42,auth_token=tok,from=+15550001111"
+    settings = Settings.from_env({"VISIONFLOW_WORKFLOWS_SMS_RELAY": raw})
+    assert parse_sms_relay(settings.workflows_sms_relay) == SmsRelay("AC42", "tok", "+15550001111")
+    for bad in ("account_sid=AC42,auth_token=tok", "account_sid=AC/4,auth_token=t,from=+1"):
+        with pytest.raises(ValueError, match="VISIONFLOW_WORKFLOWS_SMS_RELAY"):
+            Settings.from_env({"VISIONFLOW_WORKFLOWS_SMS_RELAY": bad})

@@ -18,7 +18,9 @@ __all__ = [
     "MAX_WORKFLOWS_NESTING",
     "EmailRelay",
     "Settings",
+    "SmsRelay",
     "parse_email_relay",
+    "parse_sms_relay",
 ]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -103,6 +105,26 @@ def parse_email_relay(url: str) -> EmailRelay:
     username = unquote(parts.username)
     sender = parse_qs(parts.query).get("from", [username])[0]
     return EmailRelay(parts.hostname, port, username, unquote(parts.password or ""), sender)
+
+
+@dataclass(frozen=True)
+class SmsRelay:
+    """A Twilio account and the number it sends from."""
+
+    account_sid: str
+    auth_token: str
+    sender: str
+
+
+def parse_sms_relay(pairs: tuple[tuple[str, str], ...]) -> SmsRelay:
+    found = dict(pairs)
+    sid, token, sender = (found.get(k, "") for k in ("account_sid", "auth_token", "from"))
+    if set(found) != {"account_sid", "auth_token", "from"} or not sid.isalnum():
+        raise ValueError(
+            "VISIONFLOW_WORKFLOWS_SMS_RELAY must give exactly account_sid (letters and digits), "
+            "auth_token and from, as 'account_sid=AC...,auth_token=...,from=+15550001111'"
+        )
+    return SmsRelay(sid, token, sender)
 
 
 def is_loopback_host(host: str) -> bool:
@@ -231,6 +253,9 @@ class Settings:
     # (user and password URL-encoded; the sender is ``from``, else the user). Unset: such steps
     # answer ``error_status`` saying what to set.
     workflows_email_relay: str | None = None
+    # The Twilio account standing in for the Roboflow-relayed SMS of
+    # ``twilio_sms_notification@v2`` (its default): ``account_sid=AC...,auth_token=...,from=+1...``.
+    workflows_sms_relay: tuple[tuple[str, str], ...] = ()
     # CLIP: ``clip_version_id`` values → registered model ids of CLIP packages. Every reference
     # version id maps to ``clip/1`` unless VISIONFLOW_CLIP_MODELS ("RN50=clip-rn50/1,...") says
     # otherwise, entry by entry; ``clip_default_version`` is used when a request names none (the
@@ -319,6 +344,8 @@ class Settings:
                 raise ValueError(f"VISIONFLOW_{name} must be an http(s) URL, got {url!r}")
         if self.workflows_email_relay is not None:
             parse_email_relay(self.workflows_email_relay)
+        if self.workflows_sms_relay:
+            parse_sms_relay(self.workflows_sms_relay)
         if self.max_loaded_model_bytes is not None and self.max_loaded_model_bytes < 1:
             raise ValueError(
                 "VISIONFLOW_MAX_LOADED_MODEL_BYTES must be > 0 (unset or 0: no byte budget), "
@@ -639,6 +666,11 @@ class Settings:
                 Path(ca_file) if (ca_file := get("WORKFLOWS_SMTP_CA_FILE")) else None
             ),
             workflows_email_relay=get("WORKFLOWS_EMAIL_RELAY"),
+            workflows_sms_relay=_pairs(
+                get("WORKFLOWS_SMS_RELAY") or "",
+                "VISIONFLOW_WORKFLOWS_SMS_RELAY",
+                "account_sid=AC...,auth_token=...,from=+15550001111",
+            ),
             workflows_secret_env_allowlist=tuple(
                 n.strip()
                 for n in (get("WORKFLOWS_SECRET_ENV_ALLOWLIST") or "").split(",")

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from visionflow.config import EmailRelay, Settings, parse_email_relay
+from visionflow.config import (
+    EmailRelay,
+    Settings,
+    SmsRelay,
+    parse_email_relay,
+    parse_sms_relay,
+)
 from visionflow.service.urls import UrlFetcher
 from visionflow.workflows.blocks.outbound import (
     ApiCall,
@@ -54,6 +60,7 @@ class OutboundSettings:
     s3_endpoint_url: str | None = None
     smtp_ca_file: Path | None = None
     email_relay: EmailRelay | None = None
+    sms_relay: SmsRelay | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OutboundSettings:
@@ -67,6 +74,11 @@ class OutboundSettings:
             email_relay=(
                 parse_email_relay(settings.workflows_email_relay)
                 if settings.workflows_email_relay
+                else None
+            ),
+            sms_relay=(
+                parse_sms_relay(settings.workflows_sms_relay)
+                if settings.workflows_sms_relay
                 else None
             ),
         )

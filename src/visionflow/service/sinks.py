@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from visionflow.config import EmailRelay
+from visionflow.config import EmailRelay, SmsRelay
 from visionflow.service.mqtt import publish_mqtt
 from visionflow.service.outbound import (
     OutboundSettings,
@@ -99,6 +99,10 @@ class SinkEnvironment:
     @property
     def email_relay(self) -> EmailRelay | None:
         return self.outbound.email_relay
+
+    @property
+    def sms_relay(self) -> SmsRelay | None:
+        return self.outbound.sms_relay
 
     def call(self, request: ApiCall) -> ApiReply:
         return call_api(self.fetcher, request)

@@ -14,6 +14,7 @@ import pytest
 from tests.support.provider_server import ProviderServer, provider_server
 from tests.support.sink_environment import environment
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
+from visionflow.config import SmsRelay
 from visionflow.service.sinks import SinkEnvironment
 from visionflow.workflows import RunContext
 from visionflow.workflows.errors import InvalidInputTypeError, WorkflowDefinitionError
@@ -161,3 +162,23 @@ def test_switches_and_bad_fields(twilio: ProviderServer) -> None:
     with pytest.raises(WorkflowDefinitionError, match="Length limit"):
         _sms(environment(twilio_api_url=twilio.url), length_limit=0)
     assert twilio.requests == []
+
+
+def test_v2_managed_mode_uses_the_operators_twilio_account(twilio: ProviderServer) -> None:
+    twilio.reply_json(CREATED, status=201)
+    relay = SmsRelay("ACrelay42", "relay-token", "+15559990000")
+    result = _sms(
+        environment(twilio_api_url=twilio.url, sms_relay=relay),
+        "v2",
+        sms_provider="Roboflow Managed API Key",
+        twilio_account_sid=None,
+        twilio_auth_token=None,
+        sender_number=None,
+    )
+    assert result["error"] is False, result
+    [request] = twilio.requests
+    assert request.path == "/2010-04-01/Accounts/ACrelay42/Messages.json"
+    assert request.headers["Authorization"] == (
+        "Basic " + base64.b64encode(b"ACrelay42:relay-token").decode()
+    )
+    assert _form(request.body)["From"] == ["+15559990000"]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from visionflow.config import EmailRelay
+from visionflow.config import EmailRelay, SmsRelay
 from visionflow.workflows.block import RunContext
 from visionflow.workflows.blocks.sinks import Sinks, sinks_of
 
@@ -151,6 +151,11 @@ class Outbound(Sinks, Protocol):
     @property
     def email_relay(self) -> EmailRelay | None:
         """The operator's SMTP server for Roboflow-relayed e-mail, if configured."""
+        ...
+
+    @property
+    def sms_relay(self) -> SmsRelay | None:
+        """The operator's Twilio account for Roboflow-relayed SMS, if configured."""
         ...
 
     def call(self, request: ApiCall) -> ApiReply:

@@ -10,8 +10,9 @@ across runs per ``cooldown_session_key`` and credentials (the reference's cache)
 minutes; v2 truncates at Twilio's 1600 characters and its cooldown lasts one run.
 
 v2's default ``sms_provider``, "Roboflow Managed API Key", relays through the Roboflow platform,
-which a self-hosted server has not, and its images as ``media_url`` are uploaded by the reference
-to a public file host; neither is done here, and such a step says so in ``message``."""
+which a self-hosted server has not: it uses the operator's Twilio account
+(``VISIONFLOW_WORKFLOWS_SMS_RELAY``) when one is set, else says so in ``message``. Images as
+``media_url`` are uploaded by the reference to a public file host; not here (``error_status``)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,8 @@ MANAGED: Final = "Roboflow Managed API Key"
 NO_RELAY = (
     "Failed to send SMS via proxy: sms_provider 'Roboflow Managed API Key' relays through the "
     "Roboflow platform, which a self-hosted visionflow server does not use; set sms_provider to "
-    "'Custom Twilio' with twilio_account_sid, twilio_auth_token and sender_number"
+    "'Custom Twilio' with twilio_account_sid, twilio_auth_token and sender_number, or ask the "
+    "operator to set VISIONFLOW_WORKFLOWS_SMS_RELAY"
 )
 _SID = re.compile(r"^[A-Za-z0-9]+$")
 
@@ -223,9 +225,10 @@ class TwilioSmsNotificationV1(_TwilioBlock):
 
 
 class TwilioSmsNotificationV2(_TwilioBlock):
-    """``sms_provider`` "Custom Twilio": ``message`` cut to 1600 characters, with ``media_url``
-    (a URL or a list of them) as MMS media. An image as ``media_url`` would need a public host
-    for it, so such a step answers ``error_status``."""
+    """``sms_provider`` "Custom Twilio" (or the managed mode with the operator's relay):
+    ``message`` cut to 1600 characters, with ``media_url`` (a URL or a list of them) as MMS
+    media. An image as ``media_url`` would need a public host for it, so such a step answers
+    ``error_status``."""
 
     type = "roboflow_core/twilio_sms_notification@v2"
     manifest = TwilioSmsV2Manifest
@@ -235,17 +238,18 @@ class TwilioSmsNotificationV2(_TwilioBlock):
     ) -> StepResult:
         if local.throttles(inputs):
             return THROTTLED
-        if inputs["sms_provider"] == MANAGED:
+        relay = sinks.sms_relay if inputs["sms_provider"] == MANAGED else None
+        if inputs["sms_provider"] == MANAGED and relay is None:
             local.fired()
             return outcome(True, NO_RELAY)
-        if not all(
+        if relay is None and not all(
             inputs.get(f) for f in ("twilio_account_sid", "twilio_auth_token", "sender_number")
         ):
             return outcome(
                 True,
                 "Custom Twilio requires twilio_account_sid, twilio_auth_token, and sender_number",
             )
-        sid, token = _credentials(inputs)
+        sid, token = (relay.account_sid, relay.auth_token) if relay else _credentials(inputs)
         media = inputs.get("media_url")
         items = [] if media is None else media if isinstance(media, list | tuple) else [media]
         if any(isinstance(item, WorkflowImage) for item in items):
@@ -262,7 +266,7 @@ class TwilioSmsNotificationV2(_TwilioBlock):
         text = fill_message(inputs.as_str("message"), values, lambda _name, v: str(v))
         fields: dict[str, Any] = {
             "To": inputs.as_str("receiver_number"),
-            "From": inputs.as_str("sender_number"),
+            "From": relay.sender if relay else inputs.as_str("sender_number"),
             "Body": _truncated(text, MMS_CHAR_LIMIT),
         }
         if items:
