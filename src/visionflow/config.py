@@ -319,6 +319,8 @@ class Settings:
     # reopened after 0.5 s, doubling up to ``pipeline_reconnect_max_s``; a stream that cannot be
     # opened, or delivers no data, within ``pipeline_stream_timeout_s`` counts as lost (OpenCV's
     # own default is 30 s per read, retried: a stalled RTSP camera went unnoticed for 90 s).
+    # ``pipeline_ended_ttl_s``: an ENDED pipeline (every file read) that no call has named for
+    # that long is terminated, freeing its slot (``None``: kept until terminated).
     video_folder: Path | None = None
     max_pipelines: int = 4
     max_pipeline_sources: int = 4
@@ -326,6 +328,7 @@ class Settings:
     pipeline_frame_buffer: int = 8
     pipeline_reconnect_max_s: float = 10.0
     pipeline_stream_timeout_s: float = 5.0
+    pipeline_ended_ttl_s: float | None = None
 
     def __post_init__(self) -> None:
         self._check_ray()
@@ -446,6 +449,11 @@ class Settings:
             raise ValueError(
                 "VISIONFLOW_PIPELINE_STREAM_TIMEOUT_S must be > 0 seconds, "
                 f"got {self.pipeline_stream_timeout_s}"
+            )
+        if self.pipeline_ended_ttl_s is not None and not self.pipeline_ended_ttl_s > 0:
+            raise ValueError(
+                "VISIONFLOW_PIPELINE_ENDED_TTL_S must be > 0 seconds (unset: never), "
+                f"got {self.pipeline_ended_ttl_s}"
             )
 
     def _check_ray(self) -> None:
@@ -745,5 +753,10 @@ class Settings:
             ),
             pipeline_stream_timeout_s=pick_float(
                 "PIPELINE_STREAM_TIMEOUT_S", defaults.pipeline_stream_timeout_s
+            ),
+            pipeline_ended_ttl_s=(
+                None
+                if get("PIPELINE_ENDED_TTL_S") is None
+                else pick_float("PIPELINE_ENDED_TTL_S", 0.0)
             ),
         )

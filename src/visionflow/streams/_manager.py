@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class PipelineManager:
 
     # -- use cases --------------------------------------------------------------------------------
     def initialise(self, principal: Principal, request: PipelineRequest) -> str:
+        self._reap()
         sources = self._sources(request.video_reference)
         definition = self._definition(principal, request.workflow)
         children = self._workflows.child_resolver(principal)
@@ -142,9 +144,7 @@ class PipelineManager:
         pipeline_id = str(uuid.uuid4())
         memory = StepMemory(
             max_entries=_MEMORY_ENTRIES, max_bytes=self._settings.workflows_state_max_bytes
-        ).scope(
-            principal.workspace or "", plan.definition_hash
-        )
+        ).scope(principal.workspace or "", plan.definition_hash)
         parameters = dict(request.workflows_parameters)
 
         def run(frames: Sequence[Frame]) -> Sequence[dict[str, Any]]:
@@ -186,6 +186,7 @@ class PipelineManager:
         return pipeline_id
 
     def list_ids(self, principal: Principal) -> list[str]:
+        self._reap()
         with self._lock:
             return [i for i, p in self._pipelines.items() if p.owner == principal.workspace]
 
@@ -255,7 +256,32 @@ class PipelineManager:
                 f"Could not find InferencePipeline with id={pipeline_id}.",
                 details={"pipeline_id": pipeline_id},
             )
+        pipeline.touch()
         return pipeline
+
+    def _reap(self) -> None:
+        """Terminate ended pipelines nobody has named for ``VISIONFLOW_PIPELINE_ENDED_TTL_S``
+        (checked whenever a pipeline is started or listed)."""
+        ttl_s = self._settings.pipeline_ended_ttl_s
+        if ttl_s is None:
+            return
+        now_s = time.monotonic()
+        with self._lock:
+            expired = [
+                p
+                for p in self._pipelines.values()
+                if (idle_s := p.idle_since_end_s(now_s)) is not None and idle_s > ttl_s
+            ]
+            for pipeline in expired:
+                del self._pipelines[pipeline.pipeline_id]
+        for pipeline in expired:
+            log.info(
+                "pipeline %s ended and was not called for %g s "
+                "(VISIONFLOW_PIPELINE_ENDED_TTL_S): terminating it",
+                pipeline.pipeline_id,
+                ttl_s,
+            )
+            self._retire(pipeline)
 
     def _definition(self, principal: Principal, choice: WorkflowChoice) -> Mapping[str, Any]:
         named = choice.workspace is not None and choice.workflow_id is not None

@@ -122,6 +122,9 @@ class Pipeline:
         self._results_lock = threading.Lock()
         self.results_dropped = 0
         self.state = PipelineState.RUNNING
+        # Monotonic seconds of the last call that named this pipeline, and of its end.
+        self.last_called_s = time.monotonic()
+        self.ended_s: float | None = None
         self._stop = threading.Event()
         self._unpaused = threading.Event()
         self._unpaused.set()
@@ -164,6 +167,17 @@ class Pipeline:
             self._worker.join(_JOIN_TIMEOUT_S)
 
     # -- what callers read ------------------------------------------------------------------------
+    def touch(self) -> None:
+        """A caller named this pipeline (status, consume, pause...)."""
+        self.last_called_s = time.monotonic()
+
+    def idle_since_end_s(self, now_s: float) -> float | None:
+        """Seconds since the pipeline ended or was last called, whichever is later; ``None``
+        while it has not ended."""
+        if self.state is not PipelineState.ENDED or self.ended_s is None:
+            return None
+        return now_s - max(self.ended_s, self.last_called_s)
+
     def consume(self) -> Result | None:
         """The oldest buffered result, or ``None``."""
         with self._results_lock:
@@ -233,6 +247,7 @@ class Pipeline:
                 frames = self._collect()
                 if frames is None:
                     if self.state is not PipelineState.TERMINATED:
+                        self.ended_s = time.monotonic()
                         self.state = PipelineState.ENDED
                         self._event("PIPELINE_ENDED")
                     return
@@ -242,6 +257,7 @@ class Pipeline:
                 self._process(frames, given)
         except Exception:
             log.exception("pipeline %s stopped on an unexpected error", self.pipeline_id)
+            self.ended_s = time.monotonic()
             self.state = PipelineState.ENDED
 
     def _process(self, frames: list[Frame | None], given: list[Frame]) -> None:
