@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -54,11 +55,18 @@ def test_a_serving_process_preloads_the_named_models_and_skips_unknown_ones(
         services.close()
 
 
-def test_nothing_is_preloaded_by_default(tmp_path: Path) -> None:
+def test_by_default_only_the_workflow_blocks_load_in_the_background(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     services = Services.build(Settings(home=tmp_path))
     try:
-        services.start()
-        assert services.preloader is None
+        with caplog.at_level(logging.INFO, logger="visionflow.preload"):
+            services.start()
+            assert services.preloader is not None
+            services.preloader.join(timeout_s=120)
+        assert services.preloader.outcomes == []
         assert services.manager.loaded() == []
+        assert re.search(r"loaded \d+ workflow blocks in", caplog.text)
+        assert "roboflow_core/heatmap_visualization@v1" in services.workflows.blocks.types()
     finally:
         services.close()

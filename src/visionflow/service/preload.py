@@ -1,5 +1,6 @@
-"""Prewarming: the models named in ``VISIONFLOW_PRELOAD_MODELS`` are loaded in the background
-when a serving process starts, so that their first requests are not cold starts.
+"""Prewarming: the workflow block catalog and the models named in ``VISIONFLOW_PRELOAD_MODELS``
+are loaded in the background when a serving process starts, so that the first workflow and the
+models' first requests are not cold starts.
 
 The server answers requests meanwhile (a request for a model being preloaded waits on that
 model's load lock instead of loading it twice). A model that is not registered, or whose load
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from visionflow.errors import VisionflowError
 from visionflow.service.inference import InferenceService
 from visionflow.store import Registry
+from visionflow.workflows import BlockRegistry
 
 __all__ = ["PreloadOutcome", "Preloader", "qualified_keys"]
 
@@ -39,12 +41,19 @@ class PreloadOutcome:
 
 
 class Preloader:
-    """Loads ``keys`` one after another where the executor runs models (this process, or the
-    Ray Serve model tier)."""
+    """Loads ``blocks`` (when given), then ``keys`` one after another where the executor runs
+    models (this process, or the Ray Serve model tier)."""
 
-    def __init__(self, registry: Registry, inference: InferenceService, keys: Sequence[str]):
+    def __init__(
+        self,
+        registry: Registry,
+        inference: InferenceService,
+        keys: Sequence[str],
+        blocks: BlockRegistry | None = None,
+    ) -> None:
         self._registry = registry
         self._inference = inference
+        self._blocks = blocks
         self.keys = tuple(keys)
         self._outcomes: list[PreloadOutcome] = []
         self._lock = threading.Lock()
@@ -57,7 +66,7 @@ class Preloader:
 
     def start(self) -> None:
         """Preload on a daemon thread (once)."""
-        if self._thread is None and self.keys:
+        if self._thread is None and (self.keys or self._blocks is not None):
             self._thread = threading.Thread(target=self.run, name="visionflow-preload", daemon=True)
             self._thread.start()
 
@@ -66,6 +75,16 @@ class Preloader:
             self._thread.join(timeout_s)
 
     def run(self) -> list[PreloadOutcome]:
+        if self._blocks is not None:
+            started = time.perf_counter()
+            try:
+                count = self._blocks.load()
+            except Exception:  # the first compile reports the same error to its caller
+                log.exception("loading the workflow blocks failed")
+            else:
+                log.info(
+                    "loaded %d workflow blocks in %.2f s", count, time.perf_counter() - started
+                )
         for index, key in enumerate(self.keys, start=1):
             outcome = self._preload(key)
             with self._lock:

@@ -130,12 +130,14 @@ class Services:
         )
 
     def start(self) -> None:
-        """What a serving process runs beside its requests: the preloading of
-        ``VISIONFLOW_PRELOAD_MODELS`` (in the background), and on a PostgreSQL registry the
+        """What a serving process runs beside its requests: the loading of the workflow blocks
+        and of ``VISIONFLOW_PRELOAD_MODELS`` (in the background), and on a PostgreSQL registry the
         listener that drops cached stored workflows when another process changes them."""
-        if self.preloader is None and self.settings.preload_models:
+        if self.preloader is None:
             keys = qualified_keys(self.settings.preload_models, self.settings.demo_workspace)
-            self.preloader = Preloader(self.registry, self.inference, keys)
+            # The block catalog (~200 modules) loads in the background too, so the server
+            # answers at once and the first workflow does not pay for it.
+            self.preloader = Preloader(self.registry, self.inference, keys, self.workflows.blocks)
             self.preloader.start()
         if self.database.is_sqlite or self.listener is not None:
             return

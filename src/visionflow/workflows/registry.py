@@ -76,6 +76,12 @@ class BlockRegistry:
         with self._lock:
             self._add(cls)
 
+    def load(self) -> int:
+        """Discover the blocks now (else the first compile or describe does); how many."""
+        self._discover()
+        with self._lock:
+            return len(self._blocks)
+
     def types(self) -> list[str]:
         """Every registered block type id (aliases not included), sorted."""
         self._discover()
