@@ -22,7 +22,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -108,6 +107,9 @@ class ChangeListener:
             self._thread = None
 
     def _run(self) -> None:
+        # Imported here: a SQLite registry (the default) never loads the PostgreSQL driver.
+        import psycopg
+
         wait = self._retry_s
         while not self._stop.is_set():
             try:
