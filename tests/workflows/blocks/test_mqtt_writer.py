@@ -7,6 +7,9 @@ sink folder, untrusted certificate refused); the reference's input checks, the U
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,8 @@ from tests.support.server import free_port
 from tests.support.sink_environment import environment
 from tests.workflows.blocks.helpers import ScriptedModels, canvas, run
 from visionflow.service.sinks import SinkEnvironment
-from visionflow.workflows import RunContext
+from visionflow.workflows import RunBudget, RunContext
+from visionflow.workflows.block import StepInputs
 from visionflow.workflows.blocks.mqtt_writer import MqttWriterSinkV1, MqttWriterSinkV2
 from visionflow.workflows.errors import StepExecutionError, WorkflowDefinitionError
 from visionflow.workflows.manifest import field_references
@@ -237,3 +241,41 @@ def test_manifests_are_the_references() -> None:
         ]
     assert MqttWriterSinkV1.aliases == ("mqtt_writer_sink@v1",)
     assert MqttWriterSinkV2.aliases == ()
+
+
+def test_a_publish_the_step_waits_for_ends_with_the_run(topic: str) -> None:
+    """A broker that accepts the connection but never answers: the step gives up when the run's
+    time is up, not after ``timeout``."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    accept = threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True)
+    accept.start()
+    step_fields = {"type": MqttWriterSinkV1.type, "name": "mqtt", "host": "127.0.0.1"}
+    manifest = MqttWriterSinkV1.manifest.model_validate(
+        {
+            **step_fields,
+            "port": silent.getsockname()[1],
+            "topic": topic,
+            "message": "x",
+            "timeout": 30,
+        }
+    )
+    inputs = StepInputs("mqtt", MqttWriterSinkV1.type, manifest.model_dump())
+    context = RunContext(
+        models=ScriptedModels(),
+        sinks=environment(),
+        budget=RunBudget(deadline=time.monotonic() + 0.5),
+    )
+    started = time.monotonic()
+    try:
+        result = MqttWriterSinkV1().run(inputs, context)
+    finally:
+        silent.close()
+        for connection in held:
+            connection.close()
+    assert time.monotonic() - started < 5
+    assert result == {
+        "error_status": True,
+        "message": "MQTT broker not connected (connection was not established within timeout). "
+        "Raise 'timeout' if the broker needs longer to connect.",
+    }

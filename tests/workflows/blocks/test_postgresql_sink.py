@@ -17,7 +17,8 @@ from tests.support.sink_environment import environment, wait_for
 from tests.workflows.blocks.helpers import ScriptedModels, canvas, run, step
 from visionflow.service.sinks import SinkEnvironment
 from visionflow.workflows import RunContext
-from visionflow.workflows.blocks.postgresql_sink import PostgreSqlSinkV1
+from visionflow.workflows.blocks.outbound import RowsInsert
+from visionflow.workflows.blocks.postgresql_sink import PostgreSqlSinkV1, _within_run
 from visionflow.workflows.errors import WorkflowDefinitionError
 from visionflow.workflows.manifest import field_references
 
@@ -237,3 +238,20 @@ def test_manifest_is_the_references() -> None:
         ("error_status", ("boolean",)),
         ("message", ("string",)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("remaining_s", "expected"),
+    [
+        pytest.param(None, (10, 10000), id="no-deadline"),
+        pytest.param(60.0, (10, 10000), id="time-enough"),
+        pytest.param(2.5, (3, 2500), id="capped"),
+        pytest.param(0.0001, (1, 1), id="nearly-over"),
+    ],
+)
+def test_an_insert_the_step_waits_for_ends_with_the_run(
+    remaining_s: float | None, expected: tuple[int, int]
+) -> None:
+    insert = RowsInsert("db", 5432, "test", "u", None, "public", "t", ({"a": 1},))
+    capped = _within_run(insert, remaining_s)
+    assert (capped.connect_timeout_s, capped.statement_timeout_ms) == expected

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -177,9 +178,9 @@ class _MqttWriter(Block):
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
         sinks = outbound_of(context)
-        return [self._one(sinks, inputs) for inputs in batch]
+        return [self._one(sinks, inputs, context) for inputs in batch]
 
-    def _one(self, sinks: Outbound | None, inputs: StepInputs) -> StepResult:
+    def _one(self, sinks: Outbound | None, inputs: StepInputs, context: RunContext) -> StepResult:
         if sinks is not None and sinks.disabled:
             return {
                 "error_status": False,
@@ -206,6 +207,10 @@ class _MqttWriter(Block):
             if background:
                 sinks.submit(lambda: _publish(sinks, message, fail_fast=False))
                 return {"error_status": False, "message": QUEUED}
+        # a publish the step waits for ends with the run, whatever ``timeout`` says
+        remaining = context.budget.remaining_s()
+        if remaining is not None and remaining < message.timeout_s:
+            message = replace(message, timeout_s=max(remaining, 1e-3))
         return _publish(sinks, message, fail_fast)
 
 

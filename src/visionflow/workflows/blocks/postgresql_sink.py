@@ -14,7 +14,9 @@ never the server's text (it may quote row contents)."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -127,6 +129,15 @@ def _insert(inputs: StepInputs) -> RowsInsert:
     )
 
 
+def _within_run(insert: RowsInsert, remaining_s: float | None) -> RowsInsert:
+    """An insert the step waits for ends with the run, whatever its timeouts say."""
+    if remaining_s is None:
+        return insert
+    connect_s = max(1, min(insert.connect_timeout_s, math.ceil(remaining_s)))
+    statement_ms = max(1, min(insert.statement_timeout_ms, int(remaining_s * 1000)))
+    return replace(insert, connect_timeout_s=connect_s, statement_timeout_ms=statement_ms)
+
+
 def _write(sinks: Outbound, insert: RowsInsert) -> StepResult:
     try:
         sinks.insert_rows(insert)
@@ -150,9 +161,9 @@ class PostgreSqlSinkV1(Block):
 
     def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
         sinks = outbound_of(context)
-        return [self._one(sinks, inputs) for inputs in batch]
+        return [self._one(sinks, inputs, context) for inputs in batch]
 
-    def _one(self, sinks: Outbound | None, inputs: StepInputs) -> StepResult:
+    def _one(self, sinks: Outbound | None, inputs: StepInputs, context: RunContext) -> StepResult:
         if sinks is not None and sinks.disabled:
             return {
                 "error_status": False,
@@ -173,7 +184,7 @@ class PostgreSqlSinkV1(Block):
         except ValueError as exc:
             return _failure(str(exc))
         if not background:
-            return _write(sinks, insert)
+            return _write(sinks, _within_run(insert, context.budget.remaining_s()))
         sinks.submit(lambda: _write(sinks, insert))
         return {"error_status": False, "message": "Data processing scheduled"}
 
