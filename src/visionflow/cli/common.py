@@ -25,10 +25,13 @@ __all__ = [
     "console",
     "errors",
     "fail",
+    "parse_params",
     "print_json",
+    "read_definition",
     "registry",
     "services",
     "settings",
+    "usage",
 ]
 
 # Tables never cut ids: columns wrap instead (``overflow="fold"``).
@@ -71,8 +74,63 @@ def registry(config: Settings) -> Registry:
 
 
 def fail(exc: VisionflowError) -> typer.Exit:
+    """Print the error (exit 1) and, for a workflow error, each problem by step and field."""
+    from visionflow.workflows.errors import WorkflowError
+
     errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
+    if isinstance(exc, WorkflowError) and len(exc.blocks_errors) > 1:
+        for problem in exc.blocks_errors:
+            where = " ".join(
+                part
+                for part in (
+                    f"step {problem.block_id!r}" if problem.block_id else "",
+                    f"({problem.block_type})" if problem.block_type else "",
+                    f"field {problem.property_name!r}" if problem.property_name else "",
+                )
+                if part
+            )
+            errors.print(f"  - {where}: {problem.property_details or ''}", highlight=False)
     return typer.Exit(code=1)
+
+
+def usage(message: str) -> typer.Exit:
+    """A usage error (exit 2)."""
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def read_definition(path: Path) -> dict[str, Any]:
+    """The workflow definition in the JSON file ``path`` (or its ``specification``)."""
+    from visionflow.service.workflows import definition_from
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise usage(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise usage(
+            f"{path} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+    if not isinstance(document, dict):
+        raise usage(f"{path} must hold a JSON object (a workflow definition)")
+    return definition_from(document)
+
+
+def parse_params(options: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE``; the value is read as JSON when it parses (``0.5``, ``true``, ``[1]``),
+    else kept as text."""
+    params: dict[str, Any] = {}
+    for option in options:
+        name, sep, raw = option.partition("=")
+        if not sep or not name:
+            raise usage(f"--param {option}: expected NAME=VALUE")
+        try:
+            params[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[name] = raw
+    return params
 
 
 def print_json(value: Any) -> None:

@@ -25,8 +25,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from visionflow.cli.common import HomeOption, errors, services, settings
-from visionflow.cli.workflows import _fail, _parse_params, _read_definition, _usage
+from visionflow.cli.common import (
+    HomeOption,
+    errors,
+    fail,
+    parse_params,
+    read_definition,
+    services,
+    settings,
+    usage,
+)
 from visionflow.errors import VisionflowError
 
 if TYPE_CHECKING:
@@ -61,7 +69,7 @@ class _VideoOut:
 
     def __init__(self, path: Path, output_name: str | None) -> None:
         if path.suffix.lower() not in _VIDEO_CODECS:
-            raise _usage(f"--out {path}: give a {', '.join(sorted(_VIDEO_CODECS))} file")
+            raise usage(f"--out {path}: give a {', '.join(sorted(_VIDEO_CODECS))} file")
         self.path = path
         self._wanted = output_name
         self.name: str | None = None
@@ -75,13 +83,13 @@ class _VideoOut:
         images = [k for k, v in outputs.items() if isinstance(v, WorkflowImage)]
         if self._wanted is not None:
             if self._wanted not in images:
-                raise _usage(
+                raise usage(
                     f"--image-output {self._wanted}: not an image output of the workflow "
                     f"(image outputs: {', '.join(images) or 'none'})"
                 )
             return self._wanted
         if not images:
-            raise _usage(
+            raise usage(
                 f"--out {self.path}: the workflow has no image output to write (outputs: "
                 f"{', '.join(outputs) or 'none'}); add a visualization step and output it"
             )
@@ -99,7 +107,7 @@ class _VideoOut:
             fourcc = cv2.VideoWriter.fourcc(*_VIDEO_CODECS[self.path.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self.path), fourcc, fps or 25.0, (width, height))
             if not self._writer.isOpened():
-                raise _usage(f"--out {self.path}: OpenCV cannot write this video file")
+                raise usage(f"--out {self.path}: OpenCV cannot write this video file")
             self._size = (width, height)
         if (image.shape[1], image.shape[0]) != self._size:
             image = cv2.resize(image, self._size)
@@ -218,16 +226,16 @@ def video(
     is_stream = "://" in source
     file = None if is_stream else Path(source).expanduser().resolve()
     if file is not None and not file.is_file():
-        raise _usage(f"cannot read {source}: no such file")
+        raise usage(f"cannot read {source}: no such file")
     if workflow.endswith(".json") or Path(workflow).is_file():
-        choice = WorkflowChoice(specification=_read_definition(Path(workflow)))
+        choice = WorkflowChoice(specification=read_definition(Path(workflow)))
     else:
         choice = WorkflowChoice(
             workspace=workspace,
             workflow_id=workflow,
             version=None if version is None else str(version),
         )
-    params = _parse_params(param or [])
+    params = parse_params(param or [])
     video_out = None if out is None else _VideoOut(out, image_output)
     # The operator's own machine: any file it can read, cameras on its own network.
     config = settings(
@@ -267,7 +275,7 @@ def video(
         try:
             manager.initialise(principal, request)
         except VisionflowError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
         [pipeline] = manager.running()
         if jsonl is not None:
             lines = (
@@ -289,7 +297,7 @@ def video(
                         break
                     failure = _failing_from_the_start(pipeline)
                     if failure is not None:
-                        raise _fail(VisionflowError(failure))
+                        raise fail(VisionflowError(failure))
                     progress.update(
                         bar,
                         total=_expected_frames(pipeline, max_fps),

@@ -13,6 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from visionflow.cli.common import fail as _fail
+from visionflow.cli.common import parse_params as _parse_params
+from visionflow.cli.common import read_definition as _read_definition
+from visionflow.cli.common import usage as _usage
 from visionflow.config import Settings
 from visionflow.errors import VisionflowError
 
@@ -48,49 +52,6 @@ def _services(home: Path | None) -> Services:
         errors.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(code=2) from None
     return Services.build(settings.with_overrides(home=home) if home is not None else settings)
-
-
-def _fail(exc: VisionflowError) -> typer.Exit:
-    """Print the error and, for a workflow error, each problem by step and field."""
-    from visionflow.workflows.errors import WorkflowError
-
-    errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
-    if isinstance(exc, WorkflowError) and len(exc.blocks_errors) > 1:
-        for problem in exc.blocks_errors:
-            where = " ".join(
-                part
-                for part in (
-                    f"step {problem.block_id!r}" if problem.block_id else "",
-                    f"({problem.block_type})" if problem.block_type else "",
-                    f"field {problem.property_name!r}" if problem.property_name else "",
-                )
-                if part
-            )
-            errors.print(f"  - {where}: {problem.property_details or ''}", highlight=False)
-    return typer.Exit(code=1)
-
-
-def _usage(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
-
-
-def _read_definition(path: Path) -> dict[str, Any]:
-    from visionflow.service.workflows import definition_from
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _usage(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _usage(
-            f"{path} is not valid JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from None
-    if not isinstance(document, dict):
-        raise _usage(f"{path} must hold a JSON object (a workflow definition)")
-    return definition_from(document)
 
 
 @workflows_app.command("push")
@@ -192,21 +153,6 @@ def _collect_images(options: list[str], names: list[str]) -> dict[str, list[dict
         encoded = {"type": "base64", "value": base64.b64encode(data).decode()}
         images.setdefault(name, []).append(encoded)
     return images
-
-
-def _parse_params(options: list[str]) -> dict[str, Any]:
-    """``NAME=VALUE``; the value is read as JSON when it parses (``0.5``, ``true``, ``[1]``),
-    else kept as text."""
-    params: dict[str, Any] = {}
-    for option in options:
-        name, sep, raw = option.partition("=")
-        if not sep or not name:
-            raise _usage(f"--param {option}: expected NAME=VALUE")
-        try:
-            params[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            params[name] = raw
-    return params
 
 
 @workflows_app.command("run")
