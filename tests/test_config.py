@@ -277,7 +277,7 @@ def test_batching_settings_refuse_bad_values() -> None:
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
-        pytest.param({}, (None, 4, 4, 256, 8, 10.0, 5.0), id="defaults"),
+        pytest.param({}, (None, 4, 4, 256, 8, 10.0, 5.0, None), id="defaults"),
         pytest.param(
             {
                 "VISIONFLOW_VIDEO_FOLDER": "/srv/videos",
@@ -287,8 +287,9 @@ def test_batching_settings_refuse_bad_values() -> None:
                 "VISIONFLOW_PIPELINE_FRAME_BUFFER": "3",
                 "VISIONFLOW_PIPELINE_RECONNECT_MAX_S": "2.5",
                 "VISIONFLOW_PIPELINE_STREAM_TIMEOUT_S": "0.5",
+                "VISIONFLOW_PIPELINE_ENDED_TTL_S": "600",
             },
-            (Path("/srv/videos"), 2, 1, 16, 3, 2.5, 0.5),
+            (Path("/srv/videos"), 2, 1, 16, 3, 2.5, 0.5, 600.0),
             id="all-set",
         ),
     ],
@@ -304,6 +305,7 @@ def test_pipeline_settings(environ: dict[str, str], expected: tuple[object, ...]
         settings.pipeline_frame_buffer,
         settings.pipeline_reconnect_max_s,
         settings.pipeline_stream_timeout_s,
+        settings.pipeline_ended_ttl_s,
     ) == expected
 
 
@@ -316,6 +318,7 @@ def test_pipeline_settings(environ: dict[str, str], expected: tuple[object, ...]
         "PIPELINE_FRAME_BUFFER",
         "PIPELINE_RECONNECT_MAX_S",
         "PIPELINE_STREAM_TIMEOUT_S",
+        "PIPELINE_ENDED_TTL_S",
     ],
 )
 def test_pipeline_settings_refuse_bad_values(name: str) -> None:
