@@ -20,7 +20,7 @@ from visionflow.config import Settings
 from visionflow.http.app import create_app
 from visionflow.service.services import Services
 from visionflow.service.sinks import SinkEnvironment, SinkPool
-from visionflow.workflows.blocks.sinks import HttpRequest
+from visionflow.workflows.blocks.sink_environment import HttpRequest
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -29,7 +29,7 @@ from visionflow.workflows.blocks.outbound import (
     ObjectUpload,
     RowsInsert,
 )
-from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse
+from visionflow.workflows.blocks.sink_environment import HttpRequest, HttpResponse
 
 __all__ = ["SinkEnvironment", "SinkPool"]
 

@@ -16,7 +16,8 @@ from tests.support.provider_server import provider_server
 from tests.support.sink_environment import environment
 from tests.workflows.blocks.helpers import ScriptedModels, boxes, canvas, model_step, run, step
 from visionflow.workflows import RunBudget, RunContext, WorkflowLimits
-from visionflow.workflows.blocks.sinks import HttpRequest, HttpResponse, confined_directory
+from visionflow.workflows.blocks.sink_environment import HttpRequest, HttpResponse
+from visionflow.workflows.blocks.sinks import confined_directory
 from visionflow.workflows.errors import InvalidInputTypeError
 
 

@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from visionflow.config import EmailRelay, SmsRelay
 from visionflow.workflows.block import RunContext
-from visionflow.workflows.blocks.sinks import Sinks, sinks_of
+from visionflow.workflows.blocks.sink_environment import Sinks, sinks_of
 
 __all__ = [
     "ApiCall",

@@ -18,12 +18,11 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -31,6 +30,7 @@ from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.expressions import apply_data_operations
+from visionflow.workflows.blocks.sink_environment import HttpRequest, Sinks, sinks_of
 from visionflow.workflows.limits import WEBHOOK_MAX_TIMEOUT_SETTING, RunBudget
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import (
@@ -47,63 +47,11 @@ from visionflow.workflows.serialize import serialize_value
 
 __all__ = [
     "SINK_BLOCKS",
-    "HttpRequest",
-    "HttpResponse",
     "LocalFileSinkV1",
-    "Sinks",
     "WebhookSinkV1",
-    "sinks_of",
 ]
 
 log = logging.getLogger("visionflow.workflows")
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    url: str
-    params: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    json: Any = None
-    files: dict[str, bytes] | None = None
-    data: dict[str, str] | None = None
-    timeout_s: float = 2.0
-    # What the URL is for, as refusals name it: "webhook URL host '127.0.0.1' resolves to …".
-    purpose: str = "URL"
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status_code: int
-
-
-@runtime_checkable
-class Sinks(Protocol):
-    """What sink blocks need from the layers above."""
-
-    @property
-    def disabled(self) -> bool:
-        """The request asked for no side effects (``disable_sinks``)."""
-        ...
-
-    @property
-    def file_root(self) -> Path | None:
-        """The folder ``local_file_sink`` writes under (``None``: file sinks are off)."""
-        ...
-
-    def send(self, request: HttpRequest) -> HttpResponse:
-        """Send ``request`` if its URL (and every redirect) passes the URL rules; raise an
-        exception saying why not, or on a transport error."""
-        ...
-
-    def submit(self, task: Callable[[], object]) -> None:
-        """Run ``task`` in the background (fire-and-forget requests)."""
-        ...
-
-
-def sinks_of(context: RunContext) -> Sinks | None:
-    found = getattr(context, "sinks", None)
-    return found if isinstance(found, Sinks) else None
 
 
 def _operated(

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 
 from visionflow.workflows.block import Block
 from visionflow.workflows.describe._kinds import catalogued_kinds, kind
-from visionflow.workflows.describe._query import query_language_defs, query_language_description
 from visionflow.workflows.describe._schema import (
     definition_schema,
     field_type_hint,
@@ -138,6 +137,12 @@ def _used_kinds(blocks: list[type[Block]]) -> set[str]:
 
 
 def describe_blocks(blocks: list[type[Block]]) -> dict[str, Any]:
+    # Imported here: the query language's models load with the blocks, not at server start.
+    from visionflow.workflows.describe._query import (
+        query_language_defs,
+        query_language_description,
+    )
+
     sources = _entry_point_sources()
     return {
         "blocks": [_block_description(block, sources) for block in blocks],
