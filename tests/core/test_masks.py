@@ -7,6 +7,7 @@ rows 10..69 (60 rows) and every column (80); ``accurate`` scales it by 8 to 640x
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from typing import Any
@@ -26,6 +27,7 @@ from visionflow.core.masks import (
     mask_to_polygon,
     mask_to_rle,
     masks_to_image,
+    rle_to_mask,
 )
 
 LETTERBOX_640X480 = ResizeMeta((640, 480), (320, 320), (0.5, 0.5), (0, 40))
@@ -392,3 +394,22 @@ def test_mask_to_rle_round_trips_through_pycocotools(mask: npt.NDArray[np.bool_]
 )
 def test_mask_to_rle_known_counts(mask: list[list[int]], counts: str) -> None:
     assert mask_to_rle(np.asarray(mask, dtype=bool)) == {"size": [2, 2], "counts": counts}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_rle_to_mask_inverts_mask_to_rle(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    mask = rng.random((37, 53)) > 0.6
+    mask[:5] = True  # long runs too
+    rle = mask_to_rle(mask)
+
+    np.testing.assert_array_equal(rle_to_mask(rle), mask)
+    # Uncompressed counts (a list) as well.
+    runs = [len(list(group)) for _, group in itertools.groupby(mask.T.ravel())]
+    counts = runs if not mask.T.ravel()[0] else [0, *runs]
+    np.testing.assert_array_equal(rle_to_mask({"size": [37, 53], "counts": counts}), mask)
+
+
+def test_rle_to_mask_refuses_runs_that_do_not_cover_the_size() -> None:
+    with pytest.raises(ValueError, match="do not cover 2 x 2"):
+        rle_to_mask({"size": [2, 2], "counts": [1, 2]})

@@ -673,3 +673,43 @@ def test_validate(client: TestClient, models: Tenant) -> None:
 def test_execution_engine_versions(client: TestClient) -> None:
     response = client.get("/workflows/execution_engine/versions")
     assert response.json() == {"versions": ["1.17.0"]}
+
+
+def test_semantic_segmentation_masks_are_drawn_by_mask_visualization(
+    client: TestClient, models: Tenant
+) -> None:
+    # The per-class RLE masks are decoded (core.masks.rle_to_mask) and painted where /infer's
+    # class map has that class.
+    workflow = definition(
+        [
+            model("roboflow_semantic_segmentation_model@v1", "sem", "sem/1"),
+            {
+                "type": "roboflow_core/mask_visualization@v1",
+                "name": "viz",
+                "image": "$inputs.image",
+                "predictions": "$steps.sem.predictions",
+                "opacity": 1.0,
+            },
+        ],
+        {"image": "$steps.viz.image"},
+    )
+    [result] = run(client, models, workflow)["outputs"]
+    drawn = cv2.imdecode(
+        np.frombuffer(base64.b64decode(result["image"]["value"]), np.uint8), cv2.IMREAD_COLOR
+    )
+    infer = client.post(
+        "/infer/semantic_segmentation",
+        json={"api_key": models.key, "model_id": "sem/1", "image": IMAGE},
+    ).json()["predictions"]
+    mask = cv2.imdecode(
+        np.frombuffer(base64.b64decode(infer["segmentation_mask"]), np.uint8), cv2.IMREAD_UNCHANGED
+    )
+    original = cv2.imdecode(
+        np.frombuffer(base64.b64decode(IMAGE["value"]), np.uint8), cv2.IMREAD_COLOR
+    )
+    changed = np.abs(drawn.astype(int) - original.astype(int)).sum(axis=2) > 40
+    painted = mask == 1
+    assert painted.any()
+    # JPEG noise aside, the painted pixels are the class's and nothing far from it.
+    assert changed[painted].mean() > 0.9
+    assert changed[~painted].mean() < 0.05

@@ -26,6 +26,7 @@ __all__ = [
     "mask_to_polygon",
     "mask_to_rle",
     "masks_to_image",
+    "rle_to_mask",
 ]
 
 MaskDecodeMode = Literal["accurate", "fast", "tradeoff"]
@@ -142,3 +143,39 @@ def mask_to_rle(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
         "size": [int(v) for v in encoded["size"]],
         "counts": counts.decode("ascii") if isinstance(counts, bytes) else str(counts),
     }
+
+
+def _rle_counts(text: str) -> list[int]:
+    """The run lengths of COCO's compressed RLE string (``rleFrString``: 5 bits a character
+    from ``'0'``, a continuation bit, sign-extended, each count after the second a delta)."""
+    counts: list[int] = []
+    position = 0
+    while position < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= len(text):
+                raise ValueError("truncated counts")
+            char = ord(text[position]) - 48
+            value |= (char & 0x1F) << shift
+            more = bool(char & 0x20)
+            position += 1
+            shift += 5
+            if not more and char & 0x10:
+                value |= -1 << shift
+        if len(counts) > 2:
+            value += counts[-2]
+        counts.append(value)
+    return counts
+
+
+def rle_to_mask(rle: dict[str, Any]) -> npt.NDArray[np.bool_]:
+    """A COCO RLE (``{"size": [H, W], "counts": str | [int]}``, column-major runs starting
+    with background) as an ``(H, W)`` bool mask; ``ValueError`` when the runs do not cover the
+    size. Pure numpy (pycocotools' decoder warns under numpy 2)."""
+    height, width = (int(v) for v in rle["size"])
+    raw = rle["counts"]
+    counts = _rle_counts(raw) if isinstance(raw, str) else [int(c) for c in raw]
+    if any(c < 0 for c in counts) or sum(counts) != height * width:
+        raise ValueError(f"runs do not cover {height} x {width} pixels")
+    flat = np.repeat(np.arange(len(counts)) % 2 == 1, counts)
+    return np.ascontiguousarray(flat.reshape(width, height).T)

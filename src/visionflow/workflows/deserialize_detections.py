@@ -33,7 +33,7 @@ from visionflow.core.detections import (
     POLYGON,
     random_uuid4s,
 )
-from visionflow.core.masks import mask_to_polygon
+from visionflow.core.masks import mask_to_polygon, rle_to_mask
 from visionflow.workflows.lineage import Lineage, attach_lineage
 from visionflow.workflows.serialize import RLE_MASK
 
@@ -104,41 +104,6 @@ def _polygon(points: Any, index: int) -> npt.NDArray[np.float32]:
     return np.array(xy, dtype=np.float32).reshape(-1, 2)
 
 
-def _rle_counts(text: str) -> list[int]:
-    """The run lengths of COCO's compressed RLE string (``rleFrString``: 5 bits a character
-    from ``'0'``, a continuation bit, sign-extended, each count after the second a delta)."""
-    counts: list[int] = []
-    position = 0
-    while position < len(text):
-        value, shift, more = 0, 0, True
-        while more:
-            if position >= len(text):
-                raise ValueError("truncated counts")
-            char = ord(text[position]) - 48
-            value |= (char & 0x1F) << shift
-            more = bool(char & 0x20)
-            position += 1
-            shift += 5
-            if not more and char & 0x10:
-                value |= -1 << shift
-        if len(counts) > 2:
-            value += counts[-2]
-        counts.append(value)
-    return counts
-
-
-def _rle_mask(rle: dict[str, Any]) -> npt.NDArray[np.bool_]:
-    """A COCO RLE (``{"size": [H, W], "counts": str | [int]}``, column-major runs starting
-    with background) as an ``(H, W)`` bool mask."""
-    height, width = (int(v) for v in rle["size"])
-    raw = rle["counts"]
-    counts = _rle_counts(raw) if isinstance(raw, str) else [int(c) for c in raw]
-    if any(c < 0 for c in counts) or sum(counts) != height * width:
-        raise ValueError(f"runs do not cover {height} x {width} pixels")
-    flat = np.repeat(np.arange(len(counts)) % 2 == 1, counts)
-    return np.ascontiguousarray(flat.reshape(width, height).T)
-
-
 def _masks(
     rows: list[dict[str, Any]], size_wh: tuple[int, int]
 ) -> tuple[npt.NDArray[np.bool_] | None, npt.NDArray[Any] | None]:
@@ -159,7 +124,7 @@ def _masks(
     if rows and all(isinstance(r.get("rle"), dict) for r in rows):
         for index, row in enumerate(rows):
             try:
-                plane = _rle_mask(row["rle"])
+                plane = rle_to_mask(row["rle"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"prediction {index}: 'rle' is not a COCO RLE ({exc})") from None
             if plane.shape != (height, width):

@@ -10,9 +10,9 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
-from pycocotools import mask as coco_mask
 from pydantic import Field
 
+from visionflow.core.masks import rle_to_mask
 from visionflow.core.visualization import (
     MAX_ANGLE_DEG,
     MAX_TRACE_POINTS,
@@ -70,12 +70,7 @@ def with_masks(detections: sv.Detections, inputs: StepInputs) -> sv.Detections:
     rles = detections.data.get(RLE_MASK)
     if rles is None:
         raise inputs.fail("predictions", "needs detections with masks (a segmentation model's)")
-    masks = np.stack(
-        [
-            np.asarray(coco_mask.decode({**rle, "counts": rle["counts"].encode()}), bool)
-            for rle in rles
-        ]
-    )
+    masks = np.stack([rle_to_mask(rle) for rle in rles])
     masked = detections[np.arange(len(detections))]
     assert isinstance(masked, sv.Detections)
     masked.mask = masks
