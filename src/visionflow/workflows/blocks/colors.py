@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import supervision as sv
 
-__all__ = ["parse_color", "parse_palette"]
+__all__ = ["UnknownGreyPalette", "parse_color", "parse_palette"]
 
 # Matplotlib colour maps whose names keep their capital (the rest are lower case).
 _CAPITALIZED = {"Pastel1", "Pastel2", "Paired", "Accent", "Dark2", "Set1", "Set2", "Set3", "Wistia"}
@@ -37,7 +37,22 @@ def parse_color(value: str | Sequence[int]) -> sv.Color:
     )
 
 
+class UnknownGreyPalette(sv.ColorPalette):
+    """A palette that paints negative ids grey, as the reference's: an unmatched VLM label keeps
+    ``class_id == -1`` (and a pending track a negative tracker id); supervision would wrap it
+    around to the palette's last colour."""
+
+    def by_idx(self, idx: int) -> sv.Color:
+        if idx < 0:
+            return sv.Color.GREY
+        return super().by_idx(idx)
+
+
 def parse_palette(name: str, size: int, custom: Sequence[str]) -> sv.ColorPalette:
+    return UnknownGreyPalette(colors=list(_palette(name, size, custom).colors))
+
+
+def _palette(name: str, size: int, custom: Sequence[str]) -> sv.ColorPalette:
     if name == "CUSTOM":
         if not custom:
             raise ValueError("color_palette CUSTOM needs custom_colors")
