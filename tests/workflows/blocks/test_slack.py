@@ -5,6 +5,8 @@ attachments, Slack's ``ok: false`` answers, the URL rules and the switches."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -142,3 +144,43 @@ def test_cooldown_is_bounded_as_in_the_reference(slack: ProviderServer, cooldown
     with pytest.raises(WorkflowDefinitionError, match="cooldown_seconds"):
         _notify(environment(slack_api_url=slack.url), cooldown_seconds=cooldown)
     assert slack.requests == []
+
+
+def test_a_dropped_connection_is_tried_once_more() -> None:
+    """As slack_sdk's default client: the first connection is closed without an answer, the
+    second gets Slack's; a third drop in a row is reported."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    answer = json.dumps({"ok": True}).encode()
+    seen: list[bytes] = []
+
+    def serve(drops: int, answers: int) -> None:
+        for _ in range(drops):
+            connection, _address = listener.accept()
+            connection.recv(65536)
+            connection.close()
+        for _ in range(answers):
+            connection, _address = listener.accept()
+            seen.append(connection.recv(65536))
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                + f"Content-Length: {len(answer)}\r\n\r\n".encode()
+                + answer
+            )
+            connection.close()
+
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        thread = threading.Thread(target=serve, args=(1, 1), daemon=True)
+        thread.start()
+        assert _notify(environment(slack_api_url=url))[0]["error"] is False
+        thread.join(5)
+        assert len(seen) == 1
+        assert seen[0].startswith(b"POST /chat.postMessage")
+        thread = threading.Thread(target=serve, args=(2, 0), daemon=True)
+        thread.start()
+        failed = _notify(environment(slack_api_url=url))[0]
+        thread.join(5)
+        assert failed["error"] is True
+        assert failed["message"].startswith("Failed to send Slack notification.")
+    finally:
+        listener.close()
