@@ -149,7 +149,7 @@ def put_object(upload: ObjectUpload, endpoint_url: str | None) -> None:
         timeout_s=upload.timeout_s,
         access_key_id=upload.access_key_id,
         secret_access_key=upload.secret_access_key,
-        max_attempts=1,
+        retries=0,  # the block retries, as the reference
     )
     from botocore.exceptions import BotoCoreError, ClientError
 

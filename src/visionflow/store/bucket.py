@@ -102,11 +102,12 @@ def s3_client(
     timeout_s: float,
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
-    max_attempts: int = 3,
+    retries: int = 3,
     needed_by: str = "the s3_sink workflow block uploads to S3",
 ) -> S3Client:
     """A boto3 S3 client (the one place boto3 is imported); credentials from boto3's usual
-    chain unless given. ``needed_by`` says in the missing-boto3 error what asked for it."""
+    chain unless given; ``retries`` after the first attempt of a call. ``needed_by`` says in the
+    missing-boto3 error what asked for it."""
     try:
         import boto3
         from botocore.config import Config
@@ -121,7 +122,9 @@ def s3_client(
         config=Config(
             connect_timeout=timeout_s,
             read_timeout=timeout_s,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # ``total_max_attempts`` counts the first try (``max_attempts`` does not, in
+            # botocore's standard mode it means retries)
+            retries={"total_max_attempts": retries + 1, "mode": "standard"},
         ),
     )
     return client

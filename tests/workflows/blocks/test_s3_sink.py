@@ -5,9 +5,11 @@ transport faults reported (the latter after retries), credentials required from 
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 
@@ -151,3 +153,56 @@ def test_switches_and_no_sinks(s3: S3Server) -> None:
     assert "VISIONFLOW_WORKFLOWS_ALLOW_EGRESS" in no_egress["message"]
     assert "no sinks configured" in _sink(None, ["x"])[0]["message"]
     assert _objects(s3) == {}
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """An S3 endpoint that answers PutObject with 503 SlowDown ``failures`` times, then 200."""
+
+    failures = 2
+    puts: ClassVar[list[str]] = []
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        _Flaky.puts.append(self.path)
+        if len(_Flaky.puts) <= _Flaky.failures:
+            body = (
+                b"<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message></Error>"
+            )
+            self.send_response(503)
+        else:
+            body = b""
+            self.send_response(200)
+            self.send_header("ETag", '"0"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("failures", "error", "attempts"),
+    [
+        pytest.param(2, False, 3, id="recovers"),
+        pytest.param(9, True, 4, id="gives-up-after-3-retries"),
+    ],
+)
+def test_transient_failures_are_retried_three_times(
+    monkeypatch: pytest.MonkeyPatch, failures: int, error: bool, attempts: int
+) -> None:
+    monkeypatch.setattr(S3SinkV1, "retry_delay_s", 0.01)
+    monkeypatch.setattr(_Flaky, "failures", failures)
+    monkeypatch.setattr(_Flaky, "puts", [])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        [result] = _sink(environment(s3_endpoint_url=endpoint), ["a,b\n1,2\n"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["error"] is error, result
+    assert len(_Flaky.puts) == attempts
+    if error:
+        assert "SlowDown" in result["message"]
