@@ -28,10 +28,10 @@ from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.notifications import (
-    THROTTLED,
     Cooldown,
     Send,
     as_bytes,
+    cooled_down,
     deliver,
     fill_message,
     message_values,
@@ -217,7 +217,7 @@ class _EmailBlock(Block):
         for inputs in batch:
             sinks, skipped = preflight(inputs, context)
             if skipped is None and cooldown.throttles(inputs):
-                skipped = THROTTLED
+                skipped = cooled_down()
             results.append(skipped or self._notify(present(sinks), inputs, context, cooldown))
         return results
 

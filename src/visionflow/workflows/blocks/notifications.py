@@ -25,12 +25,12 @@ from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.serialize import serialize_value
 
 __all__ = [
-    "THROTTLED",
     "Cooldown",
     "Send",
     "as_bytes",
     "call_timeout_s",
     "check_cooldown_bounds",
+    "cooled_down",
     "deliver",
     "fill_message",
     "message_values",
@@ -151,7 +151,10 @@ class Cooldown:
         self.last = time.monotonic()
 
 
-THROTTLED = outcome(False, "Sink cooldown applies", throttled=True)
+def cooled_down() -> StepResult:
+    """The outcome of a notification the cooldown holds back (a new dict each time: results
+    are the executor's to keep)."""
+    return outcome(False, "Sink cooldown applies", throttled=True)
 
 
 def throttled_across_runs(

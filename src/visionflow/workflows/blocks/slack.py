@@ -24,11 +24,11 @@ from visionflow.errors import ImageFetchError
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.notifications import (
-    THROTTLED,
     Cooldown,
     Send,
     as_bytes,
     check_cooldown_bounds,
+    cooled_down,
     deliver,
     fill_message,
     message_values,
@@ -194,7 +194,7 @@ class SlackNotificationV1(Block):
         token = inputs.as_str("slack_token")
         key = (secret_hash(token), inputs.as_str("cooldown_session_key"))
         if throttled_across_runs(inputs, context, key, local):
-            return THROTTLED
+            return cooled_down()
         values = message_values(inputs, context, used_only=True)
         message = fill_message(inputs.as_str("message"), values, lambda _name, v: str(v))
         channel = inputs.as_str("channel")

@@ -29,10 +29,10 @@ from pydantic import Field, field_validator
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.notifications import (
-    THROTTLED,
     Cooldown,
     Send,
     check_cooldown_bounds,
+    cooled_down,
     deliver,
     fill_message,
     message_values,
@@ -208,7 +208,7 @@ class TwilioSmsNotificationV1(_TwilioBlock):
         sid, token = _credentials(inputs)
         key = (secret_hash(sid, token), inputs.as_str("cooldown_session_key"))
         if throttled_across_runs(inputs, context, key, local):
-            return THROTTLED
+            return cooled_down()
         values = message_values(inputs, context, used_only=True)
         text = fill_message(inputs.as_str("message"), values, lambda _name, v: str(v))
         text = _truncated(text, inputs.as_int("length_limit", low=len(TRUNCATION_MARKER) + 2))
@@ -237,7 +237,7 @@ class TwilioSmsNotificationV2(_TwilioBlock):
         self, sinks: Outbound, inputs: StepInputs, context: RunContext, local: Cooldown
     ) -> StepResult:
         if local.throttles(inputs):
-            return THROTTLED
+            return cooled_down()
         relay = sinks.sms_relay if inputs["sms_provider"] == MANAGED else None
         if inputs["sms_provider"] == MANAGED and relay is None:
             local.fired()
