@@ -12,7 +12,7 @@ reference names the first crop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -84,9 +84,10 @@ def _combine(confidences: Sequence[float], strategy: str) -> float:
     return float(max(confidences))
 
 
-def _groups(count: int, joined: Callable[[int, int], bool]) -> list[list[int]]:
-    """Connected components of ``joined`` over ``range(count)``, ordered by their smallest
-    member, members ascending (the reference's union-find order)."""
+def _groups(count: int, joined_after: Callable[[int], Iterable[int]]) -> list[list[int]]:
+    """Connected components over ``range(count)`` where ``joined_after(i)`` gives the ``j > i``
+    joined with ``i``, ordered by their smallest member, members ascending (the reference's
+    union-find order)."""
     parent = list(range(count))
 
     def find(x: int) -> int:
@@ -96,30 +97,44 @@ def _groups(count: int, joined: Callable[[int, int], bool]) -> list[list[int]]:
         return x
 
     for i in range(count):
-        for j in range(i + 1, count):
-            if find(i) != find(j) and joined(i, j):
-                parent[find(i)] = find(j)
+        for j in joined_after(i):
+            root_i, root_j = find(i), find(int(j))
+            if root_i != root_j:
+                parent[root_i] = root_j
     groups: dict[int, list[int]] = {}
     for i in range(count):
         groups.setdefault(find(i), []).append(i)
     return list(groups.values())
 
 
+def _overlapping_after(boxes: npt.NDArray[np.float64], i: int) -> npt.NDArray[np.float64]:
+    """``(M,)`` intersection areas of box ``i`` with every later box (vectorised, as the
+    reference: per box against all that follow)."""
+    later = boxes[i + 1 :]
+    width = np.maximum(
+        0.0, np.minimum(boxes[i, 2], later[:, 2]) - np.maximum(boxes[i, 0], later[:, 0])
+    )
+    height = np.maximum(
+        0.0, np.minimum(boxes[i, 3], later[:, 3]) - np.maximum(boxes[i, 1], later[:, 1])
+    )
+    return np.asarray(width * height, dtype=np.float64)
+
+
 def _merge_boxes(pieces: list[_Piece], strategy: str, threshold: float) -> list[_Piece]:
     boxes = np.array([p.xyxy for p in pieces], dtype=np.float64).reshape(-1, 4)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
-    def joined(i: int, j: int) -> bool:
-        width = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
-        height = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
-        inter = width * height
+    def joined_after(i: int) -> Iterable[int]:
+        inter = _overlapping_after(boxes, i)
         if threshold <= 0.0:
-            return bool(inter > 0)
-        union = areas[i] + areas[j] - inter
-        return bool((inter / union if union > 0 else 0.0) >= threshold)
+            return (i + 1 + np.nonzero(inter > 0)[0]).tolist()
+        union = areas[i] + areas[i + 1 :] - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = np.where(union > 0, inter / union, 0.0)
+        return (i + 1 + np.nonzero(iou >= threshold)[0]).tolist()
 
     merged = []
-    for group in _groups(len(pieces), joined):
+    for group in _groups(len(pieces), joined_after):
         members = boxes[group]
         first = pieces[group[0]]
         merged.append(
@@ -137,19 +152,25 @@ def _merge_masks(pieces: list[_Piece], strategy: str, threshold: float) -> list[
     masks = [p.mask for p in pieces if p.mask is not None]
     assert len(masks) == len(pieces)
     areas = [int(np.count_nonzero(m)) for m in masks]
+    boxes = np.array([p.xyxy for p in pieces], dtype=np.float64).reshape(-1, 4)
 
-    def joined(i: int, j: int) -> bool:
-        a, b = pieces[i].xyxy, pieces[j].xyxy
-        if a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]:
-            return False
-        inter = int(np.count_nonzero(masks[i] & masks[j]))
-        if threshold <= 0.0:
-            return inter > 0
-        union = areas[i] + areas[j] - inter
-        return (inter / union if union > 0 else 0.0) >= threshold
+    def joined_after(i: int) -> Iterable[int]:
+        later = boxes[i + 1 :]
+        # Boxes that merely touch or are apart are never compared pixel by pixel.
+        touching = ~(
+            (boxes[i, 2] <= later[:, 0])
+            | (later[:, 2] <= boxes[i, 0])
+            | (boxes[i, 3] <= later[:, 1])
+            | (later[:, 3] <= boxes[i, 1])
+        )
+        for j in (i + 1 + np.nonzero(touching)[0]).tolist():
+            inter = int(np.count_nonzero(masks[i] & masks[j]))
+            union = areas[i] + areas[j] - inter
+            if (inter > 0) if threshold <= 0.0 else (union > 0 and inter / union >= threshold):
+                yield j
 
     merged = []
-    for group in _groups(len(pieces), joined):
+    for group in _groups(len(pieces), joined_after):
         union_mask = np.logical_or.reduce([masks[i] for i in group])
         if not union_mask.any():
             continue
