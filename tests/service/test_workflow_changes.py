@@ -89,6 +89,39 @@ def test_a_version_pushed_through_one_replica_runs_on_the_other_at_once(
         assert _outputs(client_b, key, use_cache=False) == ["second"]
 
 
+def test_a_workspace_deleted_through_one_replica_leaves_no_cached_workflow_on_the_other(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    replica_a = _services(tmp_path / "a", postgres_url)
+    replica_b = _services(tmp_path / "b", postgres_url)
+    replica_a.registry.create_workspace("acme")
+    _record, key = replica_a.registry.create_api_key("acme", role="admin")
+    with ExitStack() as stack:
+        client_a = stack.enter_context(TestClient(create_app(replica_a)))
+        client_b = stack.enter_context(TestClient(create_app(replica_b)))
+        stack.callback(replica_a.close)
+        stack.callback(replica_b.close)
+        for services in (replica_a, replica_b):
+            assert services.listener is not None
+            assert services.listener.connected.wait(10)
+        push = f"/acme/workflows/greeting/versions?api_key={key}"
+        assert client_a.post(push, json=FIRST).status_code == 201
+        assert _outputs(client_b, key) == ["first"]  # now cached in B for 900 s
+        # The workspace goes (with its key and workflow) and a new one takes its name.
+        replica_a.registry.delete_workspace("acme", force=True)
+        replica_a.registry.create_workspace("acme")
+        _record, new_key = replica_a.registry.create_api_key("acme", role="admin")
+        started = time.monotonic()
+        while True:
+            response = client_b.post(
+                "/acme/workflows/greeting", json={"api_key": new_key, "inputs": {"name": "Ada"}}
+            )
+            if response.status_code == 404:
+                break
+            assert time.monotonic() - started < DEADLINE_S, "replica B ran the deleted workflow"
+            time.sleep(0.02)
+
+
 def test_one_server_forgets_its_cached_copy_when_it_stores_a_version(tmp_path: Path) -> None:
     services = _services(tmp_path / "home", None)
     services.registry.create_workspace("acme")

@@ -390,6 +390,12 @@ class WorkflowService:
             for key in [k for k in self._definitions if k[:2] == (workspace, workflow_id)]:
                 del self._definitions[key]
 
+    def forget_workspace(self, workspace: str) -> None:
+        """Drop every cached stored workflow of ``workspace`` (it was deleted)."""
+        with self._lock:
+            for key in [k for k in self._definitions if k[0] == workspace]:
+                del self._definitions[key]
+
     def forget_all(self) -> None:
         """Drop every cached definition (changes may have been missed)."""
         with self._lock:
@@ -399,6 +405,8 @@ class WorkflowService:
         """A change announced by another process sharing the registry."""
         if change.kind == "workflow":
             self.forget(change.workspace, change.name)
+        elif change.kind == "workspace":
+            self.forget_workspace(change.workspace)
 
     # -- management by the workspace's key ------------------------------------------------------
     @staticmethod

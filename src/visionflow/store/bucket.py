@@ -112,7 +112,9 @@ def s3_client(
         import boto3
         from botocore.config import Config
     except ImportError:
-        raise ValueError(f"{needed_by} but boto3 is not installed: pip install -e '.[s3]'") from None
+        raise ValueError(
+            f"{needed_by} but boto3 is not installed: pip install -e '.[s3]'"
+        ) from None
     client: S3Client = boto3.client(
         "s3",
         endpoint_url=endpoint_url,

@@ -36,7 +36,8 @@ _POLL_S = 0.5
 
 @dataclass(frozen=True)
 class Change:
-    """What changed: ``kind`` (``workflow``) and its names (workspace, workflow id)."""
+    """What changed: ``kind`` (``workflow``: a stored workflow's new version; ``workspace``: a
+    deleted workspace, ``name`` empty) and its names (workspace, workflow id)."""
 
     kind: str
     workspace: str

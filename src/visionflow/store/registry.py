@@ -266,6 +266,8 @@ class Registry:
                 for child in session.scalars(select(table).where(table.workspace_id == row.id)):
                     session.delete(child)
             session.delete(row)
+            # Other processes drop their cached workflows of it when this commits.
+            announce(session, Change("workspace", name, ""))
             return contents
 
     # -- API keys ---------------------------------------------------------------------------
