@@ -168,7 +168,8 @@ class StabilizeDetectionsV1(VideoBlock):
                 continue
             kept = last[track]
             moved = kept.xyxy[0] + np.tile(velocity.reshape(-1), 2)
-            kept.xyxy = np.asarray(_blend(kept.xyxy[0], moved[None, :], alpha), dtype=np.float32)
+            # float64, as the reference's: a box carried over several frames keeps its precision.
+            kept.xyxy = np.asarray(_blend(kept.xyxy[0], moved[None, :], alpha), dtype=np.float64)
             out[track] = kept
         for track in [t for t in last if t not in stabilizer.kalman.tracks and t not in out]:
             del last[track]
