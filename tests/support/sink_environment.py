@@ -31,7 +31,7 @@ def environment(
         _POOL,
         disabled=disabled,
         file_root=file_root,
-        outbound=OutboundSettings(**{"timeout_s": 5.0, **outbound}),
+        outbound=OutboundSettings(**{"timeout_s": 10.0, **outbound}),
     )
 
 
