@@ -21,7 +21,8 @@ from visionflow.workflows.errors import (
     WorkflowError,
     WorkflowNotFoundError,
 )
-from visionflow.workflows.executor import Executor, ImageDecoder
+from visionflow.workflows.executor import Executor
+from visionflow.workflows.inputs import ImageDecoder
 from visionflow.workflows.limits import RunBudget, WorkflowLimits
 from visionflow.workflows.lineage import Lineage, WorkflowImage
 from visionflow.workflows.manifest import StepManifest

@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import supervision as sv
 
 from visionflow.errors import RunTimeoutError, VisionflowError
 from visionflow.workflows.block import Decision, RunContext, StepInputs, StepResult
-from visionflow.workflows.deserialize import deserialize_input
 from visionflow.workflows.errors import (
     BlockError,
     ClientCausedStepExecutionError,
@@ -35,13 +32,13 @@ from visionflow.workflows.errors import (
     StepExecutionError,
     WorkflowError,
 )
+from visionflow.workflows.inputs import ImageDecoder, assemble_inputs
 from visionflow.workflows.limits import RunBudget, WorkflowLimits
-from visionflow.workflows.lineage import WorkflowImage, to_root_coordinates
+from visionflow.workflows.lineage import to_root_coordinates
 from visionflow.workflows.memory import StepMemory
-from visionflow.workflows.nesting import MAX_INPUT_DEPTH, MAX_VALUE_DEPTH, nesting_depth
+from visionflow.workflows.nesting import MAX_VALUE_DEPTH, nesting_depth
 from visionflow.workflows.plan import (
     INPUT_LINEAGE,
-    CompiledInput,
     CompiledOutput,
     CompiledStep,
     CompiledWorkflow,
@@ -52,14 +49,10 @@ from visionflow.workflows.profiler import Profiler
 from visionflow.workflows.selectors import Selector, SelectorKind
 from visionflow.workflows.serialize import serialize_value
 from visionflow.workflows.state import INPUTS, MISSING, ExecutionState
-from visionflow.workflows.video_metadata import VideoMetadata
 
-__all__ = ["Executor", "ImageDecoder"]
+__all__ = ["Executor"]
 
 log = logging.getLogger("visionflow.workflows")
-
-# Turns one runtime image value (an image object, a base64 string, a URL) into BGR pixels.
-ImageDecoder = Callable[[Any], npt.NDArray[np.uint8]]
 
 _SKIP = object()
 
@@ -104,7 +97,7 @@ class Executor:
             scope = self.memory.scope(context.tenant, plan.definition_hash)
             context = dataclasses.replace(context, memory=scope)
         with profiler.phase("workflow_input_assembly"):
-            state = _assemble_inputs(plan, inputs, decode_image)
+            state = assemble_inputs(plan, inputs, decode_image)
         with ThreadPoolExecutor(max_workers=self.max_concurrent_steps) as pool:
             for layer in plan.layers:
                 self._run_layer(
@@ -138,127 +131,6 @@ class Executor:
         for error in errors:  # the first failing step in definition order is reported
             if error is not None:
                 raise error
-
-
-# -- inputs ---------------------------------------------------------------------------------------
-
-
-def _batch_size(plan: CompiledWorkflow, inputs: Mapping[str, Any]) -> int:
-    for declared in plan.inputs:
-        value = inputs.get(declared.name)
-        if declared.is_batch and isinstance(value, list) and len(value) > 1:
-            return len(value)
-    return 1
-
-
-def _video_metadata(declared: CompiledInput, value: Any) -> VideoMetadata:
-    try:
-        return VideoMetadata.from_dict(value)
-    except ValueError as exc:
-        raise RuntimeInputError(
-            f"Workflow input {declared.name!r}: could not read video metadata: {exc}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", str(exc))],
-        ) from None
-
-
-def _deserialized(declared: CompiledInput, value: Any, identifier: str, depth: int = 1) -> Any:
-    """A batch input's element read by its kinds (``deserialize``); an input declared with
-    dimensionality > 1 is read element by element of its nested lists."""
-    dimensionality = getattr(declared.declaration, "dimensionality", 1)
-    if depth >= dimensionality:
-        return deserialize_input(declared.name, identifier, declared.kinds, value)
-    if not isinstance(value, list):
-        details = (
-            f"declared with dimensionality {dimensionality}, but its data has no list at "
-            f"level {depth}"
-        )
-        raise RuntimeInputError(
-            f"Workflow input {identifier!r} is {details}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
-        )
-    return [
-        _deserialized(declared, item, f"{identifier}.[{i}]", depth + 1)
-        for i, item in enumerate(value)
-    ]
-
-
-def _decode(declared: CompiledInput, value: Any, decode_image: ImageDecoder, image_id: str) -> Any:
-    if declared.is_video_metadata:
-        return _video_metadata(declared, value)
-    if not declared.is_image:
-        return _deserialized(declared, value, image_id)
-    if value is None:
-        raise RuntimeInputError(f"Workflow input {declared.name!r}: an image is null")
-    metadata = None
-    if isinstance(value, dict) and value.get("video_metadata") is not None:
-        metadata = _video_metadata(declared, value["video_metadata"])
-    try:
-        return WorkflowImage.from_input(decode_image(value), image_id, metadata)
-    except WorkflowError:
-        raise
-    except VisionflowError as exc:
-        # The reference's body for a bad image input: a RuntimeInputError with its cause.
-        raise RuntimeInputError(
-            f"Workflow input {declared.name!r}: {exc.message}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", exc.message)],
-            inner=exc,
-            status_code=exc.status_code,
-        ) from None
-
-
-def _read(declared: CompiledInput, inputs: Mapping[str, Any]) -> Any:
-    """The value given for ``declared`` (its default when absent), no deeper than
-    ``MAX_INPUT_DEPTH`` levels of lists and objects."""
-    value = inputs.get(declared.name, None if declared.is_batch else declared.default_value)
-    depth = nesting_depth(value, MAX_INPUT_DEPTH)
-    if depth > MAX_INPUT_DEPTH:
-        details = (
-            f"nests lists/objects more than {MAX_INPUT_DEPTH} levels deep; workflow inputs may "
-            f"nest at most {MAX_INPUT_DEPTH} levels"
-        )
-        raise RuntimeInputError(
-            f"Workflow input {declared.name!r} {details}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
-        )
-    return value
-
-
-def _assemble_inputs(
-    plan: CompiledWorkflow, inputs: Mapping[str, Any], decode_image: ImageDecoder
-) -> ExecutionState:
-    size = _batch_size(plan, inputs)
-    state = ExecutionState(size)
-    for declared in plan.inputs:
-        if not declared.is_batch:
-            state.put(INPUTS, declared.name, (), _read(declared, inputs))
-            continue
-        value = _read(declared, inputs)
-        if value is None:
-            raise RuntimeInputError(
-                f"Workflow input {declared.name!r} ({declared.declaration.type}, kinds "
-                f"{list(declared.kinds)}) is required but was not given in 'inputs'",
-                blocks_errors=[BlockError(None, None, f"inputs.{declared.name}")],
-            )
-        if not isinstance(value, list):
-            element = _decode(declared, value, decode_image, declared.name)
-            elements = [element] * size
-        else:
-            elements = [
-                _decode(declared, item, decode_image, f"{declared.name}.[{i}]")
-                for i, item in enumerate(value)
-            ]
-            if len(elements) == 1 and size > 1:
-                elements = elements * size
-        if len(elements) != size:
-            raise RuntimeInputError(
-                "Expected all batch-oriented workflow inputs to have the same length, or length "
-                f"1, but {declared.name!r} has {len(elements)} elements where the batch size "
-                f"is {size}.",
-                blocks_errors=[BlockError(None, None, f"inputs.{declared.name}")],
-            )
-        for i, element in enumerate(elements):
-            state.put(INPUTS, declared.name, (i,), element)
-    return state
 
 
 # -- steps ----------------------------------------------------------------------------------------
