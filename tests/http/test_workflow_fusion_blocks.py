@@ -1,8 +1,8 @@
 """Issue 15's fusion, zone, image and video blocks over ``POST /workflows/run`` on the shipped
 demo segmentation model (``shapes-seg``) and drawn shapes images: dynamic zones on the drawn
 squares, before/after differences and overlaps, crop results rolled up into the image, camera
-calibration and stitching of uploaded images, and tracked shapes stabilized and class-locked
-across the requests of one video."""
+calibration and stitching of uploaded images, tracked shapes stabilized and class-locked across
+the requests of one video, and the same two blocks in a stream pipeline over a video file."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Tenant
 from tests.support.panorama import LEFT, RIGHT
+from tests.support.pipelines import drain
+from tests.support.videos import moving_square_frames, write_video
 from tests.workflows.blocks.helpers import step
 from tests.workflows.fakes import definition
+from visionflow.config import Settings
 from visionflow.service.services import Services
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
@@ -29,6 +32,14 @@ DEMO = Path(__file__).resolve().parents[2] / "src/visionflow/demo/models"
 MODEL, DETECTOR = "shapes-seg/1", "shapes-det/1"
 SEGMENT = {"images": "$inputs.image", "model_id": MODEL}
 SQUARE = shapes.CLASS_NAMES.index("square")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    write_video(folder / "square.mp4", moving_square_frames(12))
+    return Settings(home=tmp_path / "home", register_demo_models=False, video_folder=folder)
 
 
 @pytest.fixture
@@ -289,3 +300,91 @@ def test_tracked_shapes_stabilized_and_class_locked_across_requests(
             # counted for the locked class).
             expected = np.mean(track_votes[:2]) if len(track_votes) >= 2 else raw["confidence"]
             assert lock["confidence"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_stabilizer_and_class_lock_in_a_stream_pipeline(client: TestClient, seg: Tenant) -> None:
+    """A square moving 4 px a frame through the stream API: the stabilized box is halfway
+    between the tracked box of the frame and of the frame before; the class stays locked."""
+    inputs = [
+        {"type": "WorkflowImage", "name": "image"},
+        {"type": "WorkflowVideoMetadata", "name": "video_metadata"},
+    ]
+    workflow = definition(
+        [
+            step(
+                "roboflow_object_detection_model@v2",
+                "det",
+                images="$inputs.image",
+                model_id=DETECTOR,
+                confidence=0.5,
+            ),
+            step(
+                "byte_tracker@v3",
+                "track",
+                image="$inputs.image",
+                detections="$steps.det.predictions",
+            ),
+            step(
+                "stabilize_detections@v1",
+                "stable",
+                image="$inputs.image",
+                detections="$steps.track.tracked_detections",
+                bbox_smoothing_coefficient=0.5,
+            ),
+            step(
+                "track_class_lock@v1",
+                "lock",
+                image="$inputs.image",
+                detections="$steps.track.tracked_detections",
+                min_votes=2,
+                lead_margin=1,
+                vote_confidence=0.5,
+            ),
+        ],
+        {
+            "tracked": "$steps.track.tracked_detections",
+            "stable": "$steps.stable.tracked_detections",
+            "locked": "$steps.lock.tracked_detections",
+        },
+        inputs=inputs,
+    )
+    response = client.post(
+        "/inference_pipelines/initialise",
+        json={
+            "api_key": seg.key,
+            "video_configuration": {
+                "type": "VideoConfiguration",
+                "video_reference": "square.mp4",
+                "source_buffer_filling_strategy": "WAIT",
+                "source_buffer_consumption_strategy": "LAZY",
+            },
+            "processing_configuration": {
+                "type": "WorkflowConfiguration",
+                "workflow_specification": workflow,
+            },
+            "sink_configuration": {"type": "MemorySinkConfiguration", "results_buffer_size": 64},
+        },
+    )
+    assert response.status_code == 200, response.text
+    results = drain(client, seg.key, str(response.json()["context"]["pipeline_id"]))
+    assert len(results) == 12
+    previous_x = None
+    votes: list[float] = []
+    for output, _frame in results:
+        [tracked] = output["tracked"]["predictions"]
+        [stable] = output["stable"]["predictions"]
+        [locked] = output["locked"]["predictions"]
+        assert stable["tracker_id"] == tracked["tracker_id"] == locked["tracker_id"]
+        # Halfway between the last frame's box and this one's (the first frame as it is).
+        expected = tracked["x"] if previous_x is None else (previous_x + tracked["x"]) / 2
+        assert stable["x"] == pytest.approx(expected, abs=0.01)
+        assert locked["class"] == "square"
+        votes.append(tracked["confidence"])
+        # Locked by the 2nd vote: from then on the mean of the first two votes.
+        assert locked["confidence"] == pytest.approx(np.mean(votes[:2]), abs=1e-6)
+        previous_x = tracked["x"]
+    assert (
+        results[-1][0]["tracked"]["predictions"][0]["x"]
+        - results[0][0]["tracked"]["predictions"][0]["x"]
+        > 30
+    )  # the square did move
