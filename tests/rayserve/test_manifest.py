@@ -45,7 +45,9 @@ def test_every_setting_in_the_manifest_is_read_by_settings() -> None:
     text = (DEPLOY / "ray-service.yaml").read_text()
     names = set(re.findall(r"VISIONFLOW_[A-Z_]+", text))
     assert names
-    source = (Path(__file__).resolve().parents[2] / "src/visionflow/config.py").read_text()
+    source = (
+        Path(__file__).resolve().parents[2] / "src/visionflow/config/environment.py"
+    ).read_text()
     for name in names:
         assert f'"{name.removeprefix("VISIONFLOW_")}"' in source, name
     env = dict.fromkeys(names, "1")
