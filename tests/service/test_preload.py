@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from visionflow.config import Settings
 from visionflow.service.demo import ensure_demo
-from visionflow.service.preload import PreloadOutcome, qualified_keys
+from visionflow.service.preload import Preloader, PreloadOutcome, qualified_keys
 from visionflow.service.services import Services
 
 
@@ -68,5 +69,40 @@ def test_by_default_only_the_workflow_blocks_load_in_the_background(
         assert services.manager.loaded() == []
         assert re.search(r"loaded \d+ workflow blocks in", caplog.text)
         assert "roboflow_core/heatmap_visualization@v1" in services.workflows.blocks.types()
+    finally:
+        services.close()
+
+
+class _Blocks:
+    def __init__(self) -> None:
+        self.loads = 0
+
+    def load(self) -> int:
+        self.loads += 1
+        return 0
+
+
+def test_the_block_catalog_waits_for_its_delay_and_a_stop_skips_it(tmp_path: Path) -> None:
+    services = Services.build(Settings(home=tmp_path))
+    try:
+        blocks = _Blocks()
+        preloader = Preloader(
+            services.registry,
+            services.inference,
+            [],
+            blocks,
+            blocks_delay_s=60.0,  # type: ignore[arg-type]
+        )
+        preloader.start()
+        time.sleep(0.2)
+        assert blocks.loads == 0  # still waiting: the first requests go first
+        preloader.stop()
+        preloader.join(timeout_s=5)
+        assert blocks.loads == 0
+
+        soon = Preloader(services.registry, services.inference, [], blocks, blocks_delay_s=0.0)  # type: ignore[arg-type]
+        soon.start()
+        soon.join(timeout_s=5)
+        assert blocks.loads == 1
     finally:
         services.close()

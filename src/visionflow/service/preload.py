@@ -41,8 +41,8 @@ class PreloadOutcome:
 
 
 class Preloader:
-    """Loads ``blocks`` (when given), then ``keys`` one after another where the executor runs
-    models (this process, or the Ray Serve model tier)."""
+    """Loads ``keys`` one after another where the executor runs models (this process, or the
+    Ray Serve model tier), then ``blocks`` (when given)."""
 
     def __init__(
         self,
@@ -50,10 +50,13 @@ class Preloader:
         inference: InferenceService,
         keys: Sequence[str],
         blocks: BlockRegistry | None = None,
+        blocks_delay_s: float = 3.0,
     ) -> None:
         self._registry = registry
         self._inference = inference
         self._blocks = blocks
+        self.blocks_delay_s = blocks_delay_s
+        self._stopped = threading.Event()
         self.keys = tuple(keys)
         self._outcomes: list[PreloadOutcome] = []
         self._lock = threading.Lock()
@@ -75,16 +78,11 @@ class Preloader:
             self._thread.join(timeout_s)
 
     def run(self) -> list[PreloadOutcome]:
-        if self._blocks is not None:
-            started = time.perf_counter()
-            try:
-                count = self._blocks.load()
-            except Exception:  # the first compile reports the same error to its caller
-                log.exception("loading the workflow blocks failed")
-            else:
-                log.info(
-                    "loaded %d workflow blocks in %.2f s", count, time.perf_counter() - started
-                )
+        """The models first (asked for), then, ``blocks_delay_s`` after the start, the block
+        catalog: its ~1 s of Python imports would otherwise hold the interpreter while the first
+        requests arrive (measured: start to first detection 2.2 s without it, 2.5 s with it
+        loading at once). A workflow compiled before then loads the catalog itself."""
+        started = time.monotonic()
         for index, key in enumerate(self.keys, start=1):
             outcome = self._preload(key)
             with self._lock:
@@ -95,7 +93,25 @@ class Preloader:
                 )
             else:
                 log.warning("cannot preload %s: %s", key, outcome.problem)
+        if self._blocks is not None:
+            self._stopped.wait(max(0.0, self.blocks_delay_s - (time.monotonic() - started)))
+            if not self._stopped.is_set():
+                self._load_blocks(self._blocks)
         return self.outcomes
+
+    def stop(self) -> None:
+        """Skip what has not started yet (the server is shutting down)."""
+        self._stopped.set()
+
+    @staticmethod
+    def _load_blocks(blocks: BlockRegistry) -> None:
+        started = time.perf_counter()
+        try:
+            count = blocks.load()
+        except Exception:  # the first compile reports the same error to its caller
+            log.exception("loading the workflow blocks failed")
+        else:
+            log.info("loaded %d workflow blocks in %.2f s", count, time.perf_counter() - started)
 
     def _preload(self, key: str) -> PreloadOutcome:
         started = time.perf_counter()

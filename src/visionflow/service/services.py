@@ -151,6 +151,8 @@ class Services:
 
     def stop(self) -> None:
         """Stop what ``start`` started."""
+        if self.preloader is not None:
+            self.preloader.stop()
         if self.listener is not None:
             self.listener.close()
             self.listener = None
