@@ -79,6 +79,10 @@ ProjectSelector = Annotated[
 ]
 RgbColorSelector = Annotated[str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.RGB_COLOR,))]
 AnySelector = Annotated[str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.WILDCARD,))]
+# An API key, token or password: a string or a secret (``environment_secrets_store``).
+SecretSelector = Annotated[
+    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.SECRET))
+]
 StepSelector = Annotated[str, Field(pattern=STEP_SELECTOR_PATTERN), StepReference()]
 
 

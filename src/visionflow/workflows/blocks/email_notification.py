@@ -46,6 +46,7 @@ from visionflow.workflows.manifest import (
     BooleanSelector,
     IntegerSelector,
     Reference,
+    SecretSelector,
     StepManifest,
     StringSelector,
 )
@@ -58,9 +59,6 @@ log = logging.getLogger("visionflow.workflows")
 
 RecipientsSelector = Annotated[
     str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.LIST_OF_VALUES))
-]
-PasswordSelector = Annotated[
-    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.SECRET))
 ]
 Recipients = str | list[str] | RecipientsSelector
 ParameterValue = AnySelector | str | int | float | bool
@@ -93,7 +91,7 @@ class EmailNotificationV1Manifest(StepManifest):
         Annotated[str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.BYTES))],
     ] = Field(default_factory=dict)
     smtp_server: str | StringSelector
-    sender_email_password: str | PasswordSelector
+    sender_email_password: str | SecretSelector
     smtp_port: int = 465
     fire_and_forget: bool | BooleanSelector = True
     disable_sink: bool | BooleanSelector = False
@@ -111,7 +109,7 @@ class EmailNotificationV2Manifest(StepManifest):
     message_parameters_operations: dict[str, list[Operation]] = Field(default_factory=dict)
     sender_email: str | StringSelector | None = None
     smtp_server: str | StringSelector | None = None
-    sender_email_password: str | PasswordSelector | None = None
+    sender_email_password: str | SecretSelector | None = None
     cc_receiver_email: Recipients | None = None
     bcc_receiver_email: Recipients | None = None
     smtp_port: int = 465

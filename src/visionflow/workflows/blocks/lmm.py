@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,11 +33,10 @@ from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import (
     ImageSelector,
     ListOfValuesSelector,
-    Reference,
+    SecretSelector,
     StepManifest,
     StringSelector,
 )
-from visionflow.workflows.selectors import DATA_SELECTOR_PATTERN
 
 __all__ = ["LMM_BLOCKS"]
 
@@ -46,7 +45,6 @@ NOT_DETECTED = "not_detected"
 _CONCURRENCY = 4
 _JSON_BLOCK = re.compile(r"```json\n([\s\S]*?)\n```")
 
-KeySelector = Annotated[str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.SECRET))]
 OpenAiModel = Literal["gpt-4o", "gpt-4o-mini", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.5"]
 ImageDetail = Literal["auto", "high", "low"]
 
@@ -62,7 +60,7 @@ class LMMConfig(BaseModel):
 class OpenAIV1Manifest(StepManifest):
     images: ImageSelector
     prompt: StringSelector | str
-    openai_api_key: KeySelector | str | None
+    openai_api_key: SecretSelector | str | None
     openai_model: StringSelector | OpenAiModel = "gpt-4o"
     json_output_format: dict[str, str] | None = None
     image_detail: StringSelector | ImageDetail = "auto"
@@ -74,7 +72,7 @@ class LMMV1Manifest(StepManifest):
     prompt: StringSelector | str
     lmm_type: StringSelector | Literal["gpt_4v"]
     lmm_config: LMMConfig = Field(default_factory=LMMConfig)
-    remote_api_key: KeySelector | str | None = None
+    remote_api_key: SecretSelector | str | None = None
     json_output: dict[str, str] | None = None
 
 
@@ -83,7 +81,7 @@ class LMMForClassificationV1Manifest(StepManifest):
     lmm_type: StringSelector | Literal["gpt_4v"]
     classes: list[str] | ListOfValuesSelector
     lmm_config: LMMConfig = Field(default_factory=LMMConfig)
-    remote_api_key: KeySelector | str | None = None
+    remote_api_key: SecretSelector | str | None = None
 
 
 _LINEAGE_OUTPUTS = (

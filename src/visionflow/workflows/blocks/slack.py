@@ -43,6 +43,7 @@ from visionflow.workflows.manifest import (
     BooleanSelector,
     IntegerSelector,
     Reference,
+    SecretSelector,
     StepManifest,
     StringSelector,
 )
@@ -53,13 +54,9 @@ __all__ = ["SLACK_BLOCKS", "SlackApiError", "SlackNotificationV1"]
 
 log = logging.getLogger("visionflow.workflows")
 
-TokenSelector = Annotated[
-    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.SECRET))
-]
-
 
 class SlackNotificationManifest(StepManifest):
-    slack_token: str | TokenSelector
+    slack_token: str | SecretSelector
     channel: str | StringSelector
     message: str
     message_parameters: dict[str, AnySelector | str | int | float | bool] = Field(

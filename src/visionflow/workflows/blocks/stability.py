@@ -42,7 +42,6 @@ from visionflow.workflows.blocks.llm_egress import (
     provider_key,
     providers_of,
 )
-from visionflow.workflows.blocks.lmm import KeySelector
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.manifest import (
     BooleanSelector,
@@ -50,6 +49,7 @@ from visionflow.workflows.manifest import (
     ImageSelector,
     IntegerSelector,
     Reference,
+    SecretSelector,
     StepManifest,
     StringSelector,
 )
@@ -98,7 +98,7 @@ class StabilityAiImageGenV1Manifest(StepManifest):
     prompt: StringSelector | str
     negative_prompt: StringSelector | str | None = None
     model: StringSelector | str | None = "core"
-    api_key: KeySelector | str
+    api_key: SecretSelector | str
 
 
 class StabilityAiInpaintingV1Manifest(StepManifest):
@@ -106,7 +106,7 @@ class StabilityAiInpaintingV1Manifest(StepManifest):
     segmentation_mask: SegmentationSelector
     prompt: StringSelector | str
     negative_prompt: StringSelector | str | None = None
-    api_key: KeySelector | str
+    api_key: SecretSelector | str
     invert_segmentation_mask: BooleanSelector | bool = False
     preset: Preset | None = None
     seed: IntegerSelector | int | None = None
@@ -122,7 +122,7 @@ class StabilityAiOutpaintingV1Manifest(StepManifest):
     prompt: StringSelector | str | None = None
     preset: Preset | None = None
     seed: IntegerSelector | int | None = None
-    api_key: KeySelector | str
+    api_key: SecretSelector | str
 
 
 def _jpeg(pixels: npt.NDArray[np.uint8]) -> bytes:

@@ -49,6 +49,7 @@ from visionflow.workflows.manifest import (
     BooleanSelector,
     IntegerSelector,
     Reference,
+    SecretSelector,
     StepManifest,
     StringSelector,
 )
@@ -59,9 +60,6 @@ __all__ = ["TWILIO_BLOCKS", "TwilioSmsNotificationV1", "TwilioSmsNotificationV2"
 
 log = logging.getLogger("visionflow.workflows")
 
-CredentialSelector = Annotated[
-    str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.STRING, k.SECRET))
-]
 MediaSelector = Annotated[
     str,
     Field(pattern=DATA_SELECTOR_PATTERN),
@@ -81,8 +79,8 @@ _SID = re.compile(r"^[A-Za-z0-9]+$")
 
 
 class TwilioSmsV1Manifest(StepManifest):
-    twilio_account_sid: str | CredentialSelector
-    twilio_auth_token: str | CredentialSelector
+    twilio_account_sid: str | SecretSelector
+    twilio_auth_token: str | SecretSelector
     sender_number: str | StringSelector
     receiver_number: str | StringSelector
     message: str
@@ -111,8 +109,8 @@ class TwilioSmsV2Manifest(StepManifest):
     message_parameters: dict[str, ParameterValue] = Field(default_factory=dict)
     message_parameters_operations: dict[str, list[Operation]] = Field(default_factory=dict)
     media_url: str | list[str] | MediaSelector | None = None
-    twilio_account_sid: str | CredentialSelector | None = None
-    twilio_auth_token: str | CredentialSelector | None = None
+    twilio_account_sid: str | SecretSelector | None = None
+    twilio_auth_token: str | SecretSelector | None = None
     sender_number: str | StringSelector | None = None
     fire_and_forget: bool | BooleanSelector = True
     disable_sink: bool | BooleanSelector = False
