@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
 from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Annotated, Any, Final, Literal
@@ -26,18 +25,16 @@ from pydantic import Field, field_validator
 from visionflow.config import EmailRelay
 from visionflow.core.visualization import encode_jpeg
 from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.notifications import (
     Cooldown,
+    NotificationBlock,
     Send,
     as_bytes,
-    cooled_down,
     deliver,
     fill_message,
     message_values,
     outcome,
-    preflight,
-    present,
 )
 from visionflow.workflows.blocks.outbound import MailDelivery, Outbound
 from visionflow.workflows.lineage import WorkflowImage
@@ -199,30 +196,9 @@ def _delivery(
     )
 
 
-class _EmailBlock(Block):
-    outputs = (
-        OutputDefinition("error_status", (k.BOOLEAN,)),
-        OutputDefinition("throttling_status", (k.BOOLEAN,)),
-        OutputDefinition("message", (k.STRING,)),
-    )
-
-    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return self.run_batch([inputs], context)[0]
-
-    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        cooldown = Cooldown()
-        results: list[StepResult] = []
-        for inputs in batch:
-            sinks, skipped = preflight(inputs, context)
-            if skipped is None and cooldown.throttles(inputs):
-                skipped = cooled_down()
-            results.append(skipped or self._notify(present(sinks), inputs, context, cooldown))
-        return results
-
-    def _notify(
-        self, sinks: Outbound, inputs: StepInputs, context: RunContext, cooldown: Cooldown
-    ) -> StepResult:
-        raise NotImplementedError
+class _EmailBlock(NotificationBlock):
+    def _held(self, inputs: StepInputs, local: Cooldown) -> bool:
+        return local.throttles(inputs)
 
 
 class EmailNotificationV1(_EmailBlock):
@@ -233,7 +209,7 @@ class EmailNotificationV1(_EmailBlock):
     manifest = EmailNotificationV1Manifest
 
     def _notify(
-        self, sinks: Outbound, inputs: StepInputs, context: RunContext, cooldown: Cooldown
+        self, sinks: Outbound, inputs: StepInputs, context: RunContext, local: Cooldown
     ) -> StepResult:
         values = message_values(inputs, context, used_only=True)
         text = fill_message(inputs.as_str("message"), values, lambda _name, value: str(value))
@@ -244,7 +220,7 @@ class EmailNotificationV1(_EmailBlock):
             mail.add_attachment(
                 as_bytes(value), maintype="application", subtype="octet-stream", filename=name
             )
-        cooldown.fired()
+        local.fired()
         return deliver(
             sinks,
             inputs,
@@ -264,7 +240,7 @@ class EmailNotificationV2(_EmailBlock):
     manifest = EmailNotificationV2Manifest
 
     def _notify(
-        self, sinks: Outbound, inputs: StepInputs, context: RunContext, cooldown: Cooldown
+        self, sinks: Outbound, inputs: StepInputs, context: RunContext, local: Cooldown
     ) -> StepResult:
         relay = sinks.email_relay if inputs["email_provider"] == MANAGED else None
         if inputs["email_provider"] == MANAGED and relay is None:
@@ -301,7 +277,7 @@ class EmailNotificationV2(_EmailBlock):
             mail.add_attachment(
                 as_bytes(value), maintype="application", subtype="octet-stream", filename=name
             )
-        cooldown.fired()
+        local.fired()
         return deliver(
             sinks,
             inputs,

@@ -13,11 +13,12 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from visionflow.core.visualization import encode_jpeg
-from visionflow.workflows.block import RunContext, StepInputs, StepResult
+from visionflow.workflows import kinds as k
+from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.expressions import apply_data_operations
 from visionflow.workflows.blocks.outbound import Outbound, outbound_of
 from visionflow.workflows.blocks.sinks import EGRESS_OFF
@@ -26,6 +27,7 @@ from visionflow.workflows.serialize import serialize_value
 
 __all__ = [
     "Cooldown",
+    "NotificationBlock",
     "Send",
     "as_bytes",
     "call_timeout_s",
@@ -192,3 +194,38 @@ def deliver(
         return outcome(False, "Notification sent in the background task")
     error, message = send(call_timeout_s(sinks, context, waited=True))()
     return outcome(error, message)
+
+
+class NotificationBlock(Block):
+    """The notification sinks' common shape: the outcome outputs, and each element of a batch
+    through ``preflight`` and then ``_notify`` (with one ``Cooldown`` for the batch, which
+    ``_held`` may consult first)."""
+
+    outputs = (
+        OutputDefinition("error_status", (k.BOOLEAN,)),
+        OutputDefinition("throttling_status", (k.BOOLEAN,)),
+        OutputDefinition("message", (k.STRING,)),
+    )
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        return self.run_batch([inputs], context)[0]
+
+    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
+        local = Cooldown()
+        results: list[StepResult] = []
+        for inputs in batch:
+            sinks, skipped = preflight(inputs, context)
+            if skipped is None and self._held(inputs, local):
+                skipped = cooled_down()
+            results.append(skipped or self._notify(present(sinks), inputs, context, local))
+        return results
+
+    def _held(self, inputs: StepInputs, local: Cooldown) -> bool:
+        """Whether the batch's cooldown holds this element back before ``_notify`` (blocks that
+        throttle across runs do it inside ``_notify``, where their cooldown key is known)."""
+        return False
+
+    def _notify(
+        self, sinks: Outbound, inputs: StepInputs, context: RunContext, local: Cooldown
+    ) -> StepResult:
+        raise NotImplementedError

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
 from functools import partial
 from typing import Annotated, Any
 
@@ -22,9 +21,10 @@ from pydantic import Field, field_validator
 
 from visionflow.errors import ImageFetchError
 from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.notifications import (
     Cooldown,
+    NotificationBlock,
     Send,
     as_bytes,
     check_cooldown_bounds,
@@ -32,8 +32,6 @@ from visionflow.workflows.blocks.notifications import (
     deliver,
     fill_message,
     message_values,
-    preflight,
-    present,
     secret_hash,
     throttled_across_runs,
 )
@@ -161,29 +159,13 @@ def _post(
     return False, "Notification sent successfully"
 
 
-class SlackNotificationV1(Block):
+class SlackNotificationV1(NotificationBlock):
     """Posts ``message`` (placeholders filled with ``str`` of each parameter after its
     operations) to ``channel``; ``attachments`` are uploaded as files with the message as their
     comment."""
 
     type = "roboflow_core/slack_notification@v1"
     manifest = SlackNotificationManifest
-    outputs = (
-        OutputDefinition("error_status", (k.BOOLEAN,)),
-        OutputDefinition("throttling_status", (k.BOOLEAN,)),
-        OutputDefinition("message", (k.STRING,)),
-    )
-
-    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return self.run_batch([inputs], context)[0]
-
-    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        local = Cooldown()
-        results: list[StepResult] = []
-        for inputs in batch:
-            sinks, skipped = preflight(inputs, context)
-            results.append(skipped or self._notify(present(sinks), inputs, context, local))
-        return results
 
     def _notify(
         self, sinks: Outbound, inputs: StepInputs, context: RunContext, local: Cooldown

@@ -20,16 +20,16 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Sequence
 from functools import partial
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, field_validator
 
 from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.notifications import (
     Cooldown,
+    NotificationBlock,
     Send,
     check_cooldown_bounds,
     cooled_down,
@@ -37,8 +37,6 @@ from visionflow.workflows.blocks.notifications import (
     fill_message,
     message_values,
     outcome,
-    preflight,
-    present,
     secret_hash,
     throttled_across_runs,
 )
@@ -169,31 +167,7 @@ def _credentials(inputs: StepInputs) -> tuple[str, str]:
     return sid, token
 
 
-class _TwilioBlock(Block):
-    outputs = (
-        OutputDefinition("error_status", (k.BOOLEAN,)),
-        OutputDefinition("throttling_status", (k.BOOLEAN,)),
-        OutputDefinition("message", (k.STRING,)),
-    )
-
-    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
-        return self.run_batch([inputs], context)[0]
-
-    def run_batch(self, batch: Sequence[StepInputs], context: RunContext) -> list[StepResult]:
-        local = Cooldown()
-        results: list[StepResult] = []
-        for inputs in batch:
-            sinks, skipped = preflight(inputs, context)
-            results.append(skipped or self._notify(present(sinks), inputs, context, local))
-        return results
-
-    def _notify(
-        self, sinks: Outbound, inputs: StepInputs, context: RunContext, local: Cooldown
-    ) -> StepResult:
-        raise NotImplementedError
-
-
-class TwilioSmsNotificationV1(_TwilioBlock):
+class TwilioSmsNotificationV1(NotificationBlock):
     """``message`` (placeholders filled with ``str`` of each parameter after its operations,
     then cut to ``length_limit``) from ``sender_number`` to ``receiver_number``."""
 
@@ -222,7 +196,7 @@ class TwilioSmsNotificationV1(_TwilioBlock):
         return deliver(sinks, inputs, context, send)
 
 
-class TwilioSmsNotificationV2(_TwilioBlock):
+class TwilioSmsNotificationV2(NotificationBlock):
     """``sms_provider`` "Custom Twilio" (or the managed mode with the operator's relay):
     ``message`` cut to 1600 characters, with ``media_url`` (a URL or a list of them) as MMS
     media. An image as ``media_url`` would need a public host for it, so such a step answers
