@@ -96,6 +96,8 @@ class StepMemory:
         self.idle_ttl_s = idle_ttl_s
         self._clock = clock
         self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        # The sum of the entries' sizes (kept as they change, not summed per use).
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -106,7 +108,7 @@ class StepMemory:
     def bytes_held(self) -> int:
         """The entries' sizes as last measured."""
         with self._lock:
-            return sum(entry.size for entry in self._entries.values())
+            return self._bytes
 
     def scope(self, *prefix: Hashable) -> MemoryScope:
         """A view whose keys are all prefixed by ``prefix`` (workspace, definition hash)."""
@@ -119,13 +121,13 @@ class StepMemory:
                 oldest_key, oldest = next(iter(self._entries.items()))
                 if now - oldest.used_at <= self.idle_ttl_s:
                     break
-                del self._entries[oldest_key]
+                self._drop(oldest_key)
             entry = self._entries.get(key)
             if entry is None:
                 entry = _Entry(factory(), now)
                 self._entries[key] = entry
                 while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                    self._drop(next(iter(self._entries)))
             else:
                 entry.used_at = now
                 self._entries.move_to_end(key)
@@ -139,25 +141,32 @@ class StepMemory:
             try:
                 yield entry.value
             finally:
-                entry.size = state_bytes(entry.value)
-        self._shrink(keep=entry)
+                size = state_bytes(entry.value)
+        with self._lock:
+            if self._entries.get(key) is entry:  # not dropped meanwhile
+                self._bytes += size - entry.size
+            entry.size = size
+            self._shrink(keep=entry)
+
+    def _drop(self, key: Key) -> None:
+        """Remove ``key``'s entry (under ``_lock``)."""
+        self._bytes -= self._entries.pop(key).size
 
     def _shrink(self, keep: _Entry) -> None:
-        """Drop least recently used entries (never ``keep``) while over ``max_bytes``."""
-        with self._lock:
-            total = sum(entry.size for entry in self._entries.values())
-            for key in list(self._entries):
-                if total <= self.max_bytes:
-                    break
-                entry = self._entries[key]
-                if entry is keep:
-                    continue
-                del self._entries[key]
-                total -= entry.size
+        """Drop least recently used entries (never ``keep``) while over ``max_bytes`` (under
+        ``_lock``)."""
+        if self._bytes <= self.max_bytes:
+            return
+        for key in list(self._entries):
+            if self._bytes <= self.max_bytes:
+                break
+            if self._entries[key] is not keep:
+                self._drop(key)
 
     def forget(self, key: Key) -> None:
         with self._lock:
-            self._entries.pop(key, None)
+            if key in self._entries:
+                self._drop(key)
 
 
 @dataclass(frozen=True)
