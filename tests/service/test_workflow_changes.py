@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +62,13 @@ def _outputs(client: TestClient, key: str, use_cache: bool = True) -> list[str]:
     return sorted(outputs[0])
 
 
-def test_a_version_pushed_through_one_replica_runs_on_the_other_at_once(
-    postgres_url: str, tmp_path: Path
-) -> None:
+@contextmanager
+def _first_version_cached_on_b(
+    tmp_path: Path, postgres_url: str
+) -> Iterator[tuple[Services, TestClient, TestClient, str]]:
+    """Two servers on one PostgreSQL registry, both listening for changes; workspace ``acme``
+    with an admin key; ``greeting`` v1 pushed through A and run (so cached for 900 s) on B.
+    Yields A's services, both clients and the key."""
     replica_a = _services(tmp_path / "a", postgres_url)
     replica_b = _services(tmp_path / "b", postgres_url)
     replica_a.registry.create_workspace("acme")
@@ -77,10 +81,20 @@ def test_a_version_pushed_through_one_replica_runs_on_the_other_at_once(
         for services in (replica_a, replica_b):
             assert services.listener is not None
             assert services.listener.connected.wait(10)
-        push = f"/acme/workflows/greeting/versions?api_key={key}"
-        assert client_a.post(push, json=FIRST).status_code == 201
-        assert _outputs(client_b, key) == ["first"]  # now cached in B for 900 s
-        assert client_a.post(push, json=SECOND).status_code == 201
+        assert client_a.post(_push(key), json=FIRST).status_code == 201
+        assert _outputs(client_b, key) == ["first"]
+        yield replica_a, client_a, client_b, key
+
+
+def _push(key: str) -> str:
+    return f"/acme/workflows/greeting/versions?api_key={key}"
+
+
+def test_a_version_pushed_through_one_replica_runs_on_the_other_at_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with _first_version_cached_on_b(tmp_path, postgres_url) as (_a, client_a, client_b, key):
+        assert client_a.post(_push(key), json=SECOND).status_code == 201
         started = time.monotonic()
         while _outputs(client_b, key) != ["second"]:
             assert time.monotonic() - started < DEADLINE_S, "replica B kept the old version"
@@ -92,21 +106,7 @@ def test_a_version_pushed_through_one_replica_runs_on_the_other_at_once(
 def test_a_workspace_deleted_through_one_replica_leaves_no_cached_workflow_on_the_other(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    replica_a = _services(tmp_path / "a", postgres_url)
-    replica_b = _services(tmp_path / "b", postgres_url)
-    replica_a.registry.create_workspace("acme")
-    _record, key = replica_a.registry.create_api_key("acme", role="admin")
-    with ExitStack() as stack:
-        client_a = stack.enter_context(TestClient(create_app(replica_a)))
-        client_b = stack.enter_context(TestClient(create_app(replica_b)))
-        stack.callback(replica_a.close)
-        stack.callback(replica_b.close)
-        for services in (replica_a, replica_b):
-            assert services.listener is not None
-            assert services.listener.connected.wait(10)
-        push = f"/acme/workflows/greeting/versions?api_key={key}"
-        assert client_a.post(push, json=FIRST).status_code == 201
-        assert _outputs(client_b, key) == ["first"]  # now cached in B for 900 s
+    with _first_version_cached_on_b(tmp_path, postgres_url) as (replica_a, _a, client_b, _key):
         # The workspace goes (with its key and workflow) and a new one takes its name.
         replica_a.registry.delete_workspace("acme", force=True)
         replica_a.registry.create_workspace("acme")
@@ -130,10 +130,9 @@ def test_one_server_forgets_its_cached_copy_when_it_stores_a_version(tmp_path: P
     try:
         with TestClient(create_app(services)) as client:
             assert services.listener is None  # SQLite: nothing to listen to
-            push = f"/acme/workflows/greeting/versions?api_key={key}"
-            assert client.post(push, json=FIRST).status_code == 201
+            assert client.post(_push(key), json=FIRST).status_code == 201
             assert _outputs(client, key) == ["first"]
-            assert client.post(push, json=SECOND).status_code == 201
+            assert client.post(_push(key), json=SECOND).status_code == 201
             assert _outputs(client, key) == ["second"]
     finally:
         services.close()
