@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert settings.api_key_required is False
     # Past httpx's 5 s pool expiry: a client never reuses a connection the server is closing.
     assert settings.keep_alive_s == 30.0
+    assert settings.model_lookup_cache_s == 5.0
 
 
 def test_values_are_parsed() -> None:
@@ -32,9 +33,11 @@ def test_values_are_parsed() -> None:
             "VISIONFLOW_URL_ALLOW_NETWORKS": "10.0.0.0/8, 192.168.1.0/24",
             "VISIONFLOW_ONNX_PROVIDERS": "CUDAExecutionProvider,CPUExecutionProvider",
             "VISIONFLOW_KEEP_ALIVE_S": "75",
+            "VISIONFLOW_MODEL_LOOKUP_CACHE_S": "0.5",
         }
     )
     assert settings.keep_alive_s == 75.0
+    assert settings.model_lookup_cache_s == 0.5
     assert settings.home == Path("/srv/vf")
     assert settings.resolved_database_url == "postgresql+psycopg://u@db/vf"
     assert settings.port == 8000
@@ -421,3 +424,8 @@ def test_sms_relay_setting() -> None:
     for bad in ("account_sid=AC42,auth_token=tok", "account_sid=AC/4,auth_token=t,from=+1"):
         with pytest.raises(ValueError, match="VISIONFLOW_WORKFLOWS_SMS_RELAY"):
             Settings.from_env({"VISIONFLOW_WORKFLOWS_SMS_RELAY": bad})
+
+
+def test_a_negative_model_lookup_cache_is_refused() -> None:
+    with pytest.raises(ValueError, match="VISIONFLOW_MODEL_LOOKUP_CACHE_S must be >= 0"):
+        Settings.from_env({"VISIONFLOW_MODEL_LOOKUP_CACHE_S": "-1"})

@@ -120,3 +120,18 @@ def test_sqlite_announces_nothing(tmp_path: object) -> None:
     with database.session() as session:
         announce(session, Change("workflow", "shop", "x"))  # no error, no effect
     database.dispose()
+
+
+def test_registering_and_deleting_a_model_version_reach_the_listener(
+    registry: Registry, listening: tuple[ChangeListener, _Recorder]
+) -> None:
+    _listener, recorder = listening
+    registry.add_model_version(
+        "shop", "boxes", 2, task="object-detection", architecture="yolov8", package_sha256="0" * 64
+    )
+    assert recorder.changes.get(timeout=5) == Change("model", "shop", "boxes/2")
+    assert registry.delete_model_version("shop", "boxes", 2)
+    assert recorder.changes.get(timeout=5) == Change("model", "shop", "boxes/2")
+    assert not registry.delete_model_version("shop", "boxes", 2)  # nothing deleted, no notice
+    registry.add_workflow_version("shop", "after", DEFINITION)
+    assert recorder.changes.get(timeout=5) == Change("workflow", "shop", "after")

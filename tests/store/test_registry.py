@@ -414,3 +414,44 @@ def test_delete_model_version(registry: Registry) -> None:
 
     assert [m.model_id for m in registry.list_model_versions()] == ["shapes/2"]
     _add(registry, "acme", "shapes", 1)  # a deleted version number can be registered again
+
+
+# -- remembered lookups -------------------------------------------------------------------------
+
+
+def test_lookups_find_the_first_workspace_that_has_the_model(database: Database) -> None:
+    registry = Registry(database, lookup_ttl_s=60)
+    registry.create_workspace("acme")
+    registry.create_workspace("demo")
+    _add(registry, "demo", "shapes", 1)
+    found = registry.find_model_version_in(("acme", "demo"), "shapes", 1)
+    assert found is not None
+    assert found.workspace == "demo"
+    _add(registry, "acme", "shapes", 1)  # the tenant's own version now comes first
+    found = registry.find_model_version_in(("acme", "demo"), "shapes", 1)
+    assert found is not None
+    assert found.workspace == "acme"
+    assert registry.find_model_version_in(("acme", "demo"), "shapes", 2) is None
+
+
+def test_a_lookup_is_remembered_until_a_write_or_forget(database: Database) -> None:
+    """``cached`` and ``other`` stand for two processes on one registry: ``other``'s deletion
+    reaches ``cached`` only through ``forget_lookups`` (a change notice) or the time to live;
+    ``cached``'s own writes are seen at once."""
+    cached = Registry(database, lookup_ttl_s=60)
+    other = Registry(database)
+    cached.create_workspace("acme")
+    _add(other, "acme", "shapes", 1)
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is not None
+    assert other.delete_model_version("acme", "shapes", 1)
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is not None  # remembered
+    cached.forget_lookups()
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is None
+    _add(other, "acme", "shapes", 1)  # misses are not remembered
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is not None
+    assert cached.delete_model_version("acme", "shapes", 1)
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is None
+    _add(cached, "acme", "shapes", 1)
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is not None
+    cached.delete_workspace("acme", force=True)
+    assert cached.find_model_version_in(("acme",), "shapes", 1) is None

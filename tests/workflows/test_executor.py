@@ -488,6 +488,67 @@ def test_independent_steps_run_concurrently(failing_registry: BlockRegistry) -> 
     assert result["left"].lineage.size_wh == (640, 480)
 
 
+class _Gate(_Exploding):
+    """Blocks until ``opened`` is set (a slow step holding its thread); ``entered`` counts the
+    steps waiting."""
+
+    type = "tests/gate@v1"
+    opened: ClassVar[threading.Event] = threading.Event()
+    entered: ClassVar[threading.Semaphore] = threading.Semaphore(0)
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        self.entered.release()
+        assert self.opened.wait(timeout=10)
+        return {"output": inputs["data"]}
+
+
+class _Echo(_Exploding):
+    type = "tests/echo@v1"
+
+    def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
+        return {"output": threading.current_thread().name}
+
+
+def _parallel(block: str, names: tuple[str, ...]) -> dict[str, Any]:
+    steps = [{"type": block, "name": name, "data": "$inputs.image"} for name in names]
+    return definition(steps, {name: f"$steps.{name}.output" for name in names})
+
+
+def test_a_run_takes_back_steps_no_helper_is_free_for(failing_registry: BlockRegistry) -> None:
+    """Helper threads are shared by the executor's runs: while slow steps of one run hold every
+    helper, another run's parallel steps run on its own thread instead of waiting."""
+    failing_registry.register(_Gate)
+    failing_registry.register(_Echo)
+    _Gate.opened.clear()
+    executor = Executor(max_concurrent_steps=3)  # the caller + 2 helpers
+    slow = compile_workflow(_parallel("tests/gate@v1", ("a", "b", "c")), failing_registry)
+    fast = compile_workflow(_parallel("tests/echo@v1", ("x", "y", "z")), failing_registry)
+    options: dict[str, Any] = {"context": context(None), "decode_image": decode_image}
+    blocked = threading.Thread(target=executor.run, args=(slow, {"image": BIG}), kwargs=options)
+    blocked.start()
+    try:
+        for _ in range(3):  # the caller's step and both helpers' are waiting
+            assert _Gate.entered.acquire(timeout=10)
+        started = time.monotonic()
+        [result] = executor.run(fast, {"image": BIG}, **options)
+        assert time.monotonic() - started < 5  # not behind the gate
+        assert set(result.values()) == {threading.current_thread().name}
+    finally:
+        _Gate.opened.set()
+        blocked.join(timeout=10)
+
+
+def test_runs_start_no_threads_of_their_own(failing_registry: BlockRegistry) -> None:
+    failing_registry.register(_Rendezvous)
+    executor = Executor()
+    pair = compile_workflow(_parallel("tests/rendezvous@v1", ("left", "right")), failing_registry)
+    executor.run(pair, {"image": BIG}, context=context(None), decode_image=decode_image)
+    threads = threading.active_count()
+    for _ in range(20):
+        executor.run(pair, {"image": BIG}, context=context(None), decode_image=decode_image)
+    assert threading.active_count() == threads
+
+
 # -- the run's budget -----------------------------------------------------------------------------
 
 

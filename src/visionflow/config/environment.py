@@ -108,6 +108,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             if cache_raw is None
             else parse_float(cache_raw, "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S")
         ),
+        model_lookup_cache_s=pick_float("MODEL_LOOKUP_CACHE_S", defaults.model_lookup_cache_s),
         workflows_max_concurrent_steps=pick_int(
             "WORKFLOWS_MAX_CONCURRENT_STEPS", defaults.workflows_max_concurrent_steps
         ),

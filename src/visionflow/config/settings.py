@@ -102,6 +102,9 @@ class Settings:
     # stay cached in memory, and how many independent steps run at once.
     workflows_profiling_allowed: bool = True
     workflows_definition_cache_s: float = 900.0
+    # How long a model id's resolved version record is remembered (``store.lookups``): bounds
+    # how long a model deleted by another process sharing a SQLite registry is still served.
+    model_lookup_cache_s: float = 5.0
     workflows_max_concurrent_steps: int = 8
     # Workflow budgets: steps per definition, size of a definition's JSON, levels of lists and
     # objects in it (the deepest reference workflow nests 11), wall-clock time of one run, time
@@ -273,6 +276,11 @@ class Settings:
             raise ValueError(
                 "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S must be >= 0 (0 disables the cache), "
                 f"got {self.workflows_definition_cache_s}"
+            )
+        if self.model_lookup_cache_s < 0:
+            raise ValueError(
+                "VISIONFLOW_MODEL_LOOKUP_CACHE_S must be >= 0 (0 disables the cache), "
+                f"got {self.model_lookup_cache_s}"
             )
         if self.workflows_max_concurrent_steps < 1:
             raise ValueError(

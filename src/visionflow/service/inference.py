@@ -119,10 +119,10 @@ class InferenceService:
     def resolve(self, principal: Principal, model_id: str) -> ModelVersionRecord:
         """The version ``model_id`` names in the caller's workspaces (own first, then demo)."""
         project, version = parse_model_id(model_id)
-        for workspace in principal.visible_workspaces:
-            record = self._registry.find_model_version(workspace, project, version)
-            if record is not None:
-                return record
+        workspaces = tuple(principal.visible_workspaces)
+        record = self._registry.find_model_version_in(workspaces, project, version)
+        if record is not None:
+            return record
         known = [
             r.model_id
             for ws in principal.visible_workspaces

@@ -23,7 +23,14 @@ from visionflow.service.providers import provider_environment
 from visionflow.service.urls import UrlFetcher
 from visionflow.service.workflows import WorkflowService
 from visionflow.service.yolo_world import YoloWorldService
-from visionflow.store import ArtifactStore, ChangeListener, Database, Registry, S3Bucket
+from visionflow.store import (
+    ArtifactStore,
+    Change,
+    ChangeListener,
+    Database,
+    Registry,
+    S3Bucket,
+)
 from visionflow.workflows import WorkflowLimits
 
 __all__ = ["Services", "loaded_batchers", "pinned_keys"]
@@ -68,7 +75,7 @@ class Services:
         database = Database(settings.resolved_database_url, timeout_s=settings.database_timeout_s)
         if migrate:
             database.migrate()
-        registry = Registry(database)
+        registry = Registry(database, lookup_ttl_s=settings.model_lookup_cache_s)
         bucket = (
             None
             if settings.artifacts_url is None
@@ -132,7 +139,8 @@ class Services:
     def start(self) -> None:
         """What a serving process runs beside its requests: the loading of the workflow blocks
         and of ``VISIONFLOW_PRELOAD_MODELS`` (in the background), and on a PostgreSQL registry the
-        listener that drops cached stored workflows when another process changes them."""
+        listener that drops cached stored workflows and model lookups when another process
+        changes them."""
         if self.preloader is None:
             keys = qualified_keys(self.settings.preload_models, self.settings.demo_workspace)
             # The block catalog (~200 modules) loads in the background too, so the server
@@ -143,11 +151,22 @@ class Services:
             return
         self.listener = ChangeListener(
             self.database.url,
-            self.workflows.on_change,
-            self.workflows.forget_all,
+            self.on_change,
+            self.forget_all,
             connect_timeout_s=self.settings.database_timeout_s,
         )
         self.listener.start()
+
+    def on_change(self, change: Change) -> None:
+        """A change another process made to the shared registry: drop what it invalidates."""
+        if change.kind in ("model", "workspace"):
+            self.registry.forget_lookups()
+        self.workflows.on_change(change)
+
+    def forget_all(self) -> None:
+        """Changes may have been missed (the listener reconnected): drop everything cached."""
+        self.registry.forget_lookups()
+        self.workflows.forget_all()
 
     def stop(self) -> None:
         """Stop what ``start`` started."""

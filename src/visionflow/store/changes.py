@@ -36,8 +36,9 @@ _POLL_S = 0.5
 
 @dataclass(frozen=True)
 class Change:
-    """What changed: ``kind`` (``workflow``: a stored workflow's new version; ``workspace``: a
-    deleted workspace, ``name`` empty) and its names (workspace, workflow id)."""
+    """What changed: ``kind`` (``workflow``: a stored workflow's new version; ``model``: a model
+    version registered or deleted, ``name`` its ``project/version``; ``workspace``: a deleted
+    workspace, ``name`` empty) and its names (workspace, workflow id or model)."""
 
     kind: str
     workspace: str

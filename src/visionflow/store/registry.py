@@ -21,6 +21,7 @@ from visionflow.errors import (
 )
 from visionflow.store.changes import Change, announce
 from visionflow.store.database import Database
+from visionflow.store.lookups import LookupCache
 from visionflow.store.schema import ApiKey, ModelVersion, StoredWorkflow, Workspace, utcnow
 
 __all__ = [
@@ -198,10 +199,19 @@ def validate_project_name(name: str) -> str:
 
 
 class Registry:
-    """Reads and writes the registry tables; every method runs in its own transaction."""
+    """Reads and writes the registry tables; every method runs in its own transaction.
 
-    def __init__(self, database: Database) -> None:
+    ``find_model_version_in`` (each inference's lookup) remembers what it found for
+    ``lookup_ttl_s`` seconds (``store.lookups``); this registry's own writes of model versions
+    and workspaces forget it at once, other processes' through ``forget_lookups``."""
+
+    def __init__(self, database: Database, *, lookup_ttl_s: float = 0.0) -> None:
         self.database = database
+        self._lookups: LookupCache[ModelVersionRecord] = LookupCache(lookup_ttl_s)
+
+    def forget_lookups(self) -> None:
+        """Drop every remembered lookup (a change made elsewhere, or notices missed)."""
+        self._lookups.clear()
 
     # -- workspaces -------------------------------------------------------------------------
     def create_workspace(self, name: str) -> WorkspaceRecord:
@@ -266,9 +276,10 @@ class Registry:
                 for child in session.scalars(select(table).where(table.workspace_id == row.id)):
                     session.delete(child)
             session.delete(row)
-            # Other processes drop their cached workflows of it when this commits.
+            # Other processes drop their cached workflows and lookups of it when this commits.
             announce(session, Change("workspace", name, ""))
-            return contents
+        self._lookups.clear()
+        return contents
 
     # -- API keys ---------------------------------------------------------------------------
     def create_api_key(
@@ -364,12 +375,16 @@ class Registry:
                 )
                 session.add(row)
                 session.flush()
-                return _model_record(row, ws.name)
+                # A lookup of the project in another workspace may now resolve to this one.
+                announce(session, Change("model", ws.name, f"{project}/{version}"))
+                record = _model_record(row, ws.name)
         except IntegrityError:
             raise ConflictError(
                 f"model {project}/{version} already exists in workspace {workspace!r}; "
                 "register a new version number"
             ) from None
+        self._lookups.clear()
+        return record
 
     @staticmethod
     def _model_version_query(workspace: str, project: str, version: int) -> Select[ModelVersion]:
@@ -390,6 +405,20 @@ class Registry:
             row = session.scalar(self._model_version_query(workspace, project, version))
             return _model_record(row, workspace) if row else None
 
+    def find_model_version_in(
+        self, workspaces: tuple[str, ...], project: str, version: int
+    ) -> ModelVersionRecord | None:
+        """``project/version`` of the first of ``workspaces`` that has it (remembered)."""
+
+        def load() -> ModelVersionRecord | None:
+            for workspace in workspaces:
+                found = self.find_model_version(workspace, project, version)
+                if found is not None:
+                    return found
+            return None
+
+        return self._lookups.get((workspaces, project, version), load)
+
     def list_model_versions(self, workspace: str | None = None) -> list[ModelVersionRecord]:
         with self.database.session() as session:
             query = (
@@ -407,7 +436,9 @@ class Registry:
             if row is None:
                 return False
             session.delete(row)
-            return True
+            announce(session, Change("model", workspace, f"{project}/{version}"))
+        self._lookups.clear()
+        return True
 
     # -- stored workflows -------------------------------------------------------------------
     def add_workflow_version(

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Collection, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import supervision as sv
@@ -72,6 +73,8 @@ class Executor:
         limits: WorkflowLimits | None = None,
     ) -> None:
         self.max_concurrent_steps = max_concurrent_steps
+        self._helper_pool: ThreadPoolExecutor | None = None
+        self._helpers_lock = threading.Lock()
         self.limits = limits or WorkflowLimits()
         self.memory = (
             memory if memory is not None else StepMemory(max_bytes=self.limits.state_max_bytes)
@@ -98,11 +101,8 @@ class Executor:
             context = dataclasses.replace(context, memory=scope)
         with profiler.phase("workflow_input_assembly"):
             state = assemble_inputs(plan, inputs, decode_image)
-        with ThreadPoolExecutor(max_workers=self.max_concurrent_steps) as pool:
-            for layer in plan.layers:
-                self._run_layer(
-                    plan, [plan.steps[name] for name in layer], state, context, profiler, pool
-                )
+        for layer in plan.layers:
+            self._run_layer(plan, [plan.steps[name] for name in layer], state, context, profiler)
         context.budget.check("constructing the outputs")
         with profiler.phase("outputs_construction"):
             outputs = _construct_outputs(plan, state, set(excluded_fields))
@@ -112,6 +112,18 @@ class Executor:
                 else outputs
             )
 
+    def _helpers(self) -> ThreadPoolExecutor:
+        """The threads that run a layer's other independent steps while the caller runs its
+        first: made on first use, shared by every run of this executor (no threads started
+        and joined per run)."""
+        with self._helpers_lock:
+            if self._helper_pool is None:
+                self._helper_pool = ThreadPoolExecutor(
+                    max_workers=max(1, self.max_concurrent_steps - 1),
+                    thread_name_prefix="visionflow-step",
+                )
+            return self._helper_pool
+
     def _run_layer(
         self,
         plan: CompiledWorkflow,
@@ -119,18 +131,43 @@ class Executor:
         state: ExecutionState,
         context: RunContext,
         profiler: Profiler,
-        pool: ThreadPoolExecutor,
     ) -> None:
-        if len(steps) == 1:
-            _run_step(plan, steps[0], state, context, profiler)
+        """Runs the layer's steps at once: the first on the calling thread, the others on the
+        helper threads; a step no helper has started yet (all busy with other runs) is taken
+        back and run here, so a run never waits for a helper and never deadlocks on them."""
+        first, *others = steps
+        if not others or self.max_concurrent_steps == 1:
+            for step in steps:
+                _run_step(plan, step, state, context, profiler)
             return
-        futures: list[Future[None]] = [
-            pool.submit(_run_step, plan, step, state, context, profiler) for step in steps
+        helpers = self._helpers()
+        futures = [
+            helpers.submit(_run_step, plan, step, state, context, profiler) for step in others
         ]
-        errors = [future.exception() for future in futures]
+        errors: list[BaseException | None] = [_outcome(plan, first, state, context, profiler)]
+        for step, future in zip(others, futures, strict=True):
+            if future.cancel():
+                errors.append(_outcome(plan, step, state, context, profiler))
+            else:
+                errors.append(future.exception())
         for error in errors:  # the first failing step in definition order is reported
             if error is not None:
                 raise error
+
+
+def _outcome(
+    plan: CompiledWorkflow,
+    step: CompiledStep,
+    state: ExecutionState,
+    context: RunContext,
+    profiler: Profiler,
+) -> BaseException | None:
+    """Runs ``step`` here: the exception it raised, or ``None``."""
+    try:
+        _run_step(plan, step, state, context, profiler)
+    except Exception as exc:
+        return exc
+    return None
 
 
 # -- steps ----------------------------------------------------------------------------------------
