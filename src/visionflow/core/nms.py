@@ -22,6 +22,10 @@ _COORDINATE_TRICK_MAX_NUMEL = 4000
 # plus a (block, kept) one; bounds memory for any candidate count.
 _BLOCK = 512
 
+# IoU (float32) compared with the threshold in double precision, as torchvision does: the loop
+# casts as it goes instead of a float64 copy of each tile.
+_IN_DOUBLE = (np.float64, np.float64, np.bool_)
+
 
 def _iou_float32(
     x1: npt.NDArray[np.float32],
@@ -33,14 +37,21 @@ def _iou_float32(
     cols: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.float32]:
     """``(R, C) float32`` IoU of boxes ``rows`` with boxes ``cols``, operation for operation as
-    torchvision's CPU kernel (every step in float32; IoU is symmetric in it)."""
+    torchvision's CPU kernel (every step in float32; IoU is symmetric in it). Two ``(R, C)``
+    buffers, the other steps written into them."""
     zero = np.float32(0.0)
     r = rows[:, None]
-    width = np.maximum(zero, np.minimum(x2[r], x2[cols]) - np.maximum(x1[r], x1[cols]))
-    height = np.maximum(zero, np.minimum(y2[r], y2[cols]) - np.maximum(y1[r], y1[cols]))
-    inter = width * height
+    inter = np.minimum(x2[r], x2[cols])
+    inter -= np.maximum(x1[r], x1[cols])
+    np.maximum(inter, zero, out=inter)  # the width
+    height = np.minimum(y2[r], y2[cols])
+    height -= np.maximum(y1[r], y1[cols])
+    np.maximum(height, zero, out=height)
+    inter *= height
+    union = np.add(areas[r], areas[cols], out=height)
+    union -= inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(inter / (areas[r] + areas[cols] - inter), dtype=np.float32)
+        return np.divide(inter, union, out=inter)
 
 
 def _greedy_nms(
@@ -69,15 +80,16 @@ def _greedy_nms(
         alive: npt.NDArray[np.bool_] = np.ones(block.size, dtype=bool)
         if keep:
             kept = np.asarray(keep, dtype=np.int64)
-            hits = _iou_float32(x1, y1, x2, y2, areas, block, kept).astype(np.float64) > threshold
+            iou = _iou_float32(x1, y1, x2, y2, areas, block, kept)
+            hits = np.greater(iou, threshold, signature=_IN_DOUBLE)
             if classes is not None:
                 hits &= classes[block][:, None] == classes[kept][None, :]
             alive = np.logical_not(hits.any(axis=1))
         survivors = block[alive]
         if survivors.size == 0:
             continue
-        tile = _iou_float32(x1, y1, x2, y2, areas, survivors, survivors).astype(np.float64)
-        suppresses = tile > threshold
+        tile = _iou_float32(x1, y1, x2, y2, areas, survivors, survivors)
+        suppresses = np.greater(tile, threshold, signature=_IN_DOUBLE)
         if classes is not None:
             member = classes[survivors]
             suppresses &= member[:, None] == member[None, :]
@@ -86,6 +98,7 @@ def _greedy_nms(
         if not suppresses.any():
             keep.extend(survivors[: limit - len(keep)].tolist())
             continue
+        spared = np.logical_not(suppresses, out=suppresses)
         standing = np.ones(survivors.size, dtype=bool)
         for position in range(survivors.size):
             if not standing[position]:
@@ -93,7 +106,7 @@ def _greedy_nms(
             keep.append(int(survivors[position]))
             if len(keep) >= limit:
                 break
-            standing &= ~suppresses[position]
+            standing &= spared[position]
     return keep
 
 

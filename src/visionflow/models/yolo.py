@@ -53,11 +53,20 @@ MAX_DYNAMIC_BATCH = 8
 
 
 def decode_yolo_rows(
-    raw: npt.NDArray[np.floating], layout: OutputLayout, num_classes: int, extra_channels: int = 0
+    raw: npt.NDArray[np.floating],
+    layout: OutputLayout,
+    num_classes: int,
+    extra_channels: int = 0,
+    above: float | None = None,
 ) -> tuple[
     npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64], npt.NDArray[np.float32]
 ]:
-    """One image's raw rows → ``(N, 4)`` xyxy, ``(N,)`` scores, ``(N,)`` class ids, ``(N, E)``."""
+    """One image's raw rows → ``(N, 4)`` xyxy, ``(N,)`` scores, ``(N,)`` class ids, ``(N, E)``.
+
+    ``above`` (``yolov8``/``yolov5`` layouts): only the rows whose score is strictly above it,
+    in their order — the candidates NMS would consider — found from a max over the class scores
+    first, so the argmax and the box conversion run on those rows only (the max is ~10x cheaper
+    than the argmax over a ``(C, 8400)`` output)."""
     extra_text = f" + {extra_channels}" if extra_channels else ""
     if layout == "end2end":
         if raw.ndim != 2 or raw.shape[1] != 6 + extra_channels:
@@ -76,6 +85,9 @@ def decode_yolo_rows(
                 f"expected a (4 + {num_classes}{extra_text}, N) output for {num_classes} classes, "
                 f"got {tuple(raw.shape)}"
             )
+        if above is not None and num_classes:
+            best = raw[4 : 4 + num_classes].max(axis=0).astype(np.float32)
+            raw = raw[:, best > np.float32(above)]
         rows = raw.T
         class_scores = rows[:, 4 : 4 + num_classes]
         extra = rows[:, 4 + num_classes :]
@@ -85,8 +97,11 @@ def decode_yolo_rows(
                 f"expected an (N, 5 + {num_classes}{extra_text}) output for {num_classes} "
                 f"classes, got {tuple(raw.shape)}"
             )
+        class_scores = raw[:, 5 : 5 + num_classes] * raw[:, 4:5]
         rows = raw
-        class_scores = rows[:, 5 : 5 + num_classes] * rows[:, 4:5]
+        if above is not None and num_classes:
+            passing = class_scores.max(axis=1).astype(np.float32) > np.float32(above)
+            rows, class_scores = raw[passing], class_scores[passing]
         extra = rows[:, 5 + num_classes :]
     class_ids = np.argmax(class_scores, axis=1).astype(np.int64)
     scores = np.take_along_axis(class_scores, class_ids[:, None], axis=1)[:, 0]
@@ -178,7 +193,11 @@ def select_detections(
     """One image's raw rows for ``class_names`` → the boxes the reference's NMS keeps (for
     ``end2end`` rows: those above the threshold) that ``params.class_filter`` allows, mapped back
     to the original image."""
-    xyxy, scores, class_ids, extra = decode_yolo_rows(raw, layout, len(class_names), extra_channels)
+    # NMS considers only rows above the threshold: decode those alone.
+    above = None if layout == "end2end" else params.confidence
+    xyxy, scores, class_ids, extra = decode_yolo_rows(
+        raw, layout, len(class_names), extra_channels, above
+    )
     if layout == "end2end":
         keep = select_end2end_rows(
             scores,
