@@ -24,7 +24,7 @@ _BLOCK = 512
 
 # IoU (float32) compared with the threshold in double precision, as torchvision does: the loop
 # casts as it goes instead of a float64 copy of each tile.
-_IN_DOUBLE = (np.float64, np.float64, np.bool_)
+_IN_DOUBLE = "dd->?"
 
 
 def _iou_float32(
