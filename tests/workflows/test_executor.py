@@ -469,6 +469,7 @@ class _Rendezvous(_Exploding):
     """Waits until its twin runs too: passes only if the two run concurrently."""
 
     type = "tests/rendezvous@v1"
+    concurrent = True
     barrier: ClassVar[threading.Barrier] = threading.Barrier(2, timeout=10)
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
@@ -493,6 +494,7 @@ class _Gate(_Exploding):
     steps waiting."""
 
     type = "tests/gate@v1"
+    concurrent = True
     opened: ClassVar[threading.Event] = threading.Event()
     entered: ClassVar[threading.Semaphore] = threading.Semaphore(0)
 
@@ -503,7 +505,10 @@ class _Gate(_Exploding):
 
 
 class _Echo(_Exploding):
+    """Answers the name of the thread it ran on."""
+
     type = "tests/echo@v1"
+    concurrent = True
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         return {"output": threading.current_thread().name}
@@ -536,6 +541,34 @@ def test_a_run_takes_back_steps_no_helper_is_free_for(failing_registry: BlockReg
     finally:
         _Gate.opened.set()
         blocked.join(timeout=10)
+
+
+class _Busy(_Echo):
+    """Python work: not worth a helper thread."""
+
+    type = "tests/busy@v1"
+    concurrent = False
+
+
+def test_only_steps_of_concurrent_blocks_go_to_helper_threads(
+    failing_registry: BlockRegistry,
+) -> None:
+    failing_registry.register(_Busy)
+    failing_registry.register(_Rendezvous)
+    executor = Executor()
+    options: dict[str, Any] = {"context": context(None), "decode_image": decode_image}
+    cheap = compile_workflow(_parallel("tests/busy@v1", ("x", "y", "z")), failing_registry)
+    [result] = executor.run(cheap, {"image": BIG}, **options)
+    assert set(result.values()) == {threading.current_thread().name}
+    # One concurrent step beside Python work: on a helper, the Python work meanwhile here.
+    steps = [
+        {"type": "tests/rendezvous@v1", "name": "model", "data": "$inputs.image"},
+        {"type": "tests/rendezvous@v1", "name": "sink", "data": "$inputs.image"},
+        {"type": "tests/busy@v1", "name": "draw", "data": "$inputs.image"},
+    ]
+    mixed = compile_workflow(definition(steps, {"draw": "$steps.draw.output"}), failing_registry)
+    [result] = executor.run(mixed, {"image": BIG}, **options)  # the two meet: both on helpers
+    assert result == {"draw": threading.current_thread().name}
 
 
 def test_runs_start_no_threads_of_their_own(failing_registry: BlockRegistry) -> None:

@@ -202,6 +202,11 @@ class Block:
     flow_control: ClassVar[bool] = False
     input_dimensionality_offsets: ClassVar[Mapping[str, int]] = {}
     dimensionality_reference_property: ClassVar[str | None] = None
+    # Whether the block's time goes outside the Python interpreter (a model run, a network or
+    # disk call): such steps run on helper threads beside the other steps of their layer. The
+    # others (Python and NumPy work, where threads would only take turns holding the GIL, each
+    # hand-off costing more than it gives) run one after another on the run's own thread.
+    concurrent: ClassVar[bool] = False
 
     def outputs_for(self, manifest: StepManifest) -> tuple[OutputDefinition, ...]:
         """The outputs of the step ``manifest`` describes (names the compiler checks selectors

@@ -113,8 +113,8 @@ class Executor:
             )
 
     def _helpers(self) -> ThreadPoolExecutor:
-        """The threads that run a layer's other independent steps while the caller runs its
-        first: made on first use, shared by every run of this executor (no threads started
+        """The threads that run a layer's steps of ``concurrent`` blocks while the caller runs
+        the others: made on first use, shared by every run of this executor (no threads started
         and joined per run)."""
         with self._helpers_lock:
             if self._helper_pool is None:
@@ -132,26 +132,33 @@ class Executor:
         context: RunContext,
         profiler: Profiler,
     ) -> None:
-        """Runs the layer's steps at once: the first on the calling thread, the others on the
-        helper threads; a step no helper has started yet (all busy with other runs) is taken
-        back and run here, so a run never waits for a helper and never deadlocks on them."""
-        first, *others = steps
-        if not others or self.max_concurrent_steps == 1:
-            for step in steps:
-                _run_step(plan, step, state, context, profiler)
-            return
-        helpers = self._helpers()
-        futures = [
-            helpers.submit(_run_step, plan, step, state, context, profiler) for step in others
-        ]
-        errors: list[BaseException | None] = [_outcome(plan, first, state, context, profiler)]
-        for step, future in zip(others, futures, strict=True):
-            if future.cancel():
-                errors.append(_outcome(plan, step, state, context, profiler))
-            else:
-                errors.append(future.exception())
-        for error in errors:  # the first failing step in definition order is reported
-            if error is not None:
+        """Runs the layer's steps: those of ``concurrent`` blocks on the helper threads, the
+        others meanwhile on the calling thread (when all are concurrent, the caller runs the
+        first). A step no helper has started yet (all busy with other runs) is taken back and
+        run here, so a run never waits for a helper and never deadlocks on them. Every step
+        runs; the first failure in definition order is raised."""
+        beside = [step for step in steps if step.block.concurrent]
+        here = [step for step in steps if not step.block.concurrent]
+        if self.max_concurrent_steps == 1 or len(beside) + bool(here) <= 1:
+            outcomes = {step.name: _outcome(plan, step, state, context, profiler) for step in steps}
+        else:
+            if not here:
+                here = [beside.pop(0)]
+            helpers = self._helpers()
+            futures = [
+                (step, helpers.submit(_run_step, plan, step, state, context, profiler))
+                for step in beside
+            ]
+            outcomes = {step.name: _outcome(plan, step, state, context, profiler) for step in here}
+            for step, future in futures:
+                taken_back = future.cancel()
+                outcomes[step.name] = (
+                    _outcome(plan, step, state, context, profiler)
+                    if taken_back
+                    else future.exception()
+                )
+        for step in steps:
+            if (error := outcomes[step.name]) is not None:
                 raise error
 
 

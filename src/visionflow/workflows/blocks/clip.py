@@ -111,6 +111,8 @@ def _similarities(
 class ClipComparisonV1(Block):
     """Cosine similarity of each image with each text: ``similarity`` in text order."""
 
+    concurrent = True
+
     type = "roboflow_core/clip_comparison@v1"
     aliases = ("ClipComparison",)
     manifest = ClipComparisonManifestV1
@@ -134,6 +136,8 @@ class ClipComparisonV1(Block):
 class ClipComparisonV2(Block):
     """As v1 for ``classes``, plus the most and least similar class and a classification-style
     prediction whose confidences are the similarities (classes in the order given)."""
+
+    concurrent = True
 
     type = "roboflow_core/clip_comparison@v2"
     manifest = ClipComparisonManifestV2
@@ -173,6 +177,8 @@ class ClipComparisonV2(Block):
 
 class ClipV1(Block):
     """The CLIP embedding of an image or a text (``embedding``: ``D`` floats)."""
+
+    concurrent = True
 
     type = "roboflow_core/clip@v1"
     manifest = ClipManifestV1

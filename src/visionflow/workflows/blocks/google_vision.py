@@ -94,6 +94,8 @@ def ocr_detections(annotation: dict[str, Any]) -> sv.Detections:
 
 
 class GoogleVisionOcrV1(Block):
+    concurrent = True
+
     type = "roboflow_core/google_vision_ocr@v1"
     manifest = GoogleVisionOcrV1Manifest
     outputs = (

@@ -75,6 +75,8 @@ def _opt_float(inputs: StepInputs, name: str) -> float | None:
 class _VlmBlock(Block):
     """A task-typed VLM block: build the task's prompt, ask the provider, shape the outputs."""
 
+    concurrent = True
+
     provider: ClassVar[str]
 
     def ask(self, inputs: StepInputs, context: RunContext, prompt: Prompt) -> Reply:
@@ -277,6 +279,8 @@ class OpenAiCompatibleV1(Block):
     (``{{ $parameters.name }}``; images among the parameters become image parts). Failures
     answer ``output: ""`` and the error in ``error_status``, as the reference's block does; a
     refused egress or URL is still an error of the step."""
+
+    concurrent = True
 
     type = "roboflow_core/openai_compatible@v1"
     manifest, aliases, outputs = hosted_spec(type)

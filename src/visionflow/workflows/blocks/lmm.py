@@ -147,6 +147,8 @@ def _check_lmm_type(inputs: StepInputs) -> None:
 class _GptPrompting(Block):
     """Asks OpenAI about each image of the batch, at most four requests at a time."""
 
+    concurrent = True
+
     def ask(
         self,
         inputs: StepInputs,

@@ -97,6 +97,8 @@ class _ModelCall:
 class _ModelBlock(Block):
     """Groups a step's elements by (model id, params) and runs each group as one batch."""
 
+    concurrent = True
+
     task: ClassVar[ParamsTask]
     with_model_id: ClassVar[bool] = True
 

@@ -167,6 +167,8 @@ def _publish(sinks: Outbound, message: MqttPublish, fail_fast: bool) -> StepResu
 
 
 class _MqttWriter(Block):
+    concurrent = True
+
     outputs = (
         OutputDefinition("error_status", (k.BOOLEAN,)),
         OutputDefinition("message", (k.STRING,)),

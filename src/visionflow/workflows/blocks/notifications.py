@@ -201,6 +201,8 @@ class NotificationBlock(Block):
     through ``preflight`` and then ``_notify`` (with one ``Cooldown`` for the batch, which
     ``_held`` may consult first)."""
 
+    concurrent = True
+
     outputs = (
         OutputDefinition("error_status", (k.BOOLEAN,)),
         OutputDefinition("throttling_status", (k.BOOLEAN,)),

@@ -103,6 +103,8 @@ class _OcrBlock(Block):
     """Reads every image of the step's batch in one ``ModelRunner.ocr`` call per set of options
     (one, unless fields differ between elements)."""
 
+    concurrent = True
+
     outputs = _OUTPUTS
     level: ClassVar[Literal["words", "lines"]]
 

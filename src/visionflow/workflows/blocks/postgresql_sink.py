@@ -149,6 +149,8 @@ def _write(sinks: Outbound, insert: RowsInsert) -> StepResult:
 class PostgreSqlSinkV1(Block):
     """Inserts ``data`` into ``schema_name.table_name`` (identifiers quoted, values bound)."""
 
+    concurrent = True
+
     type = "roboflow_core/postgresql_sink@v1"
     manifest = PostgreSqlSinkManifest
     outputs = (

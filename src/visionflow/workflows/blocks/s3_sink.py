@@ -79,6 +79,8 @@ class S3SinkV1(Block):
     """Uploads ``content`` to ``s3://<bucket_name>/<s3_prefix>/<file_name_prefix>_<time>.<ext>``;
     ``message`` says where, or what S3 answered."""
 
+    concurrent = True
+
     type = "roboflow_core/s3_sink@v1"
     manifest = S3SinkManifest
     outputs = (

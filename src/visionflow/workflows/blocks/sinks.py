@@ -169,6 +169,8 @@ class WebhookSinkV1(Block):
     ``WorkflowLimits.webhook_max_timeout_s``; a request the step waits for also ends with the
     run's time."""
 
+    concurrent = True
+
     type = "roboflow_core/webhook_sink@v1"
     manifest = WebhookSinkManifest
     outputs = (
@@ -288,6 +290,8 @@ class LocalFileSinkV1(Block):
     to it and may not leave it): a new file per element (``separate_files``) or appended to a
     log file started per run and rotated every ``max_entries_per_file`` entries
     (``append_log``; JSON content becomes JSON lines, CSV keeps one header)."""
+
+    concurrent = True
 
     type = "roboflow_core/local_file_sink@v1"
     manifest = LocalFileSinkManifest

@@ -177,6 +177,8 @@ _OUTPUTS = (OutputDefinition("image", (k.IMAGE,)),)
 
 
 class StabilityAiImageGenV1(Block):
+    concurrent = True
+
     type = "roboflow_core/stability_ai_image_gen@v1"
     manifest = StabilityAiImageGenV1Manifest
     outputs = _OUTPUTS
@@ -210,6 +212,8 @@ def inpainting_mask(
 
 
 class StabilityAiInpaintingV1(Block):
+    concurrent = True
+
     type = "roboflow_core/stability_ai_inpainting@v1"
     manifest = StabilityAiInpaintingV1Manifest
     outputs = _OUTPUTS
@@ -245,6 +249,8 @@ class StabilityAiInpaintingV1(Block):
 
 
 class StabilityAiOutpaintingV1(Block):
+    concurrent = True
+
     type = "roboflow_core/stability_ai_outpainting@v1"
     manifest = StabilityAiOutpaintingV1Manifest
     outputs = _OUTPUTS

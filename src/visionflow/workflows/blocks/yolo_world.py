@@ -60,6 +60,8 @@ def _version(inputs: StepInputs) -> str:
 
 
 class YoloWorldModelV1(Block):
+    concurrent = True
+
     type = "roboflow_core/yolo_world_model@v1"
     aliases = ("YoloWorldModel", "YoloWorld")
     manifest = YoloWorldManifest
