@@ -16,7 +16,9 @@ A block is a class with class-level declarations and a few hooks, all but ``run`
   once per element of the reference field and gets each deeper field as a list, one item (``None``
   where absent) per nested element under it;
 - ``outputs_for(manifest)`` — optional: the outputs of one step when they depend on its manifest
-  (``json_parser``'s ``expected_fields``); the default is ``outputs``.
+  (``json_parser``'s ``expected_fields``); the default is ``outputs``;
+- ``concurrent`` — optional: ``True`` for blocks whose time goes to a model, the network or the
+  disk, whose steps then run on helper threads beside the other steps of their layer.
 """
 
 from __future__ import annotations
