@@ -265,3 +265,21 @@ def test_image_value() -> None:
     assert first.offset_xy == (0, 0)
     assert first.id != second.id
     assert second.parent_id == first.id
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 57, 1000, 250_000])
+def test_decode_base64_gives_the_standard_modules_bytes(size: int) -> None:
+    payload = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    text = base64.b64encode(payload).decode()
+    assert decode_base64(text) == base64.b64decode(text, validate=True) == payload
+    wrapped = "\n".join(text[i : i + 76] for i in range(0, len(text), 76))  # MIME line breaks
+    assert decode_base64(wrapped) == payload
+
+
+@pytest.mark.parametrize("text", ["abc!", "ab=c", "a", "====", "é" * 4, "QUJD\x00"])
+def test_decode_base64_refuses_what_the_standard_module_refuses(text: str) -> None:
+    # binascii.Error (a ValueError), or a ValueError of its own for non-ASCII text
+    with pytest.raises(ValueError, match=r"(?i)base64|ascii|padding|character"):
+        base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    with pytest.raises(ImageDecodeError, match="not valid base64"):
+        decode_base64(text)
