@@ -35,20 +35,33 @@ def _sums(client: httpx.Client) -> tuple[dict[str, float], float]:
 
 
 def overhead_ms(
-    url: str, cases: Mapping[str, tuple[str, Mapping[str, Any]]], runs: int, warmup: int = 3
+    url: str,
+    cases: Mapping[str, tuple[str, Mapping[str, Any]]],
+    runs: int,
+    warmup: int = 3,
+    rounds: int = 4,
 ) -> list[Overhead]:
     """For each case ``what -> (path, body)``: mean server ms, mean model ms and their
-    difference over ``runs`` sequential requests (after ``warmup``)."""
-    found: list[Overhead] = []
+    difference over ``runs`` sequential requests (after ``warmup``), sent in ``rounds``
+    interleaved rounds (case A, B, C, A, B, C...) so the machine's drift hits every case alike."""
+    per_round = max(1, runs // rounds)
+    totals = {what: [0.0, 0.0, 0] for what in cases}
     with httpx.Client(base_url=url, timeout=60) as client:
-        for what, (path, body) in cases.items():
+        for path, body in cases.values():
             for _ in range(warmup):
                 client.post(path, json=body).raise_for_status()
-            routes_before, models_before = _sums(client)
-            for _ in range(runs):
-                client.post(path, json=body).raise_for_status()
-            routes_after, models_after = _sums(client)
-            server = (routes_after.get(path, 0.0) - routes_before.get(path, 0.0)) / runs * 1000
-            model = (models_after - models_before) / runs * 1000
-            found.append((what, server, model, server - model))
+        for _ in range(rounds):
+            for what, (path, body) in cases.items():
+                routes_before, models_before = _sums(client)
+                for _ in range(per_round):
+                    client.post(path, json=body).raise_for_status()
+                routes_after, models_after = _sums(client)
+                total = totals[what]
+                total[0] += routes_after.get(path, 0.0) - routes_before.get(path, 0.0)
+                total[1] += models_after - models_before
+                total[2] += per_round
+    found: list[Overhead] = []
+    for what, (server_s, model_s, count) in totals.items():
+        server, model = server_s / count * 1000, model_s / count * 1000
+        found.append((what, server, model, server - model))
     return found
