@@ -4,14 +4,14 @@ from visionflow.store.artifacts import ArtifactStore
 from visionflow.store.bucket import S3Bucket
 from visionflow.store.changes import Change, ChangeListener
 from visionflow.store.database import Database
-from visionflow.store.registry import (
+from visionflow.store.records import (
     ApiKeyRecord,
     ModelVersionRecord,
-    Registry,
     StoredWorkflowRecord,
     StoredWorkflowSummary,
     WorkspaceRecord,
 )
+from visionflow.store.registry import Registry
 
 __all__ = [
     "ApiKeyRecord",

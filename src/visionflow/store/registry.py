@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -22,18 +21,20 @@ from visionflow.errors import (
 from visionflow.store.changes import Change, announce
 from visionflow.store.database import Database
 from visionflow.store.lookups import LookupCache
+from visionflow.store.records import (
+    ApiKeyRecord,
+    ModelVersionRecord,
+    StoredWorkflowRecord,
+    StoredWorkflowSummary,
+    WorkspaceContents,
+    WorkspaceRecord,
+    key_record,
+    model_record,
+    workspace_record,
+)
 from visionflow.store.schema import ApiKey, ModelVersion, StoredWorkflow, Workspace, utcnow
 
-__all__ = [
-    "KEY_ROLES",
-    "ApiKeyRecord",
-    "ModelVersionRecord",
-    "Registry",
-    "StoredWorkflowRecord",
-    "StoredWorkflowSummary",
-    "WorkspaceRecord",
-    "hash_api_key",
-]
+__all__ = ["KEY_ROLES", "Registry", "hash_api_key"]
 
 _WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -46,121 +47,6 @@ KEY_ROLES = ("admin", "infer")
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class WorkspaceRecord:
-    id: int
-    name: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class WorkspaceContents:
-    api_keys: int
-    model_versions: int
-    workflow_versions: int
-
-    @property
-    def total(self) -> int:
-        return self.api_keys + self.model_versions + self.workflow_versions
-
-    def describe(self) -> str:
-        parts = [
-            f"{count} {noun}"
-            for count, noun in (
-                (self.api_keys, "API key(s)"),
-                (self.model_versions, "model version(s)"),
-                (self.workflow_versions, "stored workflow version(s)"),
-            )
-            if count
-        ]
-        return ", ".join(parts) or "nothing"
-
-
-@dataclass(frozen=True)
-class ApiKeyRecord:
-    id: int
-    workspace: str
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
-    role: str = "admin"
-    expires_at: datetime | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def expired(self, now: datetime | None = None) -> bool:
-        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
-
-
-@dataclass(frozen=True)
-class ModelVersionRecord:
-    workspace: str
-    project: str
-    version: int
-    task: str
-    architecture: str
-    package_sha256: str
-    created_at: datetime
-
-    @property
-    def model_id(self) -> str:
-        return f"{self.project}/{self.version}"
-
-
-@dataclass(frozen=True)
-class StoredWorkflowRecord:
-    """One version of a stored workflow definition (versions count up from 1 per name)."""
-
-    workspace: str
-    name: str
-    version: int
-    definition: dict[str, Any]
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class StoredWorkflowSummary:
-    """A stored workflow: its latest version, when version 1 and the latest were stored."""
-
-    workspace: str
-    name: str
-    latest_version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-def _workspace_record(row: Workspace) -> WorkspaceRecord:
-    return WorkspaceRecord(id=row.id, name=row.name, created_at=row.created_at)
-
-
-def _key_record(row: ApiKey, workspace: str) -> ApiKeyRecord:
-    return ApiKeyRecord(
-        row.id,
-        workspace,
-        row.name,
-        row.prefix,
-        row.created_at,
-        row.revoked_at,
-        row.role,
-        row.expires_at,
-    )
-
-
-def _model_record(row: ModelVersion, workspace: str) -> ModelVersionRecord:
-    return ModelVersionRecord(
-        workspace=workspace,
-        project=row.project,
-        version=row.version,
-        task=row.task,
-        architecture=row.architecture,
-        package_sha256=row.package_sha256,
-        created_at=row.created_at,
-    )
 
 
 _WORKSPACE_CHILDREN: tuple[type[ApiKey] | type[ModelVersion] | type[StoredWorkflow], ...] = (
@@ -221,7 +107,7 @@ class Registry:
                 row = Workspace(name=name, created_at=utcnow())
                 session.add(row)
                 session.flush()
-                return _workspace_record(row)
+                return workspace_record(row)
         except IntegrityError:
             raise ConflictError(f"workspace {name!r} already exists") from None
 
@@ -237,7 +123,7 @@ class Registry:
     def find_workspace(self, name: str) -> WorkspaceRecord | None:
         with self.database.session() as session:
             row = session.scalar(select(Workspace).where(Workspace.name == name))
-            return _workspace_record(row) if row else None
+            return workspace_record(row) if row else None
 
     def get_workspace(self, name: str) -> WorkspaceRecord:
         found = self.find_workspace(name)
@@ -248,7 +134,7 @@ class Registry:
     def list_workspaces(self) -> list[WorkspaceRecord]:
         with self.database.session() as session:
             rows = session.scalars(select(Workspace).order_by(Workspace.name))
-            return [_workspace_record(r) for r in rows]
+            return [workspace_record(r) for r in rows]
 
     def workspace_contents(self, name: str) -> WorkspaceContents:
         """How many keys, model versions and stored workflow versions ``name`` holds."""
@@ -309,7 +195,7 @@ class Registry:
             )
             session.add(row)
             session.flush()
-            record = _key_record(row, ws.name)
+            record = key_record(row, ws.name)
         return record, plaintext
 
     def list_api_keys(self, workspace: str | None = None) -> list[ApiKeyRecord]:
@@ -317,7 +203,7 @@ class Registry:
             query = select(ApiKey, Workspace.name).join(Workspace).order_by(ApiKey.id)
             if workspace is not None:
                 query = query.where(Workspace.name == workspace)
-            return [_key_record(k, ws) for k, ws in session.execute(query)]
+            return [key_record(k, ws) for k, ws in session.execute(query)]
 
     def revoke_api_key(self, key_id: int) -> ApiKeyRecord:
         with self.database.session() as session:
@@ -328,7 +214,7 @@ class Registry:
                 row.revoked_at = utcnow()
             ws = session.get(Workspace, row.workspace_id)
             assert ws is not None
-            return _key_record(row, ws.name)
+            return key_record(row, ws.name)
 
     def find_key(self, plaintext: str) -> ApiKeyRecord | None:
         """The record of a key by its plaintext (revoked and expired ones included)."""
@@ -338,7 +224,7 @@ class Registry:
                 .join(Workspace)
                 .where(ApiKey.key_hash == hash_api_key(plaintext))
             ).one_or_none()
-            return _key_record(*found) if found else None
+            return key_record(*found) if found else None
 
     def workspace_for_key(self, plaintext: str) -> WorkspaceRecord | None:
         """The workspace an active, unexpired key belongs to, else ``None``."""
@@ -377,7 +263,7 @@ class Registry:
                 session.flush()
                 # A lookup of the project in another workspace may now resolve to this one.
                 announce(session, Change("model", ws.name, f"{project}/{version}"))
-                record = _model_record(row, ws.name)
+                record = model_record(row, ws.name)
         except IntegrityError:
             raise ConflictError(
                 f"model {project}/{version} already exists in workspace {workspace!r}; "
@@ -403,7 +289,7 @@ class Registry:
     ) -> ModelVersionRecord | None:
         with self.database.session() as session:
             row = session.scalar(self._model_version_query(workspace, project, version))
-            return _model_record(row, workspace) if row else None
+            return model_record(row, workspace) if row else None
 
     def find_model_version_in(
         self, workspaces: tuple[str, ...], project: str, version: int
@@ -428,7 +314,7 @@ class Registry:
             )
             if workspace is not None:
                 query = query.where(Workspace.name == workspace)
-            return [_model_record(row, ws) for row, ws in session.execute(query)]
+            return [model_record(row, ws) for row, ws in session.execute(query)]
 
     def delete_model_version(self, workspace: str, project: str, version: int) -> bool:
         with self.database.session() as session:
