@@ -7,11 +7,17 @@ construct it directly) and pass it down. ``settings`` holds the object and its c
 """
 
 from visionflow.config.relays import EmailRelay, SmsRelay, parse_email_relay, parse_sms_relay
-from visionflow.config.settings import DEFAULT_PROVIDER_URLS, MAX_WORKFLOWS_NESTING, Settings
+from visionflow.config.settings import (
+    DEFAULT_PROVIDER_URLS,
+    MAX_WORKFLOWS_NESTING,
+    ClipVersion,
+    Settings,
+)
 
 __all__ = [
     "DEFAULT_PROVIDER_URLS",
     "MAX_WORKFLOWS_NESTING",
+    "ClipVersion",
     "EmailRelay",
     "Settings",
     "SmsRelay",

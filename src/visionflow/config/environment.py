@@ -34,20 +34,22 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         raw = get(name)
         return default if raw is None else parse_bool(raw, f"VISIONFLOW_{name}")
 
-    require_raw = get("REQUIRE_API_KEY")
+    def optional_int(name: str) -> int | None:
+        raw = get(name)
+        return None if raw is None else parse_int(raw, f"VISIONFLOW_{name}")
+
+    def optional_bool(name: str) -> bool | None:
+        raw = get(name)
+        return None if raw is None else parse_bool(raw, f"VISIONFLOW_{name}")
+
     providers_raw = get("ONNX_PROVIDERS")
     body_mb = get("MAX_BODY_MB")
-    cache_raw = get("WORKFLOWS_DEFINITION_CACHE_S")
-    ray_replicas = get("RAY_REPLICAS")
-    ray_cpus = get("RAY_NUM_CPUS")
     return Settings(
         home=Path(get("HOME") or defaults.home),
         database_url=get("DATABASE_URL"),
         host=get("HOST") or defaults.host,
         port=pick_int("PORT", defaults.port),
-        require_api_key=(
-            None if require_raw is None else parse_bool(require_raw, "VISIONFLOW_REQUIRE_API_KEY")
-        ),
+        require_api_key=optional_bool("REQUIRE_API_KEY"),
         max_body_bytes=(
             defaults.max_body_bytes
             if body_mb is None
@@ -94,7 +96,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         onnx_intra_op_threads=pick_int("ONNX_THREADS", defaults.onnx_intra_op_threads),
         ocr_engines=pick_int("OCR_ENGINES", defaults.ocr_engines),
-        batch_max=None if get("BATCH_MAX") in (None, "") else pick_int("BATCH_MAX", 1),
+        batch_max=optional_int("BATCH_MAX"),
         batch_wait_ms=pick_float("BATCH_WAIT_MS", defaults.batch_wait_ms),
         onnx_allow_spinning=pick_bool("ONNX_ALLOW_SPINNING", defaults.onnx_allow_spinning),
         onnx_provider_fallback=pick_bool("ONNX_PROVIDER_FALLBACK", defaults.onnx_provider_fallback),
@@ -103,10 +105,8 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         workflows_profiling_allowed=pick_bool(
             "WORKFLOWS_PROFILING", defaults.workflows_profiling_allowed
         ),
-        workflows_definition_cache_s=(
-            defaults.workflows_definition_cache_s
-            if cache_raw is None
-            else parse_float(cache_raw, "VISIONFLOW_WORKFLOWS_DEFINITION_CACHE_S")
+        workflows_definition_cache_s=pick_float(
+            "WORKFLOWS_DEFINITION_CACHE_S", defaults.workflows_definition_cache_s
         ),
         model_lookup_cache_s=pick_float("MODEL_LOOKUP_CACHE_S", defaults.model_lookup_cache_s),
         workflows_max_concurrent_steps=pick_int(
@@ -208,9 +208,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
                 ),
             }.items()
         ),
-        ray_replicas=(
-            None if ray_replicas is None else parse_int(ray_replicas, "VISIONFLOW_RAY_REPLICAS")
-        ),
+        ray_replicas=optional_int("RAY_REPLICAS"),
         ray_min_replicas=pick_int("RAY_MIN_REPLICAS", defaults.ray_min_replicas),
         ray_max_replicas=pick_int("RAY_MAX_REPLICAS", defaults.ray_max_replicas),
         ray_target_ongoing_requests=pick_float(
@@ -222,7 +220,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         ray_ingress_replicas=pick_int("RAY_INGRESS_REPLICAS", defaults.ray_ingress_replicas),
         ray_address=get("RAY_ADDRESS"),
-        ray_num_cpus=None if ray_cpus is None else parse_int(ray_cpus, "VISIONFLOW_RAY_NUM_CPUS"),
+        ray_num_cpus=optional_int("RAY_NUM_CPUS"),
         ray_request_timeout_s=pick_float("RAY_REQUEST_TIMEOUT_S", defaults.ray_request_timeout_s),
         artifacts_url=get("ARTIFACTS_URL"),
         s3_endpoint_url=get("S3_ENDPOINT_URL"),

@@ -9,11 +9,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal, get_args
 
 from visionflow.config.relays import parse_email_relay, parse_sms_relay
 from visionflow.config.values import is_loopback_host
 
-__all__ = ["DEFAULT_PROVIDER_URLS", "MAX_WORKFLOWS_NESTING", "Settings"]
+__all__ = ["DEFAULT_PROVIDER_URLS", "MAX_WORKFLOWS_NESTING", "ClipVersion", "Settings"]
+
+# The reference's CLIP ``version`` / ``clip_version_id`` values (wire reference §3.9): the CLIP
+# blocks' manifests accept these, and each maps to a registered model (``clip_models``).
+ClipVersion = Literal[
+    "RN101",
+    "RN50",
+    "RN50x16",
+    "RN50x4",
+    "RN50x64",
+    "ViT-B-16",
+    "ViT-B-32",
+    "ViT-L-14-336px",
+    "ViT-L-14",
+]
 
 # The most VISIONFLOW_WORKFLOWS_MAX_NESTING may allow: JSON encoders stop at 255 levels, and a
 # definition's literals may become outputs that crops and wrappers nest further.
@@ -161,18 +176,7 @@ class Settings:
     # reference's default). ``clip_max_batch_size`` caps the images, texts or prompts of one
     # /clip request (the reference's CLIP_MAX_BATCH_SIZE); workflow blocks embed in such chunks.
     clip_models: tuple[tuple[str, str], ...] = tuple(
-        (version, "clip/1")
-        for version in (
-            "RN101",
-            "RN50",
-            "RN50x16",
-            "RN50x4",
-            "RN50x64",
-            "ViT-B-16",
-            "ViT-B-32",
-            "ViT-L-14-336px",
-            "ViT-L-14",
-        )
+        (version, "clip/1") for version in get_args(ClipVersion)
     )
     clip_default_version: str = "ViT-B-16"
     clip_max_batch_size: int = 8

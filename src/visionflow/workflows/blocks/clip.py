@@ -12,12 +12,13 @@ runs the model in chunks of the batch size.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import AfterValidator, Field
 
+from visionflow.config import ClipVersion
 from visionflow.models.clip import cosine_similarity
 from visionflow.workflows import kinds as k
 from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
@@ -37,17 +38,6 @@ __all__ = ["CLIP_BLOCKS", "MAX_CLASSES", "ClipVersion", "embed_batch"]
 # step cannot keep the model busy for minutes.
 MAX_CLASSES = 1000
 
-ClipVersion = Literal[
-    "RN101",
-    "RN50",
-    "RN50x16",
-    "RN50x4",
-    "RN50x64",
-    "ViT-B-16",
-    "ViT-B-32",
-    "ViT-L-14-336px",
-    "ViT-L-14",
-]
 ImageOrStringSelector = Annotated[
     str, Field(pattern=DATA_SELECTOR_PATTERN), Reference((k.IMAGE, k.STRING))
 ]
