@@ -80,6 +80,36 @@ def _sample() -> Any:
     return sample
 
 
+TRACKED_OUTPUTS = {
+    "tracked": "$steps.track.tracked_detections",
+    "stable": "$steps.stable.tracked_detections",
+    "locked": "$steps.lock.tracked_detections",
+}
+
+
+def _track_stabilize_lock(detections: str, *, vote_confidence: float) -> list[dict[str, Any]]:
+    """``byte_tracker`` on ``detections``, then its tracks stabilized and class-locked."""
+    return [
+        step("byte_tracker@v3", "track", image="$inputs.image", detections=detections),
+        step(
+            "stabilize_detections@v1",
+            "stable",
+            image="$inputs.image",
+            detections="$steps.track.tracked_detections",
+            bbox_smoothing_coefficient=0.5,
+        ),
+        step(
+            "track_class_lock@v1",
+            "lock",
+            image="$inputs.image",
+            detections="$steps.track.tracked_detections",
+            min_votes=2,
+            lead_margin=1,
+            vote_confidence=vote_confidence,
+        ),
+    ]
+
+
 def test_zones_differences_overlaps_and_roll_up(client: TestClient, seg: Tenant) -> None:
     sample = _sample()
     blank = np.full_like(sample.image_bgr, 127)
@@ -245,34 +275,9 @@ def test_tracked_shapes_stabilized_and_class_locked_across_requests(
     workflow = definition(
         [
             step("roboflow_instance_segmentation_model@v2", "seg", **SEGMENT),
-            step(
-                "byte_tracker@v3",
-                "track",
-                image="$inputs.image",
-                detections="$steps.seg.predictions",
-            ),
-            step(
-                "stabilize_detections@v1",
-                "stable",
-                image="$inputs.image",
-                detections="$steps.track.tracked_detections",
-                bbox_smoothing_coefficient=0.5,
-            ),
-            step(
-                "track_class_lock@v1",
-                "lock",
-                image="$inputs.image",
-                detections="$steps.track.tracked_detections",
-                min_votes=2,
-                lead_margin=1,
-                vote_confidence=0.3,
-            ),
+            *_track_stabilize_lock("$steps.seg.predictions", vote_confidence=0.3),
         ],
-        {
-            "tracked": "$steps.track.tracked_detections",
-            "stable": "$steps.stable.tracked_detections",
-            "locked": "$steps.lock.tracked_detections",
-        },
+        TRACKED_OUTPUTS,
     )
     previous: set[int] = set()
     votes: dict[int, list[float]] = {}
@@ -318,34 +323,9 @@ def test_stabilizer_and_class_lock_in_a_stream_pipeline(client: TestClient, seg:
                 model_id=DETECTOR,
                 confidence=0.5,
             ),
-            step(
-                "byte_tracker@v3",
-                "track",
-                image="$inputs.image",
-                detections="$steps.det.predictions",
-            ),
-            step(
-                "stabilize_detections@v1",
-                "stable",
-                image="$inputs.image",
-                detections="$steps.track.tracked_detections",
-                bbox_smoothing_coefficient=0.5,
-            ),
-            step(
-                "track_class_lock@v1",
-                "lock",
-                image="$inputs.image",
-                detections="$steps.track.tracked_detections",
-                min_votes=2,
-                lead_margin=1,
-                vote_confidence=0.5,
-            ),
+            *_track_stabilize_lock("$steps.det.predictions", vote_confidence=0.5),
         ],
-        {
-            "tracked": "$steps.track.tracked_detections",
-            "stable": "$steps.stable.tracked_detections",
-            "locked": "$steps.lock.tracked_detections",
-        },
+        TRACKED_OUTPUTS,
         inputs=inputs,
     )
     response = client.post(

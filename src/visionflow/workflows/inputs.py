@@ -27,6 +27,17 @@ __all__ = ["ImageDecoder", "assemble_inputs"]
 ImageDecoder = Callable[[Any], npt.NDArray[np.uint8]]
 
 
+def _input_error(
+    declared: CompiledInput, message: str, details: str | None = None, **extra: Any
+) -> RuntimeInputError:
+    """The 400 of a bad value for ``declared``, its block error pointing at ``inputs.<name>``."""
+    return RuntimeInputError(
+        message,
+        blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
+        **extra,
+    )
+
+
 def _batch_size(plan: CompiledWorkflow, inputs: Mapping[str, Any]) -> int:
     for declared in plan.inputs:
         value = inputs.get(declared.name)
@@ -39,9 +50,10 @@ def _video_metadata(declared: CompiledInput, value: Any) -> VideoMetadata:
     try:
         return VideoMetadata.from_dict(value)
     except ValueError as exc:
-        raise RuntimeInputError(
+        raise _input_error(
+            declared,
             f"Workflow input {declared.name!r}: could not read video metadata: {exc}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", str(exc))],
+            str(exc),
         ) from None
 
 
@@ -56,10 +68,7 @@ def _deserialized(declared: CompiledInput, value: Any, identifier: str, depth: i
             f"declared with dimensionality {dimensionality}, but its data has no list at "
             f"level {depth}"
         )
-        raise RuntimeInputError(
-            f"Workflow input {identifier!r} is {details}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
-        )
+        raise _input_error(declared, f"Workflow input {identifier!r} is {details}", details)
     return [
         _deserialized(declared, item, f"{identifier}.[{i}]", depth + 1)
         for i, item in enumerate(value)
@@ -82,9 +91,10 @@ def _decode(declared: CompiledInput, value: Any, decode_image: ImageDecoder, ima
         raise
     except VisionflowError as exc:
         # The reference's body for a bad image input: a RuntimeInputError with its cause.
-        raise RuntimeInputError(
+        raise _input_error(
+            declared,
             f"Workflow input {declared.name!r}: {exc.message}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", exc.message)],
+            exc.message,
             inner=exc,
             status_code=exc.status_code,
         ) from None
@@ -100,10 +110,7 @@ def _read(declared: CompiledInput, inputs: Mapping[str, Any]) -> Any:
             f"nests lists/objects more than {MAX_INPUT_DEPTH} levels deep; workflow inputs may "
             f"nest at most {MAX_INPUT_DEPTH} levels"
         )
-        raise RuntimeInputError(
-            f"Workflow input {declared.name!r} {details}",
-            blocks_errors=[BlockError(None, None, f"inputs.{declared.name}", details)],
-        )
+        raise _input_error(declared, f"Workflow input {declared.name!r} {details}", details)
     return value
 
 
@@ -118,10 +125,10 @@ def assemble_inputs(
             continue
         value = _read(declared, inputs)
         if value is None:
-            raise RuntimeInputError(
+            raise _input_error(
+                declared,
                 f"Workflow input {declared.name!r} ({declared.declaration.type}, kinds "
                 f"{list(declared.kinds)}) is required but was not given in 'inputs'",
-                blocks_errors=[BlockError(None, None, f"inputs.{declared.name}")],
             )
         if not isinstance(value, list):
             element = _decode(declared, value, decode_image, declared.name)
@@ -134,11 +141,11 @@ def assemble_inputs(
             if len(elements) == 1 and size > 1:
                 elements = elements * size
         if len(elements) != size:
-            raise RuntimeInputError(
+            raise _input_error(
+                declared,
                 "Expected all batch-oriented workflow inputs to have the same length, or length "
                 f"1, but {declared.name!r} has {len(elements)} elements where the batch size "
                 f"is {size}.",
-                blocks_errors=[BlockError(None, None, f"inputs.{declared.name}")],
             )
         for i, element in enumerate(elements):
             state.put(INPUTS, declared.name, (i,), element)

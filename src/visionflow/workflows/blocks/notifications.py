@@ -17,11 +17,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from visionflow.core.visualization import encode_jpeg
-from visionflow.workflows import kinds as k
-from visionflow.workflows.block import Block, OutputDefinition, RunContext, StepInputs, StepResult
+from visionflow.workflows.block import Block, RunContext, StepInputs, StepResult
 from visionflow.workflows.blocks.expressions import apply_data_operations
 from visionflow.workflows.blocks.outbound import Outbound, outbound_of
-from visionflow.workflows.blocks.sinks import EGRESS_OFF
+from visionflow.workflows.blocks.sinks import EGRESS_OFF, THROTTLED_SINK_OUTPUTS
 from visionflow.workflows.lineage import WorkflowImage
 from visionflow.workflows.serialize import serialize_value
 
@@ -203,11 +202,7 @@ class NotificationBlock(Block):
 
     concurrent = True
 
-    outputs = (
-        OutputDefinition("error_status", (k.BOOLEAN,)),
-        OutputDefinition("throttling_status", (k.BOOLEAN,)),
-        OutputDefinition("message", (k.STRING,)),
-    )
+    outputs = THROTTLED_SINK_OUTPUTS
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         return self.run_batch([inputs], context)[0]

@@ -47,6 +47,7 @@ from visionflow.workflows.serialize import serialize_value
 
 __all__ = [
     "SINK_BLOCKS",
+    "THROTTLED_SINK_OUTPUTS",
     "LocalFileSinkV1",
     "WebhookSinkV1",
 ]
@@ -160,6 +161,14 @@ def _deliver(sinks: Sinks, request: HttpRequest) -> tuple[bool, str]:
     return False, "Notification sent successfully"
 
 
+# The outputs of sinks with a cooldown (the webhook, the notifications).
+THROTTLED_SINK_OUTPUTS = (
+    OutputDefinition("error_status", (k.BOOLEAN,)),
+    OutputDefinition("throttling_status", (k.BOOLEAN,)),
+    OutputDefinition("message", (k.STRING,)),
+)
+
+
 class WebhookSinkV1(Block):
     """Sends ``json_payload`` (or ``multi_part_encoded_files`` / ``form_data``) to ``url``, each
     value after its operations; detections and images are sent serialized as in workflow
@@ -173,11 +182,7 @@ class WebhookSinkV1(Block):
 
     type = "roboflow_core/webhook_sink@v1"
     manifest = WebhookSinkManifest
-    outputs = (
-        OutputDefinition("error_status", (k.BOOLEAN,)),
-        OutputDefinition("throttling_status", (k.BOOLEAN,)),
-        OutputDefinition("message", (k.STRING,)),
-    )
+    outputs = THROTTLED_SINK_OUTPUTS
 
     def run(self, inputs: StepInputs, context: RunContext) -> StepResult:
         return self.run_batch([inputs], context)[0]
